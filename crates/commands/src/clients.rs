@@ -1,0 +1,181 @@
+//! Connected clients: the per-connection `Session` (owned by the connection task) and the
+//! shared `ClientHandle` that CLIENT LIST / INFO / KILL read. The handle is updated with
+//! relaxed atomics once per batch of commands, so keeping it costs the hot path nothing.
+
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// What other connections may see of, and do to, one client.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i64,
+    pub created: Instant,
+    /// ms since `created` of the last command.
+    pub last_active_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub qbuf: AtomicUsize,
+    pub obuf: AtomicUsize,
+    pub last_cmd: Mutex<&'static str>,
+    pub name: Mutex<Option<String>>,
+    pub lib_name: Mutex<Option<String>>,
+    pub lib_ver: Mutex<Option<String>>,
+    /// Set by CLIENT KILL or shutdown; the connection closes at its next wake-up.
+    pub killed: AtomicBool,
+    pub kill_notify: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i64) -> ClientHandle {
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            last_active_ms: AtomicU64::new(0),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            qbuf: AtomicUsize::new(0),
+            obuf: AtomicUsize::new(0),
+            last_cmd: Mutex::new("NULL"),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            killed: AtomicBool::new(false),
+            kill_notify: Notify::new(),
+        }
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill_notify.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Relaxed)
+    }
+
+    /// Seconds since connect.
+    pub fn age_secs(&self) -> u64 {
+        self.created.elapsed().as_secs()
+    }
+
+    /// Seconds since the last command.
+    pub fn idle_secs(&self) -> u64 {
+        let since = self.created.elapsed().as_millis() as u64;
+        since.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
+    }
+
+    /// One CLIENT LIST / CLIENT INFO line, Redis 7's fields.
+    pub fn info_line(&self) -> String {
+        let name = self.name.lock().clone().unwrap_or_default();
+        let lib_name = self.lib_name.lock().clone().unwrap_or_default();
+        let lib_ver = self.lib_ver.lock().clone().unwrap_or_default();
+        let cmd = *self.last_cmd.lock();
+        let qbuf = self.qbuf.load(Relaxed);
+        let obuf = self.obuf.load(Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            self.age_secs(),
+            self.idle_secs(),
+            self.db.load(Relaxed),
+            qbuf,
+            obuf,
+            qbuf + obuf + 16384,
+            cmd,
+            self.resp.load(Relaxed),
+            lib_name,
+            lib_ver
+        )
+    }
+}
+
+/// Per-connection state, owned by the connection task.
+pub struct Session {
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub authenticated: bool,
+    /// Close after flushing replies (QUIT, CLIENT KILL of self, a fatal error).
+    pub close: bool,
+    pub handle: Arc<ClientHandle>,
+}
+
+impl Session {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Session {
+        Session {
+            id: handle.id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            close: false,
+            handle,
+        }
+    }
+
+    /// A session for in-process callers and tests.
+    pub fn detached(id: u64) -> Session {
+        Session::new(
+            Arc::new(ClientHandle::new(
+                id,
+                "in-process:0".into(),
+                "in-process:0".into(),
+                -1,
+            )),
+            true,
+        )
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Default)]
+pub struct ClientRegistry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientHandle>>>,
+}
+
+impl ClientRegistry {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed) + 1
+    }
+
+    pub fn register(&self, h: Arc<ClientHandle>) {
+        self.clients.lock().insert(h.id, h);
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.clients.lock().remove(&id);
+    }
+
+    pub fn count(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// A snapshot of the handles, in id order.
+    pub fn list(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    /// Ask every client to close (shutdown).
+    pub fn kill_all(&self) {
+        for c in self.clients.lock().values() {
+            c.kill();
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The command layer: the command table, each command's parsing and execution, and the
+//! shared server state commands read (keyspace, settings, clients, counters).
+//!
+//! ```text
+//!  connection ──► execute(args) ──► table lookup ─► auth / arity / OOM checks ─► handler
+//!                                                         handler ──► storage::Txn
+//!                                                         handler ──► Reply (RESP2/3 bytes)
+//! ```
+//! Handlers are grouped by family: `strings.rs`, `bits.rs`, `keys.rs`, `connection.rs`,
+//! `server.rs`, `introspect.rs` (COMMAND). Each exports `COMMANDS`; `FAMILIES` lists them.
+
+pub mod bits;
+pub mod clients;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod glob;
+pub mod info;
+pub mod introspect;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+pub mod testing;
+pub mod util;
+
+use clients::{ClientRegistry, Session};
+use config::Settings;
+pub use error::{CmdError, CmdResult};
+use protocol::{Args, Reply};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+use storage::{Clock, Key, Keyspace, Txn};
+use table::{CommandSpec, CommandTable};
+
+/// Every command family, in the order COMMAND lists groups.
+pub const FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    server::COMMANDS,
+    introspect::COMMANDS,
+    keys::COMMANDS,
+    strings::COMMANDS,
+    bits::COMMANDS,
+];
+
+/// A counter split over cache lines by thread, so worker threads counting every batch never
+/// contend; reading sums the parts.
+#[derive(Default)]
+pub struct ShardedCounter([PaddedU64; 16]);
+
+#[derive(Default)]
+#[repr(align(128))]
+struct PaddedU64(AtomicU64);
+
+thread_local! {
+    static COUNTER_SLOT: usize = {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        NEXT.fetch_add(1, Relaxed) % 16
+    };
+}
+
+impl ShardedCounter {
+    #[inline]
+    pub fn add(&self, n: u64) {
+        let i = COUNTER_SLOT.with(|s| *s);
+        self.0[i].0.fetch_add(n, Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.iter().map(|c| c.0.load(Relaxed)).sum()
+    }
+    pub fn reset(&self) {
+        for c in &self.0 {
+            c.0.store(0, Relaxed);
+        }
+    }
+}
+
+/// Counters the server keeps beyond the keyspace's own.
+#[derive(Default)]
+pub struct ServerStats {
+    pub total_connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub total_commands_processed: ShardedCounter,
+    pub total_net_input_bytes: ShardedCounter,
+    pub total_net_output_bytes: ShardedCounter,
+    /// Clients closed for passing the query or output buffer limit.
+    pub client_query_buffer_limit_disconnections: AtomicU64,
+    pub client_output_buffer_limit_disconnections: AtomicU64,
+    /// Instantaneous ops/sec, refreshed by the server's cron.
+    pub instantaneous_ops_per_sec: AtomicU64,
+}
+
+/// How the server was asked to stop.
+#[derive(Default)]
+pub struct Shutdown {
+    requested: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Shutdown {
+    pub fn request(&self) {
+        self.requested.store(true, Relaxed);
+        self.notify.notify_waiters();
+    }
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Relaxed)
+    }
+    /// Resolves once shutdown is requested.
+    pub async fn wait(&self) {
+        loop {
+            let n = self.notify.notified();
+            if self.is_requested() {
+                return;
+            }
+            n.await;
+        }
+    }
+}
+
+/// Everything commands share. One per server process.
+pub struct ServerState {
+    pub ks: Keyspace,
+    pub settings: Arc<Settings>,
+    pub clients: ClientRegistry,
+    pub stats: ServerStats,
+    pub table: &'static CommandTable,
+    pub started: Instant,
+    pub run_id: String,
+    pub shutdown: Shutdown,
+    /// The TCP port actually bound (differs from the setting when it was 0).
+    pub bound_port: std::sync::atomic::AtomicU16,
+}
+
+impl ServerState {
+    pub fn new(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> ServerState {
+        let dbs = settings.databases.load(Relaxed) as usize;
+        let ks = Keyspace::new(dbs, clock, settings.evict.clone());
+        let run_id: String = (0..40)
+            .map(|_| format!("{:x}", rand::random::<u8>() & 15))
+            .collect();
+        ServerState {
+            ks,
+            settings,
+            clients: ClientRegistry::default(),
+            stats: ServerStats::default(),
+            table: CommandTable::get(),
+            started: Instant::now(),
+            run_id,
+            shutdown: Shutdown::default(),
+            bound_port: std::sync::atomic::AtomicU16::new(0),
+        }
+    }
+
+    /// Whether clients must AUTH before other commands.
+    pub fn auth_required(&self) -> bool {
+        self.settings.requirepass.read().is_some()
+    }
+}
+
+/// What a handler works with: the server, its client's session and the reply writer.
+pub struct Ctx<'a> {
+    pub srv: &'a ServerState,
+    pub sess: &'a mut Session,
+    pub out: Reply<'a>,
+}
+
+impl<'a> Ctx<'a> {
+    #[inline]
+    pub fn key<'k>(&self, b: &'k [u8]) -> Key<'k> {
+        self.srv.ks.key(b)
+    }
+
+    /// Lock one key's shard in the client's database.
+    #[inline]
+    pub fn txn1(&self, k: &Key) -> Txn<'a> {
+        self.srv.ks.txn1(self.sess.db, k)
+    }
+
+    /// Lock the shards of several keys (ascending order) in the client's database.
+    pub fn txn(&self, keys: &[Key]) -> Txn<'a> {
+        self.srv.ks.txn(self.sess.db, keys)
+    }
+}
+
+/// Run one command and append its reply to `out`. Returns the command's table row, if the
+/// name was known.
+pub fn execute(
+    srv: &ServerState,
+    sess: &mut Session,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+) -> Option<&'static CommandSpec> {
+    let resp3 = sess.resp3;
+    let name = args.get(0);
+    let Some(spec) = srv.table.lookup(name) else {
+        let mut r = Reply::new(out, resp3);
+        r.error(&unknown_command_message(args));
+        return None;
+    };
+    let mut r = Reply::new(out, resp3);
+    if !sess.authenticated && !spec.has(table::flags::NO_AUTH) {
+        r.error("NOAUTH Authentication required.");
+        return Some(spec);
+    }
+    if !spec.arity_ok(args.len()) {
+        r.error(&CmdError::WrongArity.message(spec.name));
+        return Some(spec);
+    }
+    if spec.has(table::flags::DENYOOM) && srv.ks.ensure_memory().is_err() {
+        r.error(&CmdError::Oom.message(spec.name));
+        return Some(spec);
+    }
+    let mut ctx = Ctx { srv, sess, out: r };
+    let mark = ctx.out.len();
+    if let Err(e) = (spec.handler)(&mut ctx, args) {
+        // A handler that failed half-way through a reply must not leave a partial frame.
+        ctx.out.truncate(mark);
+        ctx.out.error(&e.message(spec.name));
+    }
+    Some(spec)
+}
+
+/// Dispatch a container command's subcommand (`CLIENT SETNAME`, `CONFIG GET`…), checking
+/// the subcommand's arity with Redis's `'client|setname'` wording.
+pub fn dispatch_sub(ctx: &mut Ctx<'_>, subs: &'static [CommandSpec], args: Args<'_>) -> CmdResult {
+    let sub = args.get(1);
+    let Some(spec) = subs.iter().find(|c| {
+        let short = c.name.rsplit('|').next().unwrap_or(c.name);
+        short.as_bytes().eq_ignore_ascii_case(sub)
+    }) else {
+        return Err(CmdError::UnknownSubcommand(util::lossy(sub)));
+    };
+    if !spec.arity_ok(args.len()) {
+        return Err(CmdError::Msg(CmdError::WrongArity.message(spec.name)));
+    }
+    (spec.handler)(ctx, args)
+}
+
+/// Redis's words for an unknown command, quoting up to 128 bytes of its arguments.
+pub fn unknown_command_message(args: Args<'_>) -> String {
+    let name = String::from_utf8_lossy(args.get(0));
+    let name: String = name.chars().take(128).collect();
+    let mut rest = String::new();
+    for a in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        let s = String::from_utf8_lossy(a);
+        let s: String = s.chars().take(room).collect();
+        rest.push_str(&format!("'{s}' "));
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+}
+
+/// Run a command in-process, returning the raw RESP reply (tests, the HTTP door later).
+pub fn run(srv: &ServerState, sess: &mut Session, args: &[&[u8]]) -> Vec<u8> {
+    let owned = protocol::args::OwnedArgs::new(args.iter().copied());
+    let mut out = Vec::new();
+    execute(srv, sess, owned.args(), &mut out);
+    out
+}

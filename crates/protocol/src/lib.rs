@@ -1,0 +1,19 @@
+//! Wire codecs for rcache. Pure functions over byte buffers: no sockets, no storage.
+//!
+//! ```text
+//!  socket bytes ──► resp::RequestParser ──► Args (borrowed slices) ──► commands
+//!  commands ──► reply::Reply (RESP2 or RESP3 bytes appended to one output buffer) ──► socket
+//! ```
+//!
+//! The RESP reply bytes are the one reply representation every front door starts from:
+//! the RESP door writes them as they are; other doors (HTTP, binary, memcached, added by
+//! later issues) translate from them.
+
+pub mod args;
+pub mod inline;
+pub mod reply;
+pub mod resp;
+
+pub use args::Args;
+pub use reply::Reply;
+pub use resp::{Limits, ParseError, Parsed, RequestParser};

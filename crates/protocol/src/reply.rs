@@ -1,0 +1,248 @@
+//! `Reply`: appends RESP2 or RESP3 replies to an output buffer.
+//!
+//! Handlers call the typed methods (`bulk`, `int`, `map_len`, …) and the protocol version
+//! decides the bytes: a RESP3 map is a flat array in RESP2, a double is a bulk string, a null
+//! is `$-1` or `*-1` (RESP2) or `_` (RESP3). Nothing here allocates beyond the buffer itself.
+
+/// Reply writer over the connection's output buffer.
+pub struct Reply<'a> {
+    buf: &'a mut Vec<u8>,
+    resp3: bool,
+}
+
+const CRLF: &[u8] = b"\r\n";
+
+impl<'a> Reply<'a> {
+    pub fn new(buf: &'a mut Vec<u8>, resp3: bool) -> Self {
+        Reply { buf, resp3 }
+    }
+
+    #[inline]
+    pub fn is_resp3(&self) -> bool {
+        self.resp3
+    }
+
+    /// Switch protocol mid-batch (HELLO answers in the protocol it switches to).
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+    }
+
+    /// Bytes written so far (the output-buffer limit is checked against this).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Drop what was written after `mark` (a handler that fails after starting a reply).
+    pub fn truncate(&mut self, mark: usize) {
+        self.buf.truncate(mark);
+    }
+
+    #[inline]
+    fn header(&mut self, tag: u8, n: i64) {
+        self.buf.push(tag);
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.buf.extend_from_slice(CRLF);
+    }
+
+    #[inline]
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// A simple string. Must not contain CR or LF (they are replaced by spaces).
+    pub fn simple(&mut self, s: &str) {
+        self.buf.push(b'+');
+        self.push_line(s.as_bytes());
+    }
+
+    /// An error line, given in full with its code (`ERR …`, `WRONGTYPE …`).
+    pub fn error(&mut self, s: &str) {
+        self.buf.push(b'-');
+        self.push_line(s.as_bytes());
+    }
+
+    fn push_line(&mut self, s: &[u8]) {
+        for &c in s {
+            self.buf
+                .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
+        }
+        self.buf.extend_from_slice(CRLF);
+    }
+
+    #[inline]
+    pub fn int(&mut self, n: i64) {
+        self.header(b':', n);
+    }
+
+    #[inline]
+    pub fn bulk(&mut self, b: &[u8]) {
+        self.header(b'$', b.len() as i64);
+        self.buf.extend_from_slice(b);
+        self.buf.extend_from_slice(CRLF);
+    }
+
+    /// A bulk string built from parts, without concatenating them first.
+    pub fn bulk_parts(&mut self, parts: &[&[u8]]) {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        self.header(b'$', len as i64);
+        for p in parts {
+            self.buf.extend_from_slice(p);
+        }
+        self.buf.extend_from_slice(CRLF);
+    }
+
+    /// Integer as a bulk string (INCRBYFLOAT and friends answer numbers as strings).
+    pub fn bulk_int(&mut self, n: i64) {
+        let mut b = itoa::Buffer::new();
+        let s = b.format(n);
+        self.bulk(s.as_bytes());
+    }
+
+    /// Null bulk: `$-1` in RESP2, `_` in RESP3.
+    #[inline]
+    pub fn null(&mut self) {
+        if self.resp3 {
+            self.buf.extend_from_slice(b"_\r\n");
+        } else {
+            self.buf.extend_from_slice(b"$-1\r\n");
+        }
+    }
+
+    /// Null array: `*-1` in RESP2, `_` in RESP3.
+    pub fn null_array(&mut self) {
+        if self.resp3 {
+            self.buf.extend_from_slice(b"_\r\n");
+        } else {
+            self.buf.extend_from_slice(b"*-1\r\n");
+        }
+    }
+
+    #[inline]
+    pub fn array_len(&mut self, n: usize) {
+        self.header(b'*', n as i64);
+    }
+
+    /// A map of `n` pairs: `%n` in RESP3, an array of 2n in RESP2.
+    pub fn map_len(&mut self, n: usize) {
+        if self.resp3 {
+            self.header(b'%', n as i64);
+        } else {
+            self.header(b'*', 2 * n as i64);
+        }
+    }
+
+    /// A set: `~n` in RESP3, an array in RESP2.
+    pub fn set_len(&mut self, n: usize) {
+        self.header(if self.resp3 { b'~' } else { b'*' }, n as i64);
+    }
+
+    /// An out-of-band push: `>n` in RESP3, an array in RESP2.
+    pub fn push_len(&mut self, n: usize) {
+        self.header(if self.resp3 { b'>' } else { b'*' }, n as i64);
+    }
+
+    /// A double: `,1.5` in RESP3, a bulk string in RESP2. Formatted as Redis does:
+    /// shortest round-trip digits, `inf`/`-inf`/`nan`.
+    pub fn double(&mut self, d: f64) {
+        let mut tmp = [0u8; 64];
+        let s = format_double(d, &mut tmp);
+        if self.resp3 {
+            self.buf.push(b',');
+            self.buf.extend_from_slice(s);
+            self.buf.extend_from_slice(CRLF);
+        } else {
+            self.bulk(s);
+        }
+    }
+
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub fn boolean(&mut self, b: bool) {
+        if self.resp3 {
+            self.buf
+                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(b as i64);
+        }
+    }
+
+    /// Verbatim text (INFO, CLIENT LIST): `=n\r\ntxt:…` in RESP3, a bulk string in RESP2.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        if self.resp3 {
+            self.header(b'=', text.len() as i64 + 4);
+            self.buf.extend_from_slice(b"txt:");
+            self.buf.extend_from_slice(text);
+            self.buf.extend_from_slice(CRLF);
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// Raw, already-encoded RESP bytes.
+    pub fn raw(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+}
+
+/// Format a double as Redis shows it: integers without a fraction, otherwise the shortest
+/// digits that read back as the same double; never an exponent for values up to 1e21.
+pub fn format_double(d: f64, tmp: &mut [u8; 64]) -> &[u8] {
+    use std::io::Write;
+    let n = {
+        let mut cur = std::io::Cursor::new(&mut tmp[..]);
+        if d.is_nan() {
+            let _ = cur.write_all(b"nan");
+        } else if d.is_infinite() {
+            let _ = cur.write_all(if d > 0.0 { b"inf" } else { b"-inf" });
+        } else if d == d.trunc() && d.abs() < 1e17 {
+            let _ = write!(cur, "{}", d as i64);
+        } else if d.abs() >= 1e21 || (d != 0.0 && d.abs() < 1e-5) {
+            let _ = write!(cur, "{:e}", d);
+        } else {
+            let _ = write!(cur, "{}", d);
+        }
+        cur.position() as usize
+    };
+    &tmp[..n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(resp3: bool, f: impl FnOnce(&mut Reply)) -> String {
+        let mut v = Vec::new();
+        let mut r = Reply::new(&mut v, resp3);
+        f(&mut r);
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn resp2_vs_resp3() {
+        assert_eq!(out(false, |r| r.null()), "$-1\r\n");
+        assert_eq!(out(true, |r| r.null()), "_\r\n");
+        assert_eq!(out(false, |r| r.map_len(2)), "*4\r\n");
+        assert_eq!(out(true, |r| r.map_len(2)), "%2\r\n");
+        assert_eq!(out(false, |r| r.double(1.5)), "$3\r\n1.5\r\n");
+        assert_eq!(out(true, |r| r.double(1.5)), ",1.5\r\n");
+        assert_eq!(out(true, |r| r.boolean(true)), "#t\r\n");
+        assert_eq!(out(false, |r| r.boolean(true)), ":1\r\n");
+        assert_eq!(out(true, |r| r.verbatim(b"hi")), "=6\r\ntxt:hi\r\n");
+        assert_eq!(out(false, |r| r.error("ERR a\r\nb")), "-ERR a  b\r\n");
+    }
+
+    #[test]
+    fn doubles() {
+        let mut t = [0u8; 64];
+        assert_eq!(format_double(10.6, &mut t), b"10.6");
+        assert_eq!(format_double(5200.0, &mut t), b"5200");
+        assert_eq!(format_double(f64::INFINITY, &mut t), b"inf");
+        assert_eq!(format_double(-0.5, &mut t), b"-0.5");
+    }
+}

@@ -1,0 +1,125 @@
+//! The `rcache` binary: subcommands wired with clap. `rcache server` runs a cache node.
+
+use clap::{Parser, Subcommand};
+use server::cli::ServerArgs;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "rcache",
+    version,
+    about = "A Redis-compatible, distributed in-memory cache"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a cache node speaking RESP2/RESP3 (redis-cli, redis-benchmark, redis-py work).
+    Server(ServerArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Server(args) => std::process::exit(run_server(args)),
+    }
+}
+
+fn log_filter(level: &str) -> &'static str {
+    match level {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    }
+}
+
+fn run_server(args: ServerArgs) -> i32 {
+    let settings = match args.settings() {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("rcache server: {e}");
+            return 2;
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(log_filter(&settings.loglevel.read()))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+    let threads = match settings.threads.load(Relaxed) {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n as usize,
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rcache server: cannot start runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        let clock: Arc<dyn storage::Clock> = Arc::new(storage::SystemClock);
+        let srv = match server::Server::bind(settings.clone(), clock).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.bind.read(),
+                    settings.port.load(Relaxed)
+                );
+                return 1;
+            }
+        };
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            threads,
+            maxmemory = settings.evict.maxmemory(),
+            policy = settings.evict.policy().name(),
+            "rcache server ready to accept connections on {}",
+            srv.local_addr()
+        );
+        let state = srv.state.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("received shutdown signal");
+            state.shutdown.request();
+        });
+        srv.run().await;
+        0
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,107 @@
+//! `rcache server` flags. Every flag is a setting of `commands::config::PARAMS` under Redis's
+//! name; values are applied after the TOML file, so flags win.
+
+use clap::Args;
+use commands::config::Settings;
+
+/// Start a cache node. Settings use Redis's names and value forms (`--maxmemory 100mb`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct ServerArgs {
+    /// TOML file with settings under Redis's names (see rcache.example.toml); flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// RESP (Redis protocol) TCP port; 0 picks a free port.
+    #[arg(long, short = 'p', value_name = "PORT")]
+    pub port: Option<String>,
+    /// Memory limit for the dataset: bytes or a size such as 100mb, 2gb (0 = no limit).
+    #[arg(long, value_name = "SIZE")]
+    pub maxmemory: Option<String>,
+    /// What to evict at the limit: noeviction, allkeys-lru, volatile-lru, allkeys-lfu,
+    /// volatile-lfu, allkeys-random, volatile-random, volatile-ttl.
+    #[arg(long, value_name = "POLICY")]
+    pub maxmemory_policy: Option<String>,
+    /// Keys sampled for each eviction (1-64, default 5).
+    #[arg(long, value_name = "N")]
+    pub maxmemory_samples: Option<String>,
+    /// Password clients must send with AUTH (or HELLO … AUTH).
+    #[arg(long, value_name = "PASSWORD")]
+    pub requirepass: Option<String>,
+    /// Working directory for data files.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<String>,
+    /// Number of logical databases for SELECT (default 16).
+    #[arg(long, value_name = "N")]
+    pub databases: Option<String>,
+    /// Close clients idle for this many seconds (0 = never).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<String>,
+    /// Most simultaneous clients (default 10000).
+    #[arg(long, value_name = "N")]
+    pub maxclients: Option<String>,
+    /// Largest single request argument (default 512mb).
+    #[arg(long, value_name = "SIZE")]
+    pub proto_max_bulk_len: Option<String>,
+    /// Largest unparsed input one client may buffer (default 1gb).
+    #[arg(long, value_name = "SIZE")]
+    pub client_query_buffer_limit: Option<String>,
+    /// Background task frequency, 1-500 (default 10).
+    #[arg(long, value_name = "HZ")]
+    pub hz: Option<String>,
+    /// Log level: debug, verbose, notice, warning.
+    #[arg(long, value_name = "LEVEL")]
+    pub loglevel: Option<String>,
+    /// Snapshot schedule; only "" (off) until snapshots ship.
+    #[arg(long, value_name = "SCHEDULE")]
+    pub save: Option<String>,
+    /// Append-only log; only "no" until the log ships.
+    #[arg(long, value_name = "yes|no")]
+    pub appendonly: Option<String>,
+    /// Worker threads (0 = one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<String>,
+}
+
+impl ServerArgs {
+    /// Defaults, then the config file, then the flags.
+    pub fn settings(&self) -> Result<Settings, String> {
+        let s = Settings::default();
+        if let Some(path) = &self.config {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+            s.apply_toml(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            *s.config_file.write() = Some(path.clone());
+        }
+        let flags: [(&str, &Option<String>); 17] = [
+            ("bind", &self.bind),
+            ("port", &self.port),
+            ("maxmemory", &self.maxmemory),
+            ("maxmemory-policy", &self.maxmemory_policy),
+            ("maxmemory-samples", &self.maxmemory_samples),
+            ("requirepass", &self.requirepass),
+            ("dir", &self.dir),
+            ("databases", &self.databases),
+            ("timeout", &self.timeout),
+            ("maxclients", &self.maxclients),
+            ("proto-max-bulk-len", &self.proto_max_bulk_len),
+            ("client-query-buffer-limit", &self.client_query_buffer_limit),
+            ("hz", &self.hz),
+            ("loglevel", &self.loglevel),
+            ("save", &self.save),
+            ("appendonly", &self.appendonly),
+            ("threads", &self.threads),
+        ];
+        for (name, v) in flags {
+            if let Some(v) = v {
+                s.set(name, v, true).map_err(|e| match e {
+                    commands::config::SetError::Unknown => format!("unknown setting --{name}"),
+                    commands::config::SetError::Invalid(n, why) => format!("--{n} {v}: {why}"),
+                })?;
+            }
+        }
+        Ok(s)
+    }
+}

@@ -1,0 +1,189 @@
+//! One client connection: read, parse every complete request, execute in order, write all
+//! replies at once. Limits (query buffer, output buffer, idle timeout, protocol errors) close
+//! the connection; nothing a client sends can stop the server serving others.
+
+use bytes::{Buf, BytesMut};
+use commands::clients::{ClientHandle, Session};
+use commands::ServerState;
+use protocol::resp::{Limits, Parsed, RequestParser};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Replies are flushed once this much is pending, even mid-batch, so a long pipeline of
+/// large replies never piles up in memory.
+const FLUSH_AT: usize = 64 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Answer one error line and close (max clients reached).
+pub async fn reject(mut sock: TcpStream, msg: &str) {
+    let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
+}
+
+pub async fn serve(state: Arc<ServerState>, sock: TcpStream, peer: SocketAddr) {
+    let _ = sock.set_nodelay(true);
+    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    #[cfg(unix)]
+    let fd = {
+        use std::os::fd::AsRawFd;
+        sock.as_raw_fd() as i64
+    };
+    #[cfg(not(unix))]
+    let fd = -1;
+    let id = state.clients.next_id();
+    let handle = Arc::new(ClientHandle::new(id, peer.to_string(), laddr, fd));
+    state.clients.register(handle.clone());
+    let mut sess = Session::new(handle.clone(), !state.auth_required());
+    let reason = run(&state, sock, &mut sess, &handle).await;
+    if let Some(r) = reason {
+        tracing::debug!(client = id, "closing client: {r}");
+    }
+    state.clients.unregister(id);
+}
+
+/// The request loop. Returns why the connection closed, when it is worth a log line.
+async fn run(
+    state: &ServerState,
+    mut sock: TcpStream,
+    sess: &mut Session,
+    handle: &ClientHandle,
+) -> Option<String> {
+    let settings = &state.settings;
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new(Limits::default());
+    loop {
+        if handle.is_killed() {
+            return Some("killed".into());
+        }
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        let idle = settings.timeout.load(Relaxed);
+        let read = async {
+            if idle > 0 {
+                match tokio::time::timeout(Duration::from_secs(idle), sock.read_buf(&mut rbuf))
+                    .await
+                {
+                    Ok(r) => r.map(Some),
+                    Err(_) => Ok(None),
+                }
+            } else {
+                sock.read_buf(&mut rbuf).await.map(Some)
+            }
+        };
+        let n = tokio::select! {
+            r = read => match r {
+                Ok(Some(0)) | Err(_) => {
+                    return parser.in_progress().then(|| "client closed mid-request".into());
+                }
+                Ok(Some(n)) => n,
+                Ok(None) => return Some("idle timeout".into()),
+            },
+            _ = handle.kill_notify.notified() => return Some("killed".into()),
+        };
+        state.stats.total_net_input_bytes.add(n as u64);
+        parser.limits.max_bulk_len = settings.proto_max_bulk_len.load(Relaxed);
+        let mut off = 0;
+        let mut ncmds = 0u64;
+        let mut last: Option<&'static str> = None;
+        let mut fatal: Option<String> = None;
+        loop {
+            match parser.parse(&rbuf[off..], sess.authenticated) {
+                Ok(Parsed::Incomplete { want }) => {
+                    // Reserve once for a large bulk instead of growing read by read.
+                    let have = rbuf.len() - off;
+                    let limit = settings.client_query_buffer_limit.load(Relaxed) as usize;
+                    if want > have && want <= limit {
+                        rbuf.reserve(want - have);
+                    }
+                    break;
+                }
+                Ok(Parsed::Empty { consumed }) => off += consumed,
+                Ok(Parsed::Command { consumed }) => {
+                    let args = parser.args(&rbuf[off..]);
+                    if let Some(spec) = commands::execute(state, sess, args, &mut wbuf) {
+                        last = Some(spec.name);
+                    }
+                    ncmds += 1;
+                    off += consumed;
+                    if sess.close {
+                        break;
+                    }
+                    let hard = settings.obuf_hard.load(Relaxed) as usize;
+                    if hard > 0 && wbuf.len() > hard {
+                        state
+                            .stats
+                            .client_output_buffer_limit_disconnections
+                            .fetch_add(1, Relaxed);
+                        return Some(format!(
+                            "output buffer limit reached ({} > {hard} bytes)",
+                            wbuf.len()
+                        ));
+                    }
+                    if wbuf.len() >= FLUSH_AT {
+                        if flush(state, &mut sock, &mut wbuf).await.is_err() {
+                            return None;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("Protocol error: {}", e.message());
+                    wbuf.extend_from_slice(b"-ERR ");
+                    wbuf.extend_from_slice(msg.as_bytes());
+                    wbuf.extend_from_slice(b"\r\n");
+                    fatal = Some(msg);
+                    break;
+                }
+            }
+        }
+        rbuf.advance(off);
+        if ncmds > 0 {
+            state.stats.total_commands_processed.add(ncmds);
+            handle
+                .last_active_ms
+                .store(handle.created.elapsed().as_millis() as u64, Relaxed);
+            if let Some(name) = last {
+                *handle.last_cmd.lock() = name;
+            }
+        }
+        handle.qbuf.store(rbuf.len(), Relaxed);
+        if !wbuf.is_empty() && flush(state, &mut sock, &mut wbuf).await.is_err() {
+            return None;
+        }
+        if fatal.is_some() {
+            return fatal;
+        }
+        if sess.close {
+            return None;
+        }
+        if rbuf.len() > settings.client_query_buffer_limit.load(Relaxed) as usize {
+            state
+                .stats
+                .client_query_buffer_limit_disconnections
+                .fetch_add(1, Relaxed);
+            return Some(format!("query buffer limit reached ({} bytes)", rbuf.len()));
+        }
+        // Give back memory a burst of large requests or replies left behind.
+        if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        if wbuf.capacity() > 1 << 20 {
+            wbuf = Vec::with_capacity(READ_CHUNK);
+        }
+    }
+}
+
+async fn flush(
+    state: &ServerState,
+    sock: &mut TcpStream,
+    wbuf: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    state.stats.total_net_output_bytes.add(wbuf.len() as u64);
+    let r = sock.write_all(wbuf).await;
+    wbuf.clear();
+    r
+}

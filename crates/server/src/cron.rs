@@ -1,0 +1,33 @@
+//! Background work, `hz` times a second: the active expiry cycle (25% of each tick at most,
+//! as Redis) and the instantaneous ops/sec sample.
+
+use commands::ServerState;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub async fn run(state: Arc<ServerState>) {
+    let mut last_ops = state.stats.total_commands_processed.get();
+    let mut last_t = Instant::now();
+    loop {
+        let hz = state.settings.hz.load(Relaxed).clamp(1, 500) as u64;
+        let period = Duration::from_millis(1000 / hz);
+        tokio::time::sleep(period).await;
+        // The cycle locks one shard at a time briefly; run it off the async workers' hot
+        // path only when it has real work (it returns at once when nothing has a TTL).
+        let st = state.clone();
+        let budget = period / 4;
+        let _ = tokio::task::spawn_blocking(move || st.ks.active_expire_cycle(budget)).await;
+        let el = last_t.elapsed();
+        if el >= Duration::from_secs(1) {
+            let ops = state.stats.total_commands_processed.get();
+            let rate = (ops.saturating_sub(last_ops)) as f64 / el.as_secs_f64();
+            state
+                .stats
+                .instantaneous_ops_per_sec
+                .store(rate as u64, Relaxed);
+            last_ops = ops;
+            last_t = Instant::now();
+        }
+    }
+}

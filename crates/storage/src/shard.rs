@@ -1,0 +1,246 @@
+//! `ShardData`: everything one shard lock protects — its slice of every database, its
+//! counters and its random source. Methods here keep three things in step on every change:
+//! the slot tables, the volatile-key list (keys with a TTL, for active expiry and volatile-*
+//! eviction) and the memory accounting.
+
+use crate::entry::{Entry, NO_VOL};
+use crate::table::SlotTable;
+use crate::SHARDS;
+use crate::SLOTS_PER_SHARD;
+use foldhash::fast::FixedState;
+use rand::rngs::SmallRng;
+use std::hash::BuildHasher;
+
+/// A key with a TTL, listed so active expiry can sample TTL keys directly.
+pub(crate) struct VolKey {
+    pub key: Box<[u8]>,
+    pub hash: u64,
+    pub slot: u16,
+}
+
+impl VolKey {
+    fn mem(&self) -> usize {
+        32 + ((self.key.len() + 15) & !15)
+    }
+}
+
+/// One database's keys within one shard.
+#[derive(Default)]
+pub struct DbPart {
+    /// The shard's 256 slot tables; empty until the first key is written.
+    pub(crate) slots: Vec<SlotTable>,
+    pub(crate) keys: usize,
+    pub(crate) volatile: Vec<VolKey>,
+    pub(crate) key_bytes: usize,
+    pub(crate) value_bytes: usize,
+}
+
+impl DbPart {
+    #[inline]
+    pub(crate) fn table(&self, slot: u16) -> Option<&SlotTable> {
+        self.slots.get(slot as usize / SHARDS)
+    }
+
+    pub(crate) fn table_mut(&mut self, slot: u16) -> &mut SlotTable {
+        if self.slots.is_empty() {
+            self.slots.resize_with(SLOTS_PER_SHARD, SlotTable::default);
+        }
+        &mut self.slots[slot as usize / SHARDS]
+    }
+
+    pub fn keys(&self) -> usize {
+        self.keys
+    }
+}
+
+/// Counters kept under the shard lock, so counting a hit costs no atomic operation.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct ShardCounters {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub evicted: u64,
+}
+
+pub struct ShardData {
+    pub(crate) dbs: Vec<DbPart>,
+    pub(crate) counters: ShardCounters,
+    pub(crate) rng: SmallRng,
+    /// Accounted bytes held by this shard (entries, volatile list).
+    pub(crate) mem: usize,
+    pub(crate) hasher: FixedState,
+}
+
+impl ShardData {
+    pub(crate) fn new(ndbs: usize, hasher: FixedState, rng: SmallRng) -> Self {
+        ShardData {
+            dbs: (0..ndbs).map(|_| DbPart::default()).collect(),
+            counters: ShardCounters::default(),
+            rng,
+            mem: 0,
+            hasher,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Position of a live key in its slot table, expiring it first if its time has passed.
+    /// Returns the accounting delta through `delta`.
+    #[inline]
+    pub(crate) fn lookup(
+        &mut self,
+        db: usize,
+        hash: u64,
+        slot: u16,
+        key: &[u8],
+        now: u64,
+        delta: &mut isize,
+    ) -> Option<usize> {
+        let t = self.dbs[db].table(slot)?;
+        let i = t.find(hash, key)?;
+        if t.get(i).is_expired(now) {
+            *delta += self.remove_at(db, slot, i, hash).1;
+            self.counters.expired += 1;
+            return None;
+        }
+        Some(i)
+    }
+
+    #[inline]
+    pub(crate) fn entry(&self, db: usize, slot: u16, i: usize) -> &Entry {
+        self.dbs[db].table(slot).expect("slot table").get(i)
+    }
+
+    #[inline]
+    pub(crate) fn entry_mut(&mut self, db: usize, slot: u16, i: usize) -> &mut Entry {
+        self.dbs[db].table_mut(slot).get_mut(i)
+    }
+
+    /// Insert an entry whose key is absent. Returns (position, accounting delta).
+    pub(crate) fn insert_new(&mut self, db: usize, hash: u64, entry: Entry) -> (usize, isize) {
+        let mem = entry.mem_usage();
+        let slot = entry.slot();
+        let (kl, vl) = (entry.key_len(), entry.value_len());
+        let hasher = self.hasher.clone();
+        let d = &mut self.dbs[db];
+        let i = d
+            .table_mut(slot)
+            .insert_new(hash, entry, &|k| hasher.hash_one(k));
+        d.keys += 1;
+        d.key_bytes += kl;
+        d.value_bytes += vl;
+        self.mem += mem;
+        (i, mem as isize)
+    }
+
+    /// Remove the entry at position `i` of `slot`'s table. Returns it and the accounting delta.
+    pub(crate) fn remove_at(
+        &mut self,
+        db: usize,
+        slot: u16,
+        i: usize,
+        hash: u64,
+    ) -> (Entry, isize) {
+        let mut delta = 0isize;
+        let vol = self.entry(db, slot, i).vol_idx();
+        if vol != NO_VOL {
+            delta -= self.vol_remove(db, vol as usize) as isize;
+        }
+        let hasher = self.hasher.clone();
+        let d = &mut self.dbs[db];
+        let e = d
+            .table_mut(slot)
+            .swap_remove(i, hash, &|k| hasher.hash_one(k));
+        d.keys -= 1;
+        d.key_bytes -= e.key_len();
+        d.value_bytes -= e.value_len();
+        let m = e.mem_usage();
+        self.mem -= m;
+        delta -= m as isize;
+        (e, delta)
+    }
+
+    /// Set (at > 0) or clear (at == 0) the TTL of the entry at `i`. Returns the delta.
+    pub(crate) fn set_expire_at(&mut self, db: usize, slot: u16, i: usize, at: u64) -> isize {
+        let e = self.entry_mut(db, slot, i);
+        e.set_expire_raw(at);
+        let vol = e.vol_idx();
+        if at != 0 && vol == NO_VOL {
+            let key: Box<[u8]> = e.key().into();
+            let hash = self.hash(&key);
+            let v = VolKey { key, hash, slot };
+            let m = v.mem();
+            let d = &mut self.dbs[db];
+            d.volatile.push(v);
+            let idx = (d.volatile.len() - 1) as u32;
+            d.table_mut(slot).get_mut(i).set_vol_idx(idx);
+            self.mem += m;
+            m as isize
+        } else if at == 0 && vol != NO_VOL {
+            let m = self.vol_remove(db, vol as usize);
+            self.entry_mut(db, slot, i).set_vol_idx(NO_VOL);
+            -(m as isize)
+        } else {
+            0
+        }
+    }
+
+    /// Drop volatile-list position `idx`, fixing the index of the entry moved into it.
+    /// Returns the bytes released.
+    fn vol_remove(&mut self, db: usize, idx: usize) -> usize {
+        let d = &mut self.dbs[db];
+        let v = d.volatile.swap_remove(idx);
+        if idx < d.volatile.len() {
+            let moved = &d.volatile[idx];
+            let (h, s) = (moved.hash, moved.slot);
+            let key: &[u8] = &moved.key;
+            let t = &d.slots[s as usize / SHARDS];
+            if let Some(p) = t.find(h, key) {
+                d.slots[s as usize / SHARDS]
+                    .get_mut(p)
+                    .set_vol_idx(idx as u32);
+            }
+        }
+        if d.volatile.capacity() > 64 && d.volatile.len() * 4 < d.volatile.capacity() {
+            d.volatile.shrink_to(d.volatile.len() * 2);
+        }
+        let m = v.mem();
+        self.mem -= m;
+        m
+    }
+
+    /// Account a size change of an entry in place (value rewritten, appended, resized).
+    pub(crate) fn account_change(
+        &mut self,
+        db: usize,
+        mem_before: usize,
+        vlen_before: usize,
+        mem_after: usize,
+        vlen_after: usize,
+    ) -> isize {
+        let d = &mut self.dbs[db];
+        d.value_bytes = d.value_bytes - vlen_before + vlen_after;
+        self.mem = self.mem - mem_before + mem_after;
+        mem_after as isize - mem_before as isize
+    }
+
+    /// Empty one database of this shard. Returns the entries (so the caller may drop them
+    /// elsewhere) and the delta.
+    pub(crate) fn clear_db(&mut self, db: usize) -> (DbPart, isize) {
+        let old = std::mem::take(&mut self.dbs[db]);
+        let mut m = 0usize;
+        for t in &old.slots {
+            for e in t.entries() {
+                m += e.mem_usage();
+            }
+        }
+        for v in &old.volatile {
+            m += v.mem();
+        }
+        self.mem -= m;
+        (old, -(m as isize))
+    }
+}
