@@ -123,6 +123,12 @@ fn matches(
             break;
         }
     }
+    // An empty subject matches a pattern of only stars (Redis's KEYS/SCAN special-case "*").
+    if s.is_empty() {
+        while !p.is_empty() && p[0] == b'*' {
+            p = &p[1..];
+        }
+    }
     p.is_empty() && s.is_empty()
 }
 
