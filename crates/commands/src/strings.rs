@@ -89,6 +89,12 @@ fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     let k = ctx.key(key);
     let mut txn = ctx.txn1(&k);
+    if !get && !nx && !xx {
+        // The common case needs no look at the old value: one lookup, not two.
+        write_value(&mut txn, &k, value, ttl);
+        ctx.out.ok();
+        return Ok(());
+    }
     let old = txn.peek(&k);
     if get {
         match old {
@@ -104,23 +110,28 @@ fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         return Ok(());
     }
-    match ttl {
-        // An expiry already in the past: the key is removed, as Redis does.
-        TtlOpt::At(at) if at <= txn.now() => {
-            txn.delete(&k);
-        }
-        TtlOpt::At(at) => {
-            txn.set(&k, value, Expiry::At(at));
-        }
-        TtlOpt::Keep => {
-            txn.set(&k, value, Expiry::Keep);
-        }
-        TtlOpt::None | TtlOpt::Persist => {
-            txn.set(&k, value, Expiry::Clear);
-        }
-    }
+    write_value(&mut txn, &k, value, ttl);
     if !get {
         ctx.out.ok();
     }
     Ok(())
+}
+
+/// Store a string with SET's TTL semantics. An expiry already in the past removes the key,
+/// as Redis 7 does.
+pub fn write_value(txn: &mut storage::Txn<'_>, k: &storage::Key<'_>, value: &[u8], ttl: TtlOpt) {
+    match ttl {
+        TtlOpt::At(at) if at <= txn.now() => {
+            txn.delete(k);
+        }
+        TtlOpt::At(at) => {
+            txn.set(k, value, Expiry::At(at));
+        }
+        TtlOpt::Keep => {
+            txn.set(k, value, Expiry::Keep);
+        }
+        TtlOpt::None | TtlOpt::Persist => {
+            txn.set(k, value, Expiry::Clear);
+        }
+    }
 }
