@@ -6,8 +6,9 @@
 //!                                                         handler ──► storage::Txn
 //!                                                         handler ──► Reply (RESP2/3 bytes)
 //! ```
-//! Handlers are grouped by family: `strings.rs`, `bits.rs`, `keys.rs`, `connection.rs`,
-//! `server.rs`, `introspect.rs` (COMMAND). Each exports `COMMANDS`; `FAMILIES` lists them.
+//! Handlers are grouped by family: `strings.rs`, `bits.rs`, `keys.rs`, `object.rs`,
+//! `connection.rs`, `server.rs`, `introspect.rs` (COMMAND). Each exports `COMMANDS`;
+//! `FAMILIES` lists them.
 
 pub mod bits;
 pub mod clients;
@@ -18,6 +19,7 @@ pub mod glob;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod object;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -40,6 +42,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     introspect::COMMANDS,
     keys::COMMANDS,
+    object::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
 ];

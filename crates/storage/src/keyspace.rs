@@ -10,7 +10,7 @@ use crate::entry::{Entry, Expiry, NO_VOL};
 use crate::evict::{self, EvictionConfig, Oom, Policy};
 use crate::shard::{DbPart, ShardCounters, ShardData};
 use crate::slot::{key_slot, SLOTS};
-use crate::SHARDS;
+use crate::{SHARDS, SLOTS_PER_SHARD};
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};
 use rand::rngs::SmallRng;
@@ -283,47 +283,64 @@ impl Keyspace {
     /// Cursor = slot << 32 | remaining, where `remaining` (when non-zero) is how many of the
     /// slot's lowest positions are still to visit. Every key present for the whole scan is
     /// visited at least once (see `SlotTable`); keys may be visited twice.
+    ///
+    /// Slots are walked shard-major (every slot of shard 0, then of shard 1, …): one lock
+    /// covers a shard's run of slots, so empty slots and shards without keys cost no lock
+    /// each, and a small or empty database completes in one call, as in Redis. Like Redis's
+    /// `maxiterations`, a call also stops after `count * 10` steps (non-empty slots and
+    /// locked shards with keys) even if few keys were found.
     pub fn scan(&self, db: usize, cursor: u64, count: usize, mut visit: impl FnMut(&Entry)) -> u64 {
         let now = self.now();
-        let mut slot = (cursor >> 32) as usize;
+        let start = (cursor >> 32) as usize;
+        if start >= SLOTS {
+            return 0;
+        }
         let mut inner = (cursor & 0xFFFF_FFFF) as usize;
         let count = count.max(1);
-        let mut seen = 0usize;
-        let mut steps = 0usize;
-        while slot < SLOTS {
-            let g = self.shards[slot % SHARDS].0.lock();
-            if let Some(t) = g.dbs[db].table(slot as u16) {
-                let mut i = if inner == 0 {
-                    t.len()
-                } else {
-                    inner.min(t.len())
-                };
-                while i > 0 {
-                    i -= 1;
-                    let e = t.get(i);
-                    if !e.is_expired(now) {
-                        visit(e);
+        let budget = count.saturating_mul(10);
+        let (mut seen, mut steps) = (0usize, 0usize);
+        let (mut shard, mut local) = (start % SHARDS, start / SHARDS);
+        while shard < SHARDS {
+            let g = self.shards[shard].0.lock();
+            let part = &g.dbs[db];
+            if part.keys == 0 {
+                local = SLOTS_PER_SHARD;
+            } else {
+                steps += 1;
+            }
+            while local < SLOTS_PER_SHARD {
+                let slot = local * SHARDS + shard;
+                if let Some(t) = part.slots.get(local).filter(|t| !t.is_empty()) {
+                    steps += 1;
+                    let mut i = if inner == 0 {
+                        t.len()
+                    } else {
+                        inner.min(t.len())
+                    };
+                    while i > 0 {
+                        i -= 1;
+                        let e = t.get(i);
+                        if !e.is_expired(now) {
+                            visit(e);
+                        }
+                        seen += 1;
+                        if seen >= count && i > 0 {
+                            return ((slot as u64) << 32) | i as u64;
+                        }
                     }
-                    seen += 1;
-                    if seen >= count && i > 0 {
-                        return ((slot as u64) << 32) | i as u64;
-                    }
+                }
+                local += 1;
+                inner = 0;
+                if seen >= count || steps >= budget {
+                    return scan_cursor_at(shard, local);
                 }
             }
             drop(g);
-            slot += 1;
+            shard += 1;
+            local = 0;
             inner = 0;
-            steps += 1;
-            // Like Redis, stop after enough empty buckets even if few keys were found.
-            if seen >= count || steps >= count.saturating_mul(10).max(256) {
-                break;
-            }
         }
-        if slot >= SLOTS {
-            0
-        } else {
-            (slot as u64) << 32
-        }
+        0
     }
 
     /// Visit every live key of `db` (KEYS). Holds one shard lock at a time.
@@ -479,6 +496,21 @@ impl Keyspace {
 
     pub(crate) fn publish_delta(&self, d: isize) {
         self.apply_delta(d);
+    }
+}
+
+/// The SCAN cursor of the start of local slot `local` of `shard` (shard-major order), 0 past
+/// the end.
+fn scan_cursor_at(shard: usize, local: usize) -> u64 {
+    let (shard, local) = if local >= SLOTS_PER_SHARD {
+        (shard + 1, 0)
+    } else {
+        (shard, local)
+    };
+    if shard >= SHARDS {
+        0
+    } else {
+        ((local * SHARDS + shard) as u64) << 32
     }
 }
 
