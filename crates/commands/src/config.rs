@@ -142,7 +142,7 @@ pub const PARAMS: &[Param] = &[
         s.obuf_hard.load(Relaxed), s.obuf_soft.load(Relaxed), s.obuf_soft_secs.load(Relaxed)
     ), set: |s, v| {
         let parts: Vec<&str> = v.split_whitespace().collect();
-        if parts.is_empty() || parts.len() % 4 != 0 { return Err("Wrong number of arguments in buffer limit configuration.".into()); }
+        if parts.is_empty() || !parts.len().is_multiple_of(4) { return Err("Wrong number of arguments in buffer limit configuration.".into()); }
         for c in parts.chunks(4) {
             let class = c[0].to_ascii_lowercase();
             let hard = mem(c[1])?; let soft = mem(c[2])?; let secs: u64 = num(c[3])?;

@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn pathological_pattern_is_fast() {
-        let pat = vec![b'a', b'*'].repeat(30);
+        let pat = [b'a', b'*'].repeat(30);
         let s = vec![b'a'; 60];
         let mut p2 = pat.clone();
         p2.push(b'b');

@@ -164,11 +164,8 @@ pub fn lfu_decayed(field: u32, now_ms: u64, decay_time: u32) -> u32 {
     } else {
         65535 - ldt + now
     };
-    let periods = if decay_time > 0 {
-        elapsed / decay_time
-    } else {
-        0
-    };
+    // decay_time 0 = never decay.
+    let periods = elapsed.checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
