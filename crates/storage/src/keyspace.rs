@@ -160,6 +160,7 @@ impl Keyspace {
             db,
             now: self.clock.now_ms(),
             lfu: self.evict.policy().is_lfu(),
+            no_touch: false,
             guards,
             delta: 0,
         }
@@ -579,6 +580,8 @@ pub struct Txn<'a> {
     pub db: usize,
     now: u64,
     lfu: bool,
+    /// CLIENT NO-TOUCH: accesses leave LRU/LFU alone (`touch_key`, i.e. TOUCH, still sets it).
+    no_touch: bool,
     guards: SmallVec<[(usize, MutexGuard<'a, ShardData>); 2]>,
     delta: isize,
 }
@@ -621,7 +624,18 @@ impl<'a> Txn<'a> {
         r
     }
 
+    /// Stop this command's accesses from refreshing keys' LRU/LFU (CLIENT NO-TOUCH).
+    pub fn set_no_touch(&mut self, on: bool) {
+        self.no_touch = on;
+    }
+
     fn touch(&mut self, k: &Key, i: usize) {
+        if !self.no_touch {
+            self.touch_always(k, i);
+        }
+    }
+
+    fn touch_always(&mut self, k: &Key, i: usize) {
         let (db, now, lfu) = (self.db, self.now, self.lfu);
         let cfg = &self.ks.evict;
         let sd = self.sd(k.shard());
@@ -661,11 +675,11 @@ impl<'a> Txn<'a> {
         self.locate(k).is_some()
     }
 
-    /// Refresh a key's LRU/LFU without reading it (TOUCH).
+    /// Refresh a key's LRU/LFU without reading it (TOUCH; even under CLIENT NO-TOUCH).
     pub fn touch_key(&mut self, k: &Key) -> bool {
         match self.locate(k) {
             Some(i) => {
-                self.touch(k, i);
+                self.touch_always(k, i);
                 true
             }
             None => false,
