@@ -124,10 +124,8 @@ async fn run(
                             wbuf.len()
                         ));
                     }
-                    if wbuf.len() >= FLUSH_AT {
-                        if flush(state, &mut sock, &mut wbuf).await.is_err() {
-                            return None;
-                        }
+                    if wbuf.len() >= FLUSH_AT && flush(state, &mut sock, &mut wbuf).await.is_err() {
+                        return None;
                     }
                 }
                 Err(e) => {
