@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod conn;
 pub mod cron;
+pub mod sock;
 
 use commands::config::Settings;
 use commands::ServerState;
@@ -54,12 +55,21 @@ impl Server {
         let addr = (bind.as_str(), port)
             .to_socket_addrs()?
             .next()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("cannot resolve {bind}")))?;
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("cannot resolve {bind}"),
+                )
+            })?;
         let listener = bind_reuseport(addr)?;
         let addr = listener.local_addr()?;
         let state = Arc::new(ServerState::new(settings, clock));
         state.bound_port.store(addr.port(), Relaxed);
-        Ok(Server { state, listener, addr })
+        Ok(Server {
+            state,
+            listener,
+            addr,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -69,7 +79,9 @@ impl Server {
     /// The number of I/O threads `run` will use.
     pub fn io_threads(&self) -> usize {
         match self.state.settings.threads.load(Relaxed) {
-            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             n => n as usize,
         }
     }
@@ -79,23 +91,34 @@ impl Server {
     /// run on threads of their own.
     pub async fn run(self) {
         let n = self.io_threads();
-        let Server { state, listener, addr } = self;
+        let Server {
+            state,
+            listener,
+            addr,
+        } = self;
         let mut threads = Vec::new();
         for i in 1..n {
             let l = match bind_reuseport(addr) {
                 Ok(l) => l,
                 Err(e) => {
-                    tracing::warn!("I/O thread {i}: cannot bind {addr}: {e}; continuing with {i} thread(s)");
+                    tracing::warn!(
+                        "I/O thread {i}: cannot bind {addr}: {e}; continuing with {i} thread(s)"
+                    );
                     break;
                 }
             };
             let st = state.clone();
-            let t = std::thread::Builder::new().name(format!("rcache-io-{i}")).spawn(move || {
-                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(rt) => rt.block_on(accept_loop(st, l)),
-                    Err(e) => tracing::error!("I/O thread: cannot start runtime: {e}"),
-                }
-            });
+            let t = std::thread::Builder::new()
+                .name(format!("rcache-io-{i}"))
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(accept_loop(st, l)),
+                        Err(e) => tracing::error!("I/O thread: cannot start runtime: {e}"),
+                    }
+                });
             match t {
                 Ok(t) => threads.push(t),
                 Err(e) => tracing::warn!("cannot start I/O thread {i}: {e}"),
