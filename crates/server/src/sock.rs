@@ -58,7 +58,7 @@ impl Sock {
     pub async fn write_all(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let mut guard = self.fd.writable().await?;
-            match guard.try_io(|inner| (&mut &*inner.get_ref()).write(data)) {
+            match guard.try_io(|inner| (&mut inner.get_ref()).write(data)) {
                 Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(Ok(n)) => data = &data[n..],
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
