@@ -26,6 +26,11 @@ pub struct ClientHandle {
     pub name: Mutex<Option<String>>,
     pub lib_name: Mutex<Option<String>>,
     pub lib_ver: Mutex<Option<String>>,
+    /// CLIENT NO-EVICT: shown as flag `e`. rcache never evicts clients (there is no
+    /// `maxmemory-clients`), so every client is in effect protected; the flag is recorded.
+    pub no_evict: AtomicBool,
+    /// CLIENT NO-TOUCH: shown as flag `T`; the session's copy is what commands read.
+    pub no_touch: AtomicBool,
     /// Set by CLIENT KILL or shutdown; the connection closes at its next wake-up.
     pub killed: AtomicBool,
     pub kill_notify: Notify,
@@ -48,6 +53,8 @@ impl ClientHandle {
             name: Mutex::new(None),
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
         }
@@ -73,16 +80,44 @@ impl ClientHandle {
         since.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
     }
 
-    /// One CLIENT LIST / CLIENT INFO line, Redis 7's fields.
+    /// CLIENT LIST's `flags=` letters: `e` no-evict, `T` no-touch, `N` when none is set.
+    pub fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.no_evict.load(Relaxed) {
+            f.push('e');
+        }
+        if self.no_touch.load(Relaxed) {
+            f.push('T');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
+
+    /// The client's name, or "" when none was set.
+    pub fn name(&self) -> String {
+        self.name.lock().clone().unwrap_or_default()
+    }
+
+    /// One CLIENT LIST / CLIENT INFO line, Redis 7.2's fields in Redis's order (without the
+    /// trailing newline). Fields rcache has no counterpart for (pub/sub, MULTI, tracking)
+    /// show Redis's values for a client that does not use them.
     pub fn info_line(&self) -> String {
-        let name = self.name.lock().clone().unwrap_or_default();
+        self.info_line_running(None)
+    }
+
+    /// `info_line`, with `cmd=` showing `running` (the caller's own line: the connection
+    /// records its last command only after each batch).
+    pub fn info_line_running(&self, running: Option<&str>) -> String {
+        let name = self.name();
         let lib_name = self.lib_name.lock().clone().unwrap_or_default();
         let lib_ver = self.lib_ver.lock().clone().unwrap_or_default();
-        let cmd = *self.last_cmd.lock();
+        let cmd = running.unwrap_or(*self.last_cmd.lock());
         let qbuf = self.qbuf.load(Relaxed);
         let obuf = self.obuf.load(Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -90,6 +125,7 @@ impl ClientHandle {
             name,
             self.age_secs(),
             self.idle_secs(),
+            self.flags(),
             self.db.load(Relaxed),
             qbuf,
             obuf,
@@ -108,6 +144,9 @@ pub struct Session {
     pub db: usize,
     pub resp3: bool,
     pub authenticated: bool,
+    /// CLIENT NO-TOUCH: reads and writes leave keys' LRU/LFU as they were (TOUCH still
+    /// touches). `Ctx::txn1`/`Ctx::txn` pass it to the storage `Txn`.
+    pub no_touch: bool,
     /// Close after flushing replies (QUIT, CLIENT KILL of self, a fatal error).
     pub close: bool,
     pub handle: Arc<ClientHandle>,
@@ -120,6 +159,7 @@ impl Session {
             db: 0,
             resp3: false,
             authenticated,
+            no_touch: false,
             close: false,
             handle,
         }
@@ -166,6 +206,13 @@ impl ClientRegistry {
     /// A snapshot of the handles, in id order.
     pub fn list(&self) -> Vec<Arc<ClientHandle>> {
         self.clients.lock().values().cloned().collect()
+    }
+
+    /// The highest query and output buffer sizes among clients (INFO clients).
+    pub fn max_buffers(&self) -> (usize, usize) {
+        self.clients.lock().values().fold((0, 0), |(q, o), c| {
+            (q.max(c.qbuf.load(Relaxed)), o.max(c.obuf.load(Relaxed)))
+        })
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {

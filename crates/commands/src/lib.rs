@@ -6,18 +6,25 @@
 //!                                                         handler ──► storage::Txn
 //!                                                         handler ──► Reply (RESP2/3 bytes)
 //! ```
-//! Handlers are grouped by family: `strings.rs`, `bits.rs`, `keys.rs`, `connection.rs`,
-//! `server.rs`, `introspect.rs` (COMMAND). Each exports `COMMANDS`; `FAMILIES` lists them.
+//! Handlers are grouped by family: `strings.rs`, `bits.rs`, `keys.rs`, `object.rs`,
+//! `connection.rs` (+ `client_cmd.rs`), `server.rs` (+ `info.rs`, `config_cmd.rs`),
+//! `introspect.rs` (COMMAND, with `docs.rs`). Each family exports `COMMANDS`; `FAMILIES`
+//! lists them. Containers (CLIENT, CONFIG, MEMORY, OBJECT, COMMAND) keep their subcommand
+//! rows in `CommandSpec::subcommands` and dispatch with `dispatch_sub`.
 
 pub mod bits;
+pub mod client_cmd;
 pub mod clients;
 pub mod config;
+pub mod config_cmd;
 pub mod connection;
+pub mod docs;
 pub mod error;
 pub mod glob;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod object;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -40,6 +47,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     server::COMMANDS,
     introspect::COMMANDS,
     keys::COMMANDS,
+    object::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
 ];
@@ -89,6 +97,30 @@ pub struct ServerStats {
     pub client_output_buffer_limit_disconnections: AtomicU64,
     /// Instantaneous ops/sec, refreshed by the server's cron.
     pub instantaneous_ops_per_sec: AtomicU64,
+    /// Highest `used_memory` seen (cron samples it; INFO and MEMORY STATS too).
+    pub used_memory_peak: AtomicU64,
+}
+
+impl ServerStats {
+    /// Record a `used_memory` sample; returns the peak including it.
+    pub fn note_memory(&self, used: u64) -> u64 {
+        self.used_memory_peak.fetch_max(used, Relaxed).max(used)
+    }
+
+    /// CONFIG RESETSTAT: zero the counters Redis resets (not the connected-client figures).
+    pub fn reset(&self) {
+        self.total_connections_received.store(0, Relaxed);
+        self.rejected_connections.store(0, Relaxed);
+        self.total_commands_processed.reset();
+        self.total_net_input_bytes.reset();
+        self.total_net_output_bytes.reset();
+        self.client_query_buffer_limit_disconnections
+            .store(0, Relaxed);
+        self.client_output_buffer_limit_disconnections
+            .store(0, Relaxed);
+        self.instantaneous_ops_per_sec.store(0, Relaxed);
+        self.used_memory_peak.store(0, Relaxed);
+    }
 }
 
 /// How the server was asked to stop.
@@ -174,12 +206,20 @@ impl<'a> Ctx<'a> {
     /// Lock one key's shard in the client's database.
     #[inline]
     pub fn txn1(&self, k: &Key) -> Txn<'a> {
-        self.srv.ks.txn1(self.sess.db, k)
+        let mut t = self.srv.ks.txn1(self.sess.db, k);
+        if self.sess.no_touch {
+            t.set_no_touch(true);
+        }
+        t
     }
 
     /// Lock the shards of several keys (ascending order) in the client's database.
     pub fn txn(&self, keys: &[Key]) -> Txn<'a> {
-        self.srv.ks.txn(self.sess.db, keys)
+        let mut t = self.srv.ks.txn(self.sess.db, keys);
+        if self.sess.no_touch {
+            t.set_no_touch(true);
+        }
+        t
     }
 }
 

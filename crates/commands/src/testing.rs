@@ -7,7 +7,7 @@
 //! assert_eq!(t.run(&["GET", "k"]), "$1\r\nv\r\n");
 //! ```
 
-use crate::clients::Session;
+use crate::clients::{ClientHandle, Session};
 use crate::config::Settings;
 use crate::ServerState;
 use parking_lot::Mutex;
@@ -32,14 +32,41 @@ impl TestCtx {
         Self::with_settings(Settings::default())
     }
 
+    /// A fresh server with these settings. The session (id 1) is registered with the
+    /// server's clients, as a connection would be, and starts authenticated; set
+    /// `t.sess.lock().authenticated = false` to test AUTH.
     pub fn with_settings(settings: Settings) -> TestCtx {
         let clock = ManualClock::new(1_700_000_000_000);
         let srv = ServerState::new(Arc::new(settings), Arc::new(clock.clone()));
+        let sess = Self::register(&srv);
         TestCtx {
             srv,
             clock,
-            sess: Mutex::new(Session::detached(1)),
+            sess: Mutex::new(sess),
         }
+    }
+
+    fn register(srv: &ServerState) -> Session {
+        let id = srv.clients.next_id();
+        let h = Arc::new(ClientHandle::new(
+            id,
+            format!("127.0.0.1:{}", 40000 + id),
+            "127.0.0.1:6379".into(),
+            -1,
+        ));
+        srv.clients.register(h.clone());
+        Session::new(h, true)
+    }
+
+    /// Another connected client (CLIENT LIST/KILL tests); run commands as it with `run_as`.
+    pub fn new_session(&self) -> Session {
+        Self::register(&self.srv)
+    }
+
+    /// Run a command as another session.
+    pub fn run_as(&self, sess: &mut Session, args: &[&str]) -> String {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        String::from_utf8_lossy(&crate::run(&self.srv, sess, &a)).into_owned()
     }
 
     /// Run a command; the raw reply as a string (lossy for non-UTF-8 bytes).

@@ -77,7 +77,7 @@ fn run_server(args: ServerArgs) -> i32 {
     };
     rt.block_on(async move {
         let clock: Arc<dyn storage::Clock> = Arc::new(storage::SystemClock);
-        let srv = match server::Server::bind(settings.clone(), clock).await {
+        let srv = match server::Server::bind(settings.clone(), clock) {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(
@@ -90,7 +90,7 @@ fn run_server(args: ServerArgs) -> i32 {
         };
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
-            threads,
+            threads = srv.io_threads(),
             maxmemory = settings.evict.maxmemory(),
             policy = settings.evict.policy().name(),
             "rcache server ready to accept connections on {}",

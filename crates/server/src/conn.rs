@@ -2,6 +2,7 @@
 //! replies at once. Limits (query buffer, output buffer, idle timeout, protocol errors) close
 //! the connection; nothing a client sends can stop the server serving others.
 
+use crate::sock::Sock;
 use bytes::{Buf, BytesMut};
 use commands::clients::{ClientHandle, Session};
 use commands::ServerState;
@@ -10,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Replies are flushed once this much is pending, even mid-batch, so a long pipeline of
@@ -37,7 +38,10 @@ pub async fn serve(state: Arc<ServerState>, sock: TcpStream, peer: SocketAddr) {
     let handle = Arc::new(ClientHandle::new(id, peer.to_string(), laddr, fd));
     state.clients.register(handle.clone());
     let mut sess = Session::new(handle.clone(), !state.auth_required());
-    let reason = run(&state, sock, &mut sess, &handle).await;
+    let reason = match Sock::new(sock) {
+        Ok(sock) => run(&state, sock, &mut sess, &handle).await,
+        Err(e) => Some(format!("cannot register socket: {e}")),
+    };
     if let Some(r) = reason {
         tracing::debug!(client = id, "closing client: {r}");
     }
@@ -47,7 +51,7 @@ pub async fn serve(state: Arc<ServerState>, sock: TcpStream, peer: SocketAddr) {
 /// The request loop. Returns why the connection closed, when it is worth a log line.
 async fn run(
     state: &ServerState,
-    mut sock: TcpStream,
+    sock: Sock,
     sess: &mut Session,
     handle: &ClientHandle,
 ) -> Option<String> {
@@ -124,10 +128,8 @@ async fn run(
                             wbuf.len()
                         ));
                     }
-                    if wbuf.len() >= FLUSH_AT {
-                        if flush(state, &mut sock, &mut wbuf).await.is_err() {
-                            return None;
-                        }
+                    if wbuf.len() >= FLUSH_AT && flush(state, &sock, &mut wbuf).await.is_err() {
+                        return None;
                     }
                 }
                 Err(e) => {
@@ -151,7 +153,7 @@ async fn run(
             }
         }
         handle.qbuf.store(rbuf.len(), Relaxed);
-        if !wbuf.is_empty() && flush(state, &mut sock, &mut wbuf).await.is_err() {
+        if !wbuf.is_empty() && flush(state, &sock, &mut wbuf).await.is_err() {
             return None;
         }
         if fatal.is_some() {
@@ -177,11 +179,7 @@ async fn run(
     }
 }
 
-async fn flush(
-    state: &ServerState,
-    sock: &mut TcpStream,
-    wbuf: &mut Vec<u8>,
-) -> std::io::Result<()> {
+async fn flush(state: &ServerState, sock: &Sock, wbuf: &mut Vec<u8>) -> std::io::Result<()> {
     state.stats.total_net_output_bytes.add(wbuf.len() as u64);
     let r = sock.write_all(wbuf).await;
     wbuf.clear();

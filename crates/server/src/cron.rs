@@ -1,5 +1,6 @@
 //! Background work, `hz` times a second: the active expiry cycle (25% of each tick at most,
-//! as Redis) and the instantaneous ops/sec sample.
+//! as Redis), the instantaneous ops/sec sample and the peak-memory sample (INFO's
+//! `used_memory_peak`).
 
 use commands::ServerState;
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,6 +19,7 @@ pub async fn run(state: Arc<ServerState>) {
         let st = state.clone();
         let budget = period / 4;
         let _ = tokio::task::spawn_blocking(move || st.ks.active_expire_cycle(budget)).await;
+        state.stats.note_memory(state.ks.used_memory());
         let el = last_t.elapsed();
         if el >= Duration::from_secs(1) {
             let ops = state.stats.total_commands_processed.get();

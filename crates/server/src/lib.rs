@@ -10,77 +10,167 @@
 pub mod cli;
 pub mod conn;
 pub mod cron;
+pub mod sock;
 
 use commands::config::Settings;
 use commands::ServerState;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use storage::Clock;
 use tokio::net::TcpListener;
 
 /// A bound server, ready to serve.
+///
+/// Threading: one current-thread tokio runtime per I/O thread (`threads`, default one per
+/// core), each accepting on its own `SO_REUSEPORT` listener for the same address, so the
+/// kernel spreads connections and a connection lives on one thread for its whole life (no
+/// work stealing, no cross-thread wake-ups). Measured against tokio's multi-thread runtime in
+/// docs/BENCHMARKS.md. All threads share one `ServerState`; the keyspace's shard locks are
+/// the only synchronisation on the request path.
 pub struct Server {
     pub state: Arc<ServerState>,
-    listener: TcpListener,
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+}
+
+/// A listening socket with SO_REUSEPORT, so several threads can each accept on the port.
+fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    #[cfg(unix)]
+    sock.set_reuse_port(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    sock.set_nonblocking(true)?;
+    Ok(sock.into())
 }
 
 impl Server {
     /// Bind to the configured address and port (port 0 picks a free one).
-    pub async fn bind(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> std::io::Result<Server> {
+    pub fn bind(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> std::io::Result<Server> {
         let bind = settings.bind.read().clone();
         let port = settings.port.load(Relaxed);
-        let listener = TcpListener::bind((bind.as_str(), port)).await?;
+        let addr = (bind.as_str(), port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("cannot resolve {bind}"),
+                )
+            })?;
+        let listener = bind_reuseport(addr)?;
+        let addr = listener.local_addr()?;
         let state = Arc::new(ServerState::new(settings, clock));
-        state
-            .bound_port
-            .store(listener.local_addr()?.port(), Relaxed);
-        Ok(Server { state, listener })
+        state.bound_port.store(addr.port(), Relaxed);
+        Ok(Server {
+            state,
+            listener,
+            addr,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("bound listener has an address")
+        self.addr
+    }
+
+    /// The number of I/O threads `run` will use.
+    pub fn io_threads(&self) -> usize {
+        match self.state.settings.threads.load(Relaxed) {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n as usize,
+        }
     }
 
     /// Serve until shutdown is requested (SHUTDOWN, or `state.shutdown.request()`), then
-    /// close every client and return.
+    /// close every client and return. The calling task serves as I/O thread 0; the others
+    /// run on threads of their own.
     pub async fn run(self) {
-        let Server { state, listener } = self;
-        let cron = tokio::spawn(cron::run(state.clone()));
-        let mut conns = tokio::task::JoinSet::new();
-        loop {
-            tokio::select! {
-                _ = state.shutdown.wait() => break,
-                r = listener.accept() => match r {
-                    Ok((sock, peer)) => {
-                        state.stats.total_connections_received.fetch_add(1, Relaxed);
-                        let max = state.settings.maxclients.load(Relaxed) as usize;
-                        if state.clients.count() >= max {
-                            state.stats.rejected_connections.fetch_add(1, Relaxed);
-                            conns.spawn(conn::reject(sock, "ERR max number of clients reached"));
-                            continue;
-                        }
-                        conns.spawn(conn::serve(state.clone(), sock, peer));
+        let n = self.io_threads();
+        let Server {
+            state,
+            listener,
+            addr,
+        } = self;
+        let mut threads = Vec::new();
+        for i in 1..n {
+            let l = match bind_reuseport(addr) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(
+                        "I/O thread {i}: cannot bind {addr}: {e}; continuing with {i} thread(s)"
+                    );
+                    break;
+                }
+            };
+            let st = state.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("rcache-io-{i}"))
+                .spawn(move || {
+                    match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt.block_on(accept_loop(st, l)),
+                        Err(e) => tracing::error!("I/O thread: cannot start runtime: {e}"),
                     }
-                    Err(e) => {
-                        // EMFILE and friends: log, back off a little, keep serving.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    }
-                },
-                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                });
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => tracing::warn!("cannot start I/O thread {i}: {e}"),
             }
         }
-        tracing::info!("shutting down: closing {} client(s)", state.clients.count());
-        drop(listener);
-        state.clients.kill_all();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-            while conns.join_next().await.is_some() {}
-        })
-        .await;
+        let cron = tokio::spawn(cron::run(state.clone()));
+        accept_loop(state.clone(), listener).await;
+        for t in threads {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
         cron.abort();
         tracing::info!("rcache is now ready to exit, bye bye...");
     }
+}
+
+/// Accept and serve connections on one listener until shutdown; then close them.
+async fn accept_loop(state: Arc<ServerState>, listener: std::net::TcpListener) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot register listener: {e}");
+            return;
+        }
+    };
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = state.shutdown.wait() => break,
+            r = listener.accept() => match r {
+                Ok((sock, peer)) => {
+                    state.stats.total_connections_received.fetch_add(1, Relaxed);
+                    let max = state.settings.maxclients.load(Relaxed) as usize;
+                    if state.clients.count() >= max {
+                        state.stats.rejected_connections.fetch_add(1, Relaxed);
+                        conns.spawn(conn::reject(sock, "ERR max number of clients reached"));
+                        continue;
+                    }
+                    conns.spawn(conn::serve(state.clone(), sock, peer));
+                }
+                Err(e) => {
+                    // EMFILE and friends: log, back off a little, keep serving.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    state.clients.kill_all();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
 }

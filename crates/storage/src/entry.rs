@@ -59,13 +59,43 @@ pub enum Expiry {
 
 pub struct Entry(ThinVec<u8>);
 
+/// Append bytes with one memcpy. (`ThinVec::extend_from_slice` copies element by element,
+/// which profiled at 20% of a 1000-byte SET.)
+#[inline]
+fn push_slice(v: &mut ThinVec<u8>, s: &[u8]) {
+    v.reserve(s.len());
+    let len = v.len();
+    // SAFETY: `reserve` guaranteed capacity for `len + s.len()` bytes; the source and the
+    // vector's spare capacity cannot overlap; every byte up to the new length is written.
+    unsafe {
+        std::ptr::copy_nonoverlapping(s.as_ptr(), v.as_mut_ptr().add(len), s.len());
+        v.set_len(len + s.len());
+    }
+}
+
+/// Grow or shrink to `new_len`, zero-filling growth with one memset.
+fn resize_zeroed(v: &mut ThinVec<u8>, new_len: usize) {
+    let len = v.len();
+    if new_len <= len {
+        v.truncate(new_len);
+        return;
+    }
+    v.reserve(new_len - len);
+    // SAFETY: capacity reserved above; the bytes from len to new_len are initialised by
+    // write_bytes before the length covers them.
+    unsafe {
+        std::ptr::write_bytes(v.as_mut_ptr().add(len), 0, new_len - len);
+        v.set_len(new_len);
+    }
+}
+
 impl Entry {
     /// A new string entry.
     pub fn new_string(key: &[u8], value: &[u8], slot: u16, lru: u32) -> Entry {
         let mut v: ThinVec<u8> = ThinVec::with_capacity(HDR + key.len() + value.len());
-        v.extend_from_slice(&[0u8; HDR]);
-        v.extend_from_slice(key);
-        v.extend_from_slice(value);
+        push_slice(&mut v, &[0u8; HDR]);
+        push_slice(&mut v, key);
+        push_slice(&mut v, value);
         let mut e = Entry(v);
         e.put_u32(O_LRU, lru);
         e.put_u32(O_KLEN, key.len() as u32);
@@ -161,19 +191,19 @@ impl Entry {
     pub fn set_value(&mut self, value: &[u8]) {
         let base = HDR + self.key_len();
         self.0.truncate(base);
-        self.0.extend_from_slice(value);
+        push_slice(&mut self.0, value);
         self.shrink_if_loose();
     }
 
     /// Append to the value, growing geometrically (APPEND in a loop is amortised O(1)).
     pub fn append(&mut self, more: &[u8]) {
-        self.0.extend_from_slice(more);
+        push_slice(&mut self.0, more);
     }
 
     /// Resize the value to `len` bytes, zero-filling growth (SETRANGE, SETBIT).
     pub fn resize_value(&mut self, len: usize) {
         let base = HDR + self.key_len();
-        self.0.resize(base + len, 0);
+        resize_zeroed(&mut self.0, base + len);
     }
 
     /// Mutable view of the value bytes.

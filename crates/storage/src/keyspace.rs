@@ -10,7 +10,7 @@ use crate::entry::{Entry, Expiry, NO_VOL};
 use crate::evict::{self, EvictionConfig, Oom, Policy};
 use crate::shard::{DbPart, ShardCounters, ShardData};
 use crate::slot::{key_slot, SLOTS};
-use crate::SHARDS;
+use crate::{SHARDS, SLOTS_PER_SHARD};
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};
 use rand::rngs::SmallRng;
@@ -160,6 +160,7 @@ impl Keyspace {
             db,
             now: self.clock.now_ms(),
             lfu: self.evict.policy().is_lfu(),
+            no_touch: false,
             guards,
             delta: 0,
         }
@@ -283,47 +284,64 @@ impl Keyspace {
     /// Cursor = slot << 32 | remaining, where `remaining` (when non-zero) is how many of the
     /// slot's lowest positions are still to visit. Every key present for the whole scan is
     /// visited at least once (see `SlotTable`); keys may be visited twice.
+    ///
+    /// Slots are walked shard-major (every slot of shard 0, then of shard 1, …): one lock
+    /// covers a shard's run of slots, so empty slots and shards without keys cost no lock
+    /// each, and a small or empty database completes in one call, as in Redis. Like Redis's
+    /// `maxiterations`, a call also stops after `count * 10` steps (non-empty slots and
+    /// locked shards with keys) even if few keys were found.
     pub fn scan(&self, db: usize, cursor: u64, count: usize, mut visit: impl FnMut(&Entry)) -> u64 {
         let now = self.now();
-        let mut slot = (cursor >> 32) as usize;
+        let start = (cursor >> 32) as usize;
+        if start >= SLOTS {
+            return 0;
+        }
         let mut inner = (cursor & 0xFFFF_FFFF) as usize;
         let count = count.max(1);
-        let mut seen = 0usize;
-        let mut steps = 0usize;
-        while slot < SLOTS {
-            let g = self.shards[slot % SHARDS].0.lock();
-            if let Some(t) = g.dbs[db].table(slot as u16) {
-                let mut i = if inner == 0 {
-                    t.len()
-                } else {
-                    inner.min(t.len())
-                };
-                while i > 0 {
-                    i -= 1;
-                    let e = t.get(i);
-                    if !e.is_expired(now) {
-                        visit(e);
+        let budget = count.saturating_mul(10);
+        let (mut seen, mut steps) = (0usize, 0usize);
+        let (mut shard, mut local) = (start % SHARDS, start / SHARDS);
+        while shard < SHARDS {
+            let g = self.shards[shard].0.lock();
+            let part = &g.dbs[db];
+            if part.keys == 0 {
+                local = SLOTS_PER_SHARD;
+            } else {
+                steps += 1;
+            }
+            while local < SLOTS_PER_SHARD {
+                let slot = local * SHARDS + shard;
+                if let Some(t) = part.slots.get(local).filter(|t| !t.is_empty()) {
+                    steps += 1;
+                    let mut i = if inner == 0 {
+                        t.len()
+                    } else {
+                        inner.min(t.len())
+                    };
+                    while i > 0 {
+                        i -= 1;
+                        let e = t.get(i);
+                        if !e.is_expired(now) {
+                            visit(e);
+                        }
+                        seen += 1;
+                        if seen >= count && i > 0 {
+                            return ((slot as u64) << 32) | i as u64;
+                        }
                     }
-                    seen += 1;
-                    if seen >= count && i > 0 {
-                        return ((slot as u64) << 32) | i as u64;
-                    }
+                }
+                local += 1;
+                inner = 0;
+                if seen >= count || steps >= budget {
+                    return scan_cursor_at(shard, local);
                 }
             }
             drop(g);
-            slot += 1;
+            shard += 1;
+            local = 0;
             inner = 0;
-            steps += 1;
-            // Like Redis, stop after enough empty buckets even if few keys were found.
-            if seen >= count || steps >= count.saturating_mul(10).max(256) {
-                break;
-            }
         }
-        if slot >= SLOTS {
-            0
-        } else {
-            (slot as u64) << 32
-        }
+        0
     }
 
     /// Visit every live key of `db` (KEYS). Holds one shard lock at a time.
@@ -482,6 +500,21 @@ impl Keyspace {
     }
 }
 
+/// The SCAN cursor of the start of local slot `local` of `shard` (shard-major order), 0 past
+/// the end.
+fn scan_cursor_at(shard: usize, local: usize) -> u64 {
+    let (shard, local) = if local >= SLOTS_PER_SHARD {
+        (shard + 1, 0)
+    } else {
+        (shard, local)
+    };
+    if shard >= SHARDS {
+        0
+    } else {
+        ((local * SHARDS + shard) as u64) << 32
+    }
+}
+
 /// The `r`-th entry of a database part, walking its slot tables.
 fn nth_key(part: &DbPart, mut r: usize) -> Option<(u16, usize)> {
     for (local, t) in part.slots.iter().enumerate() {
@@ -547,6 +580,8 @@ pub struct Txn<'a> {
     pub db: usize,
     now: u64,
     lfu: bool,
+    /// CLIENT NO-TOUCH: accesses leave LRU/LFU alone (`touch_key`, i.e. TOUCH, still sets it).
+    no_touch: bool,
     guards: SmallVec<[(usize, MutexGuard<'a, ShardData>); 2]>,
     delta: isize,
 }
@@ -589,7 +624,18 @@ impl<'a> Txn<'a> {
         r
     }
 
+    /// Stop this command's accesses from refreshing keys' LRU/LFU (CLIENT NO-TOUCH).
+    pub fn set_no_touch(&mut self, on: bool) {
+        self.no_touch = on;
+    }
+
     fn touch(&mut self, k: &Key, i: usize) {
+        if !self.no_touch {
+            self.touch_always(k, i);
+        }
+    }
+
+    fn touch_always(&mut self, k: &Key, i: usize) {
         let (db, now, lfu) = (self.db, self.now, self.lfu);
         let cfg = &self.ks.evict;
         let sd = self.sd(k.shard());
@@ -629,11 +675,11 @@ impl<'a> Txn<'a> {
         self.locate(k).is_some()
     }
 
-    /// Refresh a key's LRU/LFU without reading it (TOUCH).
+    /// Refresh a key's LRU/LFU without reading it (TOUCH; even under CLIENT NO-TOUCH).
     pub fn touch_key(&mut self, k: &Key) -> bool {
         match self.locate(k) {
             Some(i) => {
-                self.touch(k, i);
+                self.touch_always(k, i);
                 true
             }
             None => false,

@@ -1,5 +1,5 @@
 //! `TestServer`: an rcache server inside the test process, on its own thread and tokio
-//! runtime, bound to `127.0.0.1:0`.
+//! runtime (plus the server's other I/O threads), bound to `127.0.0.1:0`.
 //!
 //! ```
 //! let srv = testkit::TestServer::builder()
@@ -19,7 +19,6 @@ use crate::raw::RawConn;
 use commands::config::{SetError, Settings};
 use commands::ServerState;
 use std::net::SocketAddr;
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -55,7 +54,7 @@ impl TestServerBuilder {
         self
     }
 
-    /// Worker threads of the server's runtime (default 2, the CI machine's cores).
+    /// I/O threads of the server (the `threads` setting; default 2, the CI machine's cores).
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n.max(1);
         self
@@ -87,46 +86,30 @@ impl TestServerBuilder {
                 }
             }
         }
+        settings
+            .threads
+            .store(self.threads as u32, std::sync::atomic::Ordering::Relaxed);
         let settings = Arc::new(settings);
         let clock: Arc<dyn Clock> = match &self.clock {
             Some(c) => Arc::new(c.clone()),
             None => Arc::new(SystemClock),
         };
-        let (tx, rx) = mpsc::channel::<Result<(SocketAddr, Arc<ServerState>), String>>();
-        let threads = self.threads;
+        let srv = server::Server::bind(settings, clock)
+            .unwrap_or_else(|e| panic!("TestServer: cannot bind 127.0.0.1:0: {e}"));
+        let addr = srv.local_addr();
+        let state = srv.state.clone();
+        // `run` serves on the calling thread (I/O thread 0, a current-thread runtime, as the
+        // server's design has it) and starts the other I/O threads itself.
         let thread = std::thread::Builder::new()
             .name("rcache-test-server".into())
             .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(threads)
-                    .thread_name("rcache-test-worker")
+                let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = tx.send(Err(format!("cannot build runtime: {e}")));
-                        return;
-                    }
-                };
-                rt.block_on(async move {
-                    match server::Server::bind(settings, clock).await {
-                        Ok(srv) => {
-                            let _ = tx.send(Ok((srv.local_addr(), srv.state.clone())));
-                            srv.run().await;
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Err(format!("cannot bind: {e}")));
-                        }
-                    }
-                });
+                    .expect("TestServer: build the runtime");
+                rt.block_on(srv.run());
             })
             .expect("spawn the test server thread");
-        let (addr, state) = match rx.recv_timeout(crate::READY_TIMEOUT) {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => panic!("TestServer failed to start: {e}"),
-            Err(e) => panic!("TestServer did not report its address: {e}"),
-        };
         crate::wait_for(
             &format!("the test server on {addr} to answer PING"),
             crate::READY_TIMEOUT,
