@@ -72,10 +72,11 @@ if [ -z "$runner" ]; then
 fi
 
 if [ "$runner" = "nextest" ]; then
-    step "cargo nextest run --workspace"
-    cargo nextest run --workspace --locked --profile ci
+    # nextest does not run doctests; run them first so nextest's summary closes the log.
     step "cargo test --doc"
     cargo test --workspace --locked --doc
+    step "cargo nextest run --workspace"
+    cargo nextest run --workspace --locked --profile ci
 else
     step "cargo test --workspace"
     cargo test --workspace --locked --no-fail-fast

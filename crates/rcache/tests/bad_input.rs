@@ -129,6 +129,26 @@ fn bulk_over_proto_max_bulk_len() {
     assert!(got.starts_with("$1048576\r\nvvvv"));
 }
 
+/// The same limit changed at run time with CONFIG SET (server family): it applies to the next
+/// request, on connections that already exist too.
+#[test]
+fn proto_max_bulk_len_set_at_run_time() {
+    let srv = TestServer::start();
+    let mut other = bystander(&srv);
+    let mut victim = srv.raw();
+    assert_eq!(victim.request(&["PING"]), "+PONG\r\n");
+    assert_eq!(
+        other.request(&["CONFIG", "SET", "proto-max-bulk-len", "1mb"]),
+        "+OK\r\n"
+    );
+    let _ = victim.try_send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n");
+    assert_eq!(
+        victim.expect_closed(CLOSE_TIMEOUT),
+        "-ERR Protocol error: invalid bulk length\r\n"
+    );
+    assert_serving(&mut other, "CONFIG SET proto-max-bulk-len");
+}
+
 /// Before AUTH, Redis allows at most 10 arguments and 16 KiB per argument, so an anonymous
 /// peer cannot make the server buffer much.
 #[test]

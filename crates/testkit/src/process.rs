@@ -15,9 +15,10 @@
 //! assert!(p.wait_exit(std::time::Duration::from_secs(10)).expect("exited").success());
 //! ```
 //!
-//! The port is picked free by the harness (bind `127.0.0.1:0`, release, pass `--port N`)
-//! unless the test chooses it; readiness is a connect + PING poll that also notices a child
-//! that died. Output goes to files in a temporary directory, printed when a wait fails.
+//! The port is picked free by the harness (`free_port`, passed as `--port N`) unless the test
+//! chooses it; readiness is a connect + PING poll that also notices a child that died (and,
+//! when the harness chose the port, retries on another). Output goes to files in a temporary
+//! directory, printed when a wait fails.
 
 use crate::raw::RawConn;
 use crate::tools::TempDir;
@@ -82,10 +83,32 @@ impl RcacheProcessBuilder {
         self
     }
 
-    /// Spawn `rcache server …` and wait until it answers PING.
+    /// Spawn `rcache server …` and wait until it answers PING. When the harness picked the
+    /// port and the child could not listen on it (taken in the meantime), it tries another.
     pub fn start(self) -> RcacheProcess {
+        let attempts = if self.port.is_none() && self.pass_port && self.wait_ready {
+            3
+        } else {
+            1
+        };
+        for attempt in 1..=attempts {
+            let p = self.spawn(self.port.unwrap_or_else(free_port));
+            if !self.wait_ready {
+                return p;
+            }
+            match p.try_wait_ready() {
+                Ok(()) => return p,
+                Err(e) if attempt < attempts && p.try_wait().is_some() => {
+                    eprintln!("rcache did not start ({e}); retrying on another port");
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    fn spawn(&self, port: u16) -> RcacheProcess {
         let dir = TempDir::new("rcache-proc");
-        let port = self.port.unwrap_or_else(free_port);
         let mut argv: Vec<String> = vec!["server".into()];
         if let Some(toml) = &self.config_toml {
             let path = dir.path().join("rcache.toml");
@@ -113,16 +136,12 @@ impl RcacheProcessBuilder {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {} {argv:?}: {e}", self.bin.display()));
-        let p = RcacheProcess {
+        RcacheProcess {
             child: Mutex::new(child),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             argv,
             dir,
-        };
-        if self.wait_ready {
-            p.wait_ready();
         }
-        p
     }
 }
 
@@ -181,28 +200,34 @@ impl RcacheProcess {
     /// Poll connect + PING until the server answers; panic (with the output) if the process
     /// exits or does not answer within `READY_TIMEOUT`.
     pub fn wait_ready(&self) {
+        if let Err(e) = self.try_wait_ready() {
+            panic!("{e}");
+        }
+    }
+
+    fn try_wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + crate::READY_TIMEOUT;
         let mut pause = Duration::from_millis(2);
         loop {
             if crate::ping_ready(self.addr) {
-                return;
+                return Ok(());
             }
             if let Some(st) = self.try_wait() {
-                panic!(
+                return Err(format!(
                     "rcache {:?} exited ({st}) before answering PING on {}\n{}",
                     self.argv,
                     self.addr,
                     self.output()
-                );
+                ));
             }
             if Instant::now() >= deadline {
-                panic!(
+                return Err(format!(
                     "rcache {:?} did not answer PING on {} within {:?}\n{}",
                     self.argv,
                     self.addr,
                     crate::READY_TIMEOUT,
                     self.output()
-                );
+                ));
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
@@ -283,9 +308,31 @@ impl Drop for RcacheProcess {
     }
 }
 
-/// A TCP port that was free a moment ago: bind `127.0.0.1:0`, read the port, release it.
-/// Only for the child-process case, where the port must be chosen before the child starts.
+/// A TCP port that was free a moment ago, for a child that must be told its port up front.
+///
+/// Taken at random from below the kernel's ephemeral range (`ip_local_port_range`), which
+/// `bind(0)` and outgoing connections draw from: so no in-process `TestServer` and no client
+/// socket can be handed the same port between this check and the child's bind (the server
+/// binds with `SO_REUSEPORT`, so such a clash could go unnoticed).
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    let lo = ephemeral_low().unwrap_or(32768);
+    let (base, top) = (10_000u16, lo.max(11_000));
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let p = base + (h.finish() % u64::from(top - base)) as u16;
+        if TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            return p;
+        }
+    }
+    // Crowded machine: fall back to a kernel-chosen port.
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()
+}
+
+/// The low end of the kernel's ephemeral port range (Linux).
+fn ephemeral_low() -> Option<u16> {
+    let s = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
