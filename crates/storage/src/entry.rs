@@ -218,12 +218,26 @@ impl Entry {
         }
     }
 
-    /// Bytes this entry accounts for: its allocation (ThinVec header + capacity, rounded to
-    /// the allocator's 16-byte quantum) plus the per-entry index overhead.
+    /// Bytes this entry accounts for: its allocation (ThinVec header + capacity, rounded up
+    /// to the allocator's size class) plus the per-entry index overhead.
     #[inline]
     pub fn mem_usage(&self) -> usize {
-        ((16 + self.0.capacity() + 15) & !15) + TABLE_OVERHEAD
+        alloc_class(16 + self.0.capacity()) + TABLE_OVERHEAD
     }
+}
+
+/// The size an allocator with jemalloc's size classes really reserves for `n` bytes: 16-byte
+/// steps up to 128, then four classes per doubling (160, 192, 224, 256, 320, …, 1024, 1280…).
+/// Accounting by class rather than by request keeps `used_memory` close to what the process
+/// really holds (a 1040-byte entry occupies 1280 bytes).
+#[inline]
+pub fn alloc_class(n: usize) -> usize {
+    if n <= 128 {
+        return (n.max(1) + 15) & !15;
+    }
+    let lg = usize::BITS - 1 - (n - 1).leading_zeros();
+    let step = 1usize << (lg - 2);
+    (n + step - 1) & !(step - 1)
 }
 
 impl std::fmt::Debug for Entry {
@@ -260,6 +274,25 @@ mod tests {
         assert_eq!(e.key(), b"key");
         let c = e.clone_as(b"other", 5);
         assert_eq!((c.key(), c.value(), c.slot()), (&b"other"[..], &b""[..], 5));
+    }
+
+    #[test]
+    fn size_classes_match_jemalloc() {
+        for (n, c) in [
+            (1, 16),
+            (16, 16),
+            (17, 32),
+            (128, 128),
+            (129, 160),
+            (152, 160),
+            (256, 256),
+            (257, 320),
+            (1024, 1024),
+            (1040, 1280),
+            (4097, 5120),
+        ] {
+            assert_eq!(alloc_class(n), c, "{n}");
+        }
     }
 
     #[test]
