@@ -58,14 +58,8 @@ fn run_server(args: ServerArgs) -> i32 {
         .with_env_filter(filter)
         .with_target(false)
         .init();
-    let threads = match settings.threads.load(Relaxed) {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
-        n => n as usize,
-    };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+    // I/O thread 0 runs on this runtime; `Server::run` starts the others (one per core).
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

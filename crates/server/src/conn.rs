@@ -2,6 +2,7 @@
 //! replies at once. Limits (query buffer, output buffer, idle timeout, protocol errors) close
 //! the connection; nothing a client sends can stop the server serving others.
 
+use crate::io::{Handoff, IoThreads, PIPELINED_BATCH};
 use crate::sock::Sock;
 use bytes::{Buf, BytesMut};
 use commands::clients::{ClientHandle, Session};
@@ -24,7 +25,14 @@ pub async fn reject(mut sock: TcpStream, msg: &str) {
     let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
 }
 
-pub async fn serve(state: Arc<ServerState>, sock: TcpStream, peer: SocketAddr) {
+/// Serve a freshly accepted connection on I/O thread `thread`.
+pub async fn serve(
+    state: Arc<ServerState>,
+    io: Arc<IoThreads>,
+    thread: usize,
+    sock: TcpStream,
+    peer: SocketAddr,
+) {
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     #[cfg(unix)]
@@ -37,31 +45,128 @@ pub async fn serve(state: Arc<ServerState>, sock: TcpStream, peer: SocketAddr) {
     let id = state.clients.next_id();
     let handle = Arc::new(ClientHandle::new(id, peer.to_string(), laddr, fd));
     state.clients.register(handle.clone());
-    let mut sess = Session::new(handle.clone(), !state.auth_required());
-    let reason = match Sock::new(sock) {
-        Ok(sock) => run(&state, sock, &mut sess, &handle).await,
-        Err(e) => Some(format!("cannot register socket: {e}")),
+    let sess = Session::new(handle, !state.auth_required());
+    match sock.into_std() {
+        Ok(sock) => {
+            let h = Handoff {
+                sock,
+                rbuf: BytesMut::with_capacity(READ_CHUNK),
+                parser: RequestParser::new(Limits::default()),
+                sess,
+                placed: false,
+            };
+            drive(state, io, thread, h).await
+        }
+        Err(e) => {
+            tracing::debug!(client = id, "cannot take socket: {e}");
+            state.clients.unregister(id);
+        }
+    }
+}
+
+/// How a connection left its I/O thread.
+enum Outcome {
+    /// Closed, with a reason worth a log line.
+    Closed(Option<String>),
+    /// Moving to another I/O thread; `counted` when already counted there as pipelining.
+    Moved {
+        to: usize,
+        sock: std::net::TcpStream,
+        counted: bool,
+    },
+}
+
+/// Run a connection on I/O thread `thread` until it closes or moves to another thread.
+pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h: Handoff) {
+    let Handoff {
+        sock,
+        mut rbuf,
+        mut parser,
+        mut sess,
+        mut placed,
+    } = h;
+    let handle = sess.handle.clone();
+    io.conn_started(thread);
+    let outcome = match Sock::from_std(sock) {
+        Ok(sock) => {
+            let mut c = ConnState {
+                rbuf: &mut rbuf,
+                parser: &mut parser,
+                sess: &mut sess,
+                placed: &mut placed,
+            };
+            run(&state, &io, thread, sock, &mut c, &handle).await
+        }
+        Err(e) => Outcome::Closed(Some(format!("cannot register socket: {e}"))),
+    };
+    io.conn_left(thread);
+    let reason = match outcome {
+        Outcome::Moved { to, sock, counted } => {
+            // A placement counted the connection on its destination already; a balancer move
+            // carries a pipelining connection's count along.
+            if placed && !counted {
+                io.pipelined_add(thread, -1);
+                io.pipelined_add(to, 1);
+            }
+            match io.send(
+                to,
+                Handoff {
+                    sock,
+                    rbuf,
+                    parser,
+                    sess,
+                    placed,
+                },
+            ) {
+                Ok(()) => return,
+                Err(h) => {
+                    io.pipelined_add(to, -1);
+                    drop(h);
+                    Some("shutting down".to_string())
+                }
+            }
+        }
+        Outcome::Closed(reason) => {
+            if placed {
+                io.pipelined_add(thread, -1);
+            }
+            reason
+        }
     };
     if let Some(r) = reason {
-        tracing::debug!(client = id, "closing client: {r}");
+        tracing::debug!(client = handle.id, "closing client: {r}");
     }
-    state.clients.unregister(id);
+    state.clients.unregister(handle.id);
+}
+
+/// What a connection carries from thread to thread, borrowed by the request loop.
+struct ConnState<'a> {
+    rbuf: &'a mut BytesMut,
+    parser: &'a mut RequestParser,
+    sess: &'a mut Session,
+    placed: &'a mut bool,
 }
 
 /// The request loop. Returns why the connection closed, when it is worth a log line.
 async fn run(
     state: &ServerState,
+    io: &IoThreads,
+    thread: usize,
     sock: Sock,
-    sess: &mut Session,
+    c: &mut ConnState<'_>,
     handle: &ClientHandle,
-) -> Option<String> {
+) -> Outcome {
+    let ConnState {
+        rbuf,
+        parser,
+        sess,
+        placed,
+    } = c;
     let settings = &state.settings;
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut parser = RequestParser::new(Limits::default());
     loop {
         if handle.is_killed() {
-            return Some("killed".into());
+            return Outcome::Closed(Some("killed".into()));
         }
         if rbuf.capacity() - rbuf.len() < 1024 {
             rbuf.reserve(READ_CHUNK);
@@ -69,25 +174,23 @@ async fn run(
         let idle = settings.timeout.load(Relaxed);
         let read = async {
             if idle > 0 {
-                match tokio::time::timeout(Duration::from_secs(idle), sock.read_buf(&mut rbuf))
-                    .await
-                {
+                match tokio::time::timeout(Duration::from_secs(idle), sock.read_buf(rbuf)).await {
                     Ok(r) => r.map(Some),
                     Err(_) => Ok(None),
                 }
             } else {
-                sock.read_buf(&mut rbuf).await.map(Some)
+                sock.read_buf(rbuf).await.map(Some)
             }
         };
         let n = tokio::select! {
             r = read => match r {
                 Ok(Some(0)) | Err(_) => {
-                    return parser.in_progress().then(|| "client closed mid-request".into());
+                    return Outcome::Closed(parser.in_progress().then(|| "client closed mid-request".into()));
                 }
                 Ok(Some(n)) => n,
-                Ok(None) => return Some("idle timeout".into()),
+                Ok(None) => return Outcome::Closed(Some("idle timeout".into())),
             },
-            _ = handle.kill_notify.notified() => return Some("killed".into()),
+            _ = handle.kill_notify.notified() => return Outcome::Closed(Some("killed".into())),
         };
         state.stats.total_net_input_bytes.add(n as u64);
         parser.limits.max_bulk_len = settings.proto_max_bulk_len.load(Relaxed);
@@ -123,13 +226,13 @@ async fn run(
                             .stats
                             .client_output_buffer_limit_disconnections
                             .fetch_add(1, Relaxed);
-                        return Some(format!(
+                        return Outcome::Closed(Some(format!(
                             "output buffer limit reached ({} > {hard} bytes)",
                             wbuf.len()
-                        ));
+                        )));
                     }
                     if wbuf.len() >= FLUSH_AT && flush(state, &sock, &mut wbuf).await.is_err() {
-                        return None;
+                        return Outcome::Closed(None);
                     }
                 }
                 Err(e) => {
@@ -154,27 +257,48 @@ async fn run(
         }
         handle.qbuf.store(rbuf.len(), Relaxed);
         if !wbuf.is_empty() && flush(state, &sock, &mut wbuf).await.is_err() {
-            return None;
+            return Outcome::Closed(None);
         }
         if fatal.is_some() {
-            return fatal;
+            return Outcome::Closed(fatal);
         }
         if sess.close {
-            return None;
+            return Outcome::Closed(None);
         }
         if rbuf.len() > settings.client_query_buffer_limit.load(Relaxed) as usize {
             state
                 .stats
                 .client_query_buffer_limit_disconnections
                 .fetch_add(1, Relaxed);
-            return Some(format!("query buffer limit reached ({} bytes)", rbuf.len()));
+            return Outcome::Closed(Some(format!(
+                "query buffer limit reached ({} bytes)",
+                rbuf.len()
+            )));
         }
         // Give back memory a burst of large requests or replies left behind.
         if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
-            rbuf = BytesMut::with_capacity(READ_CHUNK);
+            **rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
         if wbuf.capacity() > 1 << 20 {
             wbuf = Vec::with_capacity(READ_CHUNK);
+        }
+        // Between batches (replies flushed) a connection may move: a pipelining one to the
+        // thread with the fewest of them, any one to an idle core (see `io`).
+        let mut dest = None;
+        if ncmds >= PIPELINED_BATCH && !**placed {
+            **placed = true;
+            dest = Some(io.place_pipelined(thread)).filter(|&t| t != thread);
+        }
+        let counted = dest.is_some();
+        if let Some(to) = dest.or_else(|| io.take_migration(thread)) {
+            return match sock.into_std() {
+                Ok(std) => Outcome::Moved {
+                    to,
+                    sock: std,
+                    counted,
+                },
+                Err(e) => Outcome::Closed(Some(format!("cannot move connection: {e}"))),
+            };
         }
     }
 }

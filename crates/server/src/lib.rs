@@ -10,37 +10,39 @@
 pub mod cli;
 pub mod conn;
 pub mod cron;
+pub mod io;
 pub mod sock;
 
 use commands::config::Settings;
 use commands::ServerState;
+use io::{Handoff, IoThreads};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use storage::Clock;
 use tokio::net::TcpListener;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 /// A bound server, ready to serve.
 ///
 /// Threading: one current-thread tokio runtime per I/O thread (`threads`, default one per
-/// core), each accepting on its own `SO_REUSEPORT` listener for the same address, so the
-/// kernel spreads connections and a connection lives on one thread for its whole life (no
-/// work stealing, no cross-thread wake-ups). Measured against tokio's multi-thread runtime in
-/// docs/BENCHMARKS.md. All threads share one `ServerState`; the keyspace's shard locks are
-/// the only synchronisation on the request path.
+/// core). Thread 0 accepts; connections move to other threads only while the machine has
+/// idle CPU (`io`), and otherwise never leave their thread (no work stealing, no
+/// cross-thread wake-ups). Measured in docs/BENCHMARKS.md. All threads share one
+/// `ServerState`; the keyspace's shard locks are the only synchronisation on the request
+/// path.
 pub struct Server {
     pub state: Arc<ServerState>,
     listener: std::net::TcpListener,
     addr: SocketAddr,
 }
 
-/// A listening socket with SO_REUSEPORT, so several threads can each accept on the port.
-fn bind_reuseport(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+/// A listening socket (SO_REUSEADDR, so a restart does not wait for TIME_WAIT; no
+/// SO_REUSEPORT, so a second server on the same port fails with "address in use").
+fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
-    #[cfg(unix)]
-    sock.set_reuse_port(true)?;
     sock.bind(&addr.into())?;
     sock.listen(1024)?;
     sock.set_nonblocking(true)?;
@@ -61,7 +63,7 @@ impl Server {
                     format!("cannot resolve {bind}"),
                 )
             })?;
-        let listener = bind_reuseport(addr)?;
+        let listener = bind_listener(addr)?;
         let addr = listener.local_addr()?;
         let state = Arc::new(ServerState::new(settings, clock));
         state.bound_port.store(addr.port(), Relaxed);
@@ -87,59 +89,70 @@ impl Server {
     }
 
     /// Serve until shutdown is requested (SHUTDOWN, or `state.shutdown.request()`), then
-    /// close every client and return. The calling task serves as I/O thread 0; the others
-    /// run on threads of their own.
+    /// close every client and return. The calling task serves as I/O thread 0 (it accepts
+    /// and runs the balancer); the others run on threads of their own. See `io`.
     pub async fn run(self) {
         let n = self.io_threads();
         let Server {
             state,
             listener,
-            addr,
+            addr: _,
         } = self;
+        let (io, mut receivers) = IoThreads::new(n);
+        let io = Arc::new(io);
+        let rx0 = receivers.remove(0);
         let mut threads = Vec::new();
-        for i in 1..n {
-            let l = match bind_reuseport(addr) {
-                Ok(l) => l,
-                Err(e) => {
-                    tracing::warn!(
-                        "I/O thread {i}: cannot bind {addr}: {e}; continuing with {i} thread(s)"
-                    );
-                    break;
-                }
-            };
-            let st = state.clone();
+        for (i, rx) in receivers.into_iter().enumerate() {
+            let (st, io2) = (state.clone(), io.clone());
             let t = std::thread::Builder::new()
-                .name(format!("rcache-io-{i}"))
+                .name(format!("rcache-io-{}", i + 1))
                 .spawn(move || {
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
                     {
-                        Ok(rt) => rt.block_on(accept_loop(st, l)),
+                        Ok(rt) => rt.block_on(io_thread(st, io2, i + 1, rx, None)),
                         Err(e) => tracing::error!("I/O thread: cannot start runtime: {e}"),
                     }
                 });
             match t {
                 Ok(t) => threads.push(t),
-                Err(e) => tracing::warn!("cannot start I/O thread {i}: {e}"),
+                Err(e) => tracing::warn!("cannot start I/O thread {}: {e}", i + 1),
             }
         }
         let cron = tokio::spawn(cron::run(state.clone()));
-        accept_loop(state.clone(), listener).await;
+        let balancer = (n > 1).then(|| {
+            let st = state.clone();
+            tokio::spawn(io::balance(io.clone(), move || {
+                st.stats.total_commands_processed.get()
+            }))
+        });
+        io_thread(state.clone(), io.clone(), 0, rx0, Some(listener)).await;
         for t in threads {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
         cron.abort();
+        if let Some(b) = balancer {
+            b.abort();
+        }
         tracing::info!("rcache is now ready to exit, bye bye...");
     }
 }
 
-/// Accept and serve connections on one listener until shutdown; then close them.
-async fn accept_loop(state: Arc<ServerState>, listener: std::net::TcpListener) {
-    let listener = match TcpListener::from_std(listener) {
+/// One I/O thread: serves the connections handed to it (and, on thread 0, accepts new ones)
+/// until shutdown; then closes them.
+async fn io_thread(
+    state: Arc<ServerState>,
+    io: Arc<IoThreads>,
+    me: usize,
+    mut handoffs: UnboundedReceiver<Handoff>,
+    listener: Option<std::net::TcpListener>,
+) {
+    let listener = match listener.map(TcpListener::from_std).transpose() {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot register listener: {e}");
+            state.shutdown.request();
             return;
         }
     };
@@ -147,7 +160,7 @@ async fn accept_loop(state: Arc<ServerState>, listener: std::net::TcpListener) {
     loop {
         tokio::select! {
             _ = state.shutdown.wait() => break,
-            r = listener.accept() => match r {
+            r = async { listener.as_ref().expect("guarded").accept().await }, if listener.is_some() => match r {
                 Ok((sock, peer)) => {
                     state.stats.total_connections_received.fetch_add(1, Relaxed);
                     let max = state.settings.maxclients.load(Relaxed) as usize;
@@ -156,7 +169,7 @@ async fn accept_loop(state: Arc<ServerState>, listener: std::net::TcpListener) {
                         conns.spawn(conn::reject(sock, "ERR max number of clients reached"));
                         continue;
                     }
-                    conns.spawn(conn::serve(state.clone(), sock, peer));
+                    conns.spawn(conn::serve(state.clone(), io.clone(), me, sock, peer));
                 }
                 Err(e) => {
                     // EMFILE and friends: log, back off a little, keep serving.
@@ -164,10 +177,17 @@ async fn accept_loop(state: Arc<ServerState>, listener: std::net::TcpListener) {
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
             },
+            Some(h) = handoffs.recv() => {
+                conns.spawn(conn::drive(state.clone(), io.clone(), me, h));
+            }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
     drop(listener);
+    handoffs.close();
+    while let Ok(h) = handoffs.try_recv() {
+        state.clients.unregister(h.sess.id);
+    }
     state.clients.kill_all();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         while conns.join_next().await.is_some() {}

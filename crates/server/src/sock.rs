@@ -17,8 +17,7 @@ pub struct Sock {
 }
 
 impl Sock {
-    pub fn new(s: tokio::net::TcpStream) -> io::Result<Sock> {
-        let std = s.into_std()?;
+    pub fn from_std(std: StdStream) -> io::Result<Sock> {
         std.set_nonblocking(true)?;
         // SAFETY: the std stream owns a valid descriptor, and it is neither replaced nor
         // closed while the AsyncFd owns it (it is closed when the AsyncFd is dropped).
@@ -29,6 +28,11 @@ impl Sock {
 
     pub fn get_ref(&self) -> &StdStream {
         self.fd.get_ref()
+    }
+
+    /// Deregister from this thread's reactor, giving the stream back (to move it).
+    pub fn into_std(self) -> io::Result<StdStream> {
+        Ok(self.fd.into_inner())
     }
 
     /// Read whatever is available into `buf`'s spare capacity (which must be non-empty).
