@@ -182,3 +182,65 @@ fn maxclients_rejects_the_extra_connection() {
     let mut d = srv.raw();
     assert_eq!(d.request(&["PING"]), "+PONG\r\n");
 }
+
+/// Pipelining connections are placed evenly over the I/O threads on their first pipelined
+/// batch: a connection that moves keeps its session (database, name, protocol) and every
+/// reply of the pipeline that moved it, in order.
+#[test]
+fn pipelining_connections_move_between_io_threads_intact() {
+    let srv = TestServer::builder().threads(2).start();
+    let mut conns: Vec<redis::Connection> = (0..6)
+        .map(|_| srv.client_resp3().get_connection().unwrap())
+        .collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        redis::cmd("SELECT").arg(3).query::<()>(c).unwrap();
+        redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(format!("conn{i}"))
+            .query::<()>(c)
+            .unwrap();
+    }
+    for round in 0..5 {
+        for (i, c) in conns.iter_mut().enumerate() {
+            let mut p = redis::pipe();
+            for j in 0..16 {
+                p.cmd("SET").arg(format!("k{i}:{j}")).arg(round * 100 + j);
+            }
+            for j in 0..16 {
+                p.cmd("INCR").arg(format!("k{i}:{j}"));
+            }
+            let replies: Vec<redis::Value> = p.query(c).unwrap();
+            assert_eq!(replies.len(), 32);
+            for j in 0..16 {
+                assert_eq!(
+                    replies[16 + j],
+                    redis::Value::Int(round as i64 * 100 + j as i64 + 1),
+                    "conn {i} round {round}"
+                );
+            }
+            let name: String = redis::cmd("CLIENT").arg("GETNAME").query(c).unwrap();
+            assert_eq!(name, format!("conn{i}"));
+        }
+    }
+    // Every key landed in database 3, none in 0.
+    let mut c0 = srv.connection();
+    let n0: i64 = redis::cmd("DBSIZE").query(&mut c0).unwrap();
+    assert_eq!(n0, 0);
+    redis::cmd("SELECT").arg(3).query::<()>(&mut c0).unwrap();
+    let n3: i64 = redis::cmd("DBSIZE").query(&mut c0).unwrap();
+    assert_eq!(n3, 96);
+    // All six connections (plus c0) are still registered, each with its name, on db 3.
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c0).unwrap();
+    for i in 0..6 {
+        let line = list
+            .lines()
+            .find(|l| l.contains(&format!(" name=conn{i} ")))
+            .expect("client listed");
+        assert!(
+            line.contains(" db=3 ") && line.contains(" resp=3"),
+            "{line}"
+        );
+    }
+    drop(conns);
+    wait_clients(&srv, 1);
+}

@@ -108,23 +108,20 @@ pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h
                 io.pipelined_add(thread, -1);
                 io.pipelined_add(to, 1);
             }
-            match io.send(
-                to,
-                Handoff {
-                    sock,
-                    rbuf,
-                    parser,
-                    sess,
-                    placed,
-                },
-            ) {
-                Ok(()) => return,
-                Err(h) => {
-                    io.pipelined_add(to, -1);
-                    drop(h);
-                    Some("shutting down".to_string())
-                }
+            let h = Handoff {
+                sock,
+                rbuf,
+                parser,
+                sess,
+                placed,
+            };
+            if io.send(to, h) {
+                return;
             }
+            if placed {
+                io.pipelined_add(to, -1);
+            }
+            Some("shutting down".to_string())
         }
         Outcome::Closed(reason) => {
             if placed {

@@ -130,9 +130,10 @@ impl IoThreads {
         (to != t && to < self.threads.len()).then_some(to)
     }
 
-    /// Send a connection to thread `to`. Gives it back if that thread is gone (shutdown).
-    pub fn send(&self, to: usize, h: Handoff) -> Result<(), Handoff> {
-        self.senders[to].send(h).map_err(|e| e.0)
+    /// Send a connection to thread `to`; false if that thread is gone (shutdown), and the
+    /// connection is dropped (closed).
+    pub fn send(&self, to: usize, h: Handoff) -> bool {
+        self.senders[to].send(h).is_ok()
     }
 
     /// One balancing decision: with enough idle CPU, ask the busiest thread to move half
