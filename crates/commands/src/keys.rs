@@ -87,7 +87,7 @@ fn del(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let keys = keys_from(ctx, args, 1);
     let mut txn = ctx.txn(&keys);
-    let n = keys.iter().filter(|k| txn.exists(k)).count();
+    let n = keys.iter().filter(|k| txn.inspect(k).is_some()).count();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -103,14 +103,14 @@ fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// TYPE key: `+string` (etc.), `+none` when missing. Does not touch the key.
 ///
-/// The read-only inspections (TYPE, EXISTS, TTL family, OBJECT) use `Txn::peek`, which
-/// neither refreshes the access time (as Redis's LOOKUP_NOTOUCH) nor counts a keyspace hit
-/// or miss (Redis does count those). Write lookups (EXPIRE, PERSIST, RENAME, MOVE, COPY's
+/// The read-only inspections (TYPE, EXISTS, TTL family, OBJECT) use `Txn::inspect`, which
+/// counts a keyspace hit or miss but does not refresh the access time (Redis's
+/// LOOKUP_NOTOUCH). Write lookups (EXPIRE, PERSIST, RENAME, MOVE, COPY's
 /// destination) refresh the access time without counting, as Redis's lookupKeyWrite.
 fn type_(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let name = txn.peek(&k).map_or("none", |e| e.obj_type().name());
+    let name = txn.inspect(&k).map_or("none", |e| e.obj_type().name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -463,7 +463,7 @@ fn ttl_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ms: bool, absolute: bool) -> C
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
     let now = txn.now();
-    let reply = match txn.peek(&k).map(|e| e.expire_at()) {
+    let reply = match txn.inspect(&k).map(|e| e.expire_at()) {
         None => -2,
         Some(0) => -1,
         Some(at) => {

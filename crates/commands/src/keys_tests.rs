@@ -741,3 +741,27 @@ fn write_lookups_refresh_the_access_time() {
     t.run(&["SELECT", "1"]);
     assert_eq!(t.run(&["OBJECT", "IDLETIME", "c"]), ":0\r\n");
 }
+
+#[test]
+fn inspections_count_hits_and_misses_without_touching() {
+    let t = TestCtx::new();
+    t.run(&["SET", "k", "v"]);
+    t.run(&["CONFIG", "RESETSTAT"]);
+    for cmd in [
+        &["TYPE", "k"][..],
+        &["EXISTS", "k"],
+        &["TTL", "k"],
+        &["PTTL", "k"],
+        &["OBJECT", "ENCODING", "k"],
+    ] {
+        t.run(cmd);
+    }
+    t.run(&["TYPE", "nope"]);
+    t.run(&["EXISTS", "nope"]);
+    let st = t.srv.ks.stats();
+    assert_eq!((st.hits, st.misses), (5, 2));
+    // Not touched: idle time keeps growing.
+    t.advance_ms(10_000);
+    t.run(&["TYPE", "k"]);
+    assert_eq!(t.run(&["OBJECT", "IDLETIME", "k"]), ":10\r\n");
+}

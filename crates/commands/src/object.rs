@@ -44,7 +44,7 @@ fn with_entry(
     let k = ctx.key(args.get(2));
     let mut txn = ctx.txn1(&k);
     let now = txn.now();
-    match txn.peek(&k) {
+    match txn.inspect(&k) {
         None => ctx.out.null(),
         Some(e) => match f(e, now)? {
             Answer::Int(n) => ctx.out.int(n),

@@ -662,7 +662,25 @@ impl<'a> Txn<'a> {
         }
     }
 
-    /// Read a key without counting or touching it (TYPE, TTL, OBJECT, EXISTS…).
+    /// Read a key as Redis's LOOKUP_NOTOUCH does (TYPE, EXISTS, the TTL family, OBJECT):
+    /// counts a keyspace hit or miss but leaves the LRU/LFU field alone.
+    #[inline]
+    pub fn inspect(&mut self, k: &Key) -> Option<&Entry> {
+        let db = self.db;
+        match self.locate(k) {
+            Some(i) => {
+                let sd = self.sd(k.shard());
+                sd.counters.hits += 1;
+                Some(sd.entry(db, k.slot, i))
+            }
+            None => {
+                self.sd(k.shard()).counters.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Read a key without counting or touching it (writes' own lookups, SET … GET).
     #[inline]
     pub fn peek(&mut self, k: &Key) -> Option<&Entry> {
         let db = self.db;
