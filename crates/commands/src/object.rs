@@ -1,5 +1,5 @@
 //! OBJECT: a container command (ENCODING, FREQ, IDLETIME, REFCOUNT, HELP) that inspects a
-//! key's value without touching it: no LRU/LFU refresh, no hit or miss counted.
+//! key's value without touching it: no LRU/LFU refresh (a keyspace hit or miss is counted, as Redis).
 
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
