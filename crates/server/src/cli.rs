@@ -10,10 +10,10 @@ pub struct ServerArgs {
     /// TOML file with settings under Redis's names (see rcache.example.toml); flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// Address to listen on.
+    /// Address to listen on (default 127.0.0.1).
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
-    /// RESP (Redis protocol) TCP port; 0 picks a free port.
+    /// RESP (Redis protocol) TCP port (default 6379; 0 picks a free port).
     #[arg(long, short = 'p', value_name = "PORT")]
     pub port: Option<String>,
     /// Memory limit for the dataset: bytes or a size such as 100mb, 2gb (0 = no limit).
@@ -59,7 +59,8 @@ pub struct ServerArgs {
     /// Append-only log; only "no" until the log ships.
     #[arg(long, value_name = "yes|no")]
     pub appendonly: Option<String>,
-    /// Worker threads (0 = one per core).
+    /// I/O threads (0 = one per core). Pipelining clients are spread over them at once;
+    /// request/response clients only when a core is idle (docs/ARCHITECTURE.md).
     #[arg(long, value_name = "N")]
     pub threads: Option<String>,
 }
