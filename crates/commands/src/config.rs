@@ -161,7 +161,7 @@ pub const PARAMS: &[Param] = &[
         *s.loglevel.write() = l; Ok(())
     } },
     Param { name: "tcp-keepalive", mutable: true, help: "TCP keepalive seconds", get: |s| s.tcp_keepalive.load(Relaxed).to_string(), set: |s, v| { s.tcp_keepalive.store(num(v)?, Relaxed); Ok(()) } },
-    Param { name: "threads", mutable: false, help: "worker threads (0 = one per core)", get: |s| s.threads.load(Relaxed).to_string(), set: |s, v| { s.threads.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "threads", mutable: false, help: "I/O threads (0 = one per core)", get: |s| s.threads.load(Relaxed).to_string(), set: |s, v| { s.threads.store(num(v)?, Relaxed); Ok(()) } },
     Param { name: "save", mutable: true, help: "snapshot schedule; only \"\" (off) until snapshots ship", get: |s| s.save.read().clone(), set: |s, v| {
         if !v.trim().is_empty() { return Err("snapshots are not supported yet: only save \"\" is accepted".into()); }
         *s.save.write() = String::new(); Ok(())
