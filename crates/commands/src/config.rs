@@ -36,6 +36,33 @@ pub struct Settings {
     pub evict: Arc<EvictionConfig>,
     /// The TOML file the server was started with (CONFIG REWRITE writes it back).
     pub config_file: RwLock<Option<PathBuf>>,
+    /// Compact-encoding thresholds (`*-max-listpack-*`), see `storage::Limits`.
+    pub hash_max_listpack_entries: AtomicU64,
+    pub hash_max_listpack_value: AtomicU64,
+    pub set_max_intset_entries: AtomicU64,
+    pub set_max_listpack_entries: AtomicU64,
+    pub set_max_listpack_value: AtomicU64,
+    pub zset_max_listpack_entries: AtomicU64,
+    pub zset_max_listpack_value: AtomicU64,
+    pub list_max_listpack_size: AtomicI64,
+    /// `busy-reply-threshold` (ms): how long a script runs before others get BUSY.
+    pub busy_reply_threshold: AtomicU64,
+}
+
+impl Settings {
+    /// The compact-encoding thresholds now in force.
+    pub fn limits(&self) -> storage::Limits {
+        storage::Limits {
+            hash_entries: self.hash_max_listpack_entries.load(Relaxed) as usize,
+            hash_value: self.hash_max_listpack_value.load(Relaxed) as usize,
+            set_intset_entries: self.set_max_intset_entries.load(Relaxed) as usize,
+            set_entries: self.set_max_listpack_entries.load(Relaxed) as usize,
+            set_value: self.set_max_listpack_value.load(Relaxed) as usize,
+            zset_entries: self.zset_max_listpack_entries.load(Relaxed) as usize,
+            zset_value: self.zset_max_listpack_value.load(Relaxed) as usize,
+            list_size: self.list_max_listpack_size.load(Relaxed),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -61,6 +88,15 @@ impl Default for Settings {
             appendonly: AtomicBool::new(false),
             evict: Arc::new(EvictionConfig::default()),
             config_file: RwLock::new(None),
+            hash_max_listpack_entries: AtomicU64::new(128),
+            hash_max_listpack_value: AtomicU64::new(64),
+            set_max_intset_entries: AtomicU64::new(512),
+            set_max_listpack_entries: AtomicU64::new(128),
+            set_max_listpack_value: AtomicU64::new(64),
+            zset_max_listpack_entries: AtomicU64::new(128),
+            zset_max_listpack_value: AtomicU64::new(64),
+            list_max_listpack_size: AtomicI64::new(-2),
+            busy_reply_threshold: AtomicU64::new(5000),
         }
     }
 }
@@ -121,6 +157,15 @@ pub const PARAMS: &[Param] = &[
     } },
     Param { name: "lfu-log-factor", mutable: true, help: "LFU counter logarithm factor", get: |s| s.evict.lfu_log_factor().to_string(), set: |s, v| { s.evict.set_lfu_log_factor(num(v)?); Ok(()) } },
     Param { name: "lfu-decay-time", mutable: true, help: "minutes for the LFU counter to decay by one", get: |s| s.evict.lfu_decay_time().to_string(), set: |s, v| { s.evict.set_lfu_decay_time(num(v)?); Ok(()) } },
+    Param { name: "hash-max-listpack-entries", mutable: true, help: "hashes with more fields use a hash table", get: |s| s.hash_max_listpack_entries.load(Relaxed).to_string(), set: |s, v| { s.hash_max_listpack_entries.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "hash-max-listpack-value", mutable: true, help: "hashes with a longer field or value use a hash table", get: |s| s.hash_max_listpack_value.load(Relaxed).to_string(), set: |s, v| { s.hash_max_listpack_value.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "set-max-intset-entries", mutable: true, help: "sets of integers with more members use a hash table", get: |s| s.set_max_intset_entries.load(Relaxed).to_string(), set: |s, v| { s.set_max_intset_entries.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "set-max-listpack-entries", mutable: true, help: "sets with more members use a hash table", get: |s| s.set_max_listpack_entries.load(Relaxed).to_string(), set: |s, v| { s.set_max_listpack_entries.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "set-max-listpack-value", mutable: true, help: "sets with a longer member use a hash table", get: |s| s.set_max_listpack_value.load(Relaxed).to_string(), set: |s, v| { s.set_max_listpack_value.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "zset-max-listpack-entries", mutable: true, help: "sorted sets with more members use a skip list", get: |s| s.zset_max_listpack_entries.load(Relaxed).to_string(), set: |s, v| { s.zset_max_listpack_entries.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "zset-max-listpack-value", mutable: true, help: "sorted sets with a longer member use a skip list", get: |s| s.zset_max_listpack_value.load(Relaxed).to_string(), set: |s, v| { s.zset_max_listpack_value.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "list-max-listpack-size", mutable: true, help: "lists stay compact up to this many entries (positive) or bytes (-1..-5 = 4..64 KiB)", get: |s| s.list_max_listpack_size.load(Relaxed).to_string(), set: |s, v| { s.list_max_listpack_size.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "busy-reply-threshold", mutable: true, help: "ms a script may run before other clients are answered BUSY (and SCRIPT KILL works)", get: |s| s.busy_reply_threshold.load(Relaxed).to_string(), set: |s, v| { s.busy_reply_threshold.store(num(v)?, Relaxed); Ok(()) } },
     Param { name: "timeout", mutable: true, help: "close a client idle this many seconds (0 = never)", get: |s| s.timeout.load(Relaxed).to_string(), set: |s, v| { s.timeout.store(num(v)?, Relaxed); Ok(()) } },
     Param { name: "maxclients", mutable: true, help: "most simultaneous clients", get: |s| s.maxclients.load(Relaxed).to_string(), set: |s, v| {
         let n: u64 = num(v)?;
@@ -175,8 +220,22 @@ pub const PARAMS: &[Param] = &[
 /// Look a setting up by name (case-insensitive). Redis's alias `slave-*`/`replica-*` aside,
 /// names are exact.
 pub fn find(name: &str) -> Option<&'static Param> {
+    let name = ALIASES
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case(name))
+        .map_or(name, |(_, to)| to);
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }
+
+/// Redis's older names that still work with CONFIG GET/SET.
+const ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("lua-time-limit", "busy-reply-threshold"),
+];
 
 impl Settings {
     /// Apply one setting. `startup` allows immutable ones (flags and the config file).

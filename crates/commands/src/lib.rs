@@ -20,6 +20,7 @@ pub mod config_cmd;
 pub mod connection;
 pub mod docs;
 pub mod error;
+pub mod gate;
 pub mod glob;
 pub mod info;
 pub mod introspect;
@@ -162,6 +163,8 @@ pub struct ServerState {
     pub shutdown: Shutdown,
     /// The TCP port actually bound (differs from the setting when it was 0).
     pub bound_port: std::sync::atomic::AtomicU16,
+    /// Whole-command exclusion for EXEC and scripts (`gate.rs`).
+    pub gate: gate::Gate,
 }
 
 impl ServerState {
@@ -181,6 +184,7 @@ impl ServerState {
             run_id,
             shutdown: Shutdown::default(),
             bound_port: std::sync::atomic::AtomicU16::new(0),
+            gate: gate::Gate::default(),
         }
     }
 
@@ -224,32 +228,65 @@ impl<'a> Ctx<'a> {
 }
 
 /// Run one command and append its reply to `out`. Returns the command's table row, if the
-/// name was known.
+/// name was known. Runs every command inline, exclusive ones included: for in-process callers
+/// that hold no gate share (tests, `run`). Connections use `execute_in`.
 pub fn execute(
     srv: &ServerState,
     sess: &mut Session,
     args: Args<'_>,
     out: &mut Vec<u8>,
 ) -> Option<&'static CommandSpec> {
+    match execute_in(srv, sess, args, out, true) {
+        Executed::Done(spec) => spec,
+        Executed::NeedsExclusive => unreachable!("exclusive access was granted"),
+    }
+}
+
+/// What `execute_in` did.
+pub enum Executed {
+    /// Ran (or was refused with an error reply); the row, if the name was known.
+    Done(Option<&'static CommandSpec>),
+    /// Nothing ran: the command must run holding the gate alone (`flags::EXCLUSIVE`). The
+    /// caller takes `srv.gate.exclusive()` and calls again with `exclusive` true.
+    NeedsExclusive,
+}
+
+/// Look up a command's row by name (for callers deciding how to run it).
+pub fn spec_of(srv: &ServerState, args: Args<'_>) -> Option<&'static CommandSpec> {
+    srv.table.lookup(args.get(0))
+}
+
+/// Run one command as `execute` does; `exclusive` says whether the caller holds the gate
+/// alone. The caller holds a gate share (or exclusivity) for the duration.
+pub fn execute_in(
+    srv: &ServerState,
+    sess: &mut Session,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+    exclusive: bool,
+) -> Executed {
     let resp3 = sess.resp3;
     let name = args.get(0);
     let Some(spec) = srv.table.lookup(name) else {
         let mut r = Reply::new(out, resp3);
         r.error(&unknown_command_message(args));
-        return None;
+        return Executed::Done(None);
     };
+    if !exclusive && spec.has(table::flags::EXCLUSIVE) {
+        return Executed::NeedsExclusive;
+    }
     let mut r = Reply::new(out, resp3);
     if !sess.authenticated && !spec.has(table::flags::NO_AUTH) {
         r.error("NOAUTH Authentication required.");
-        return Some(spec);
+        return Executed::Done(Some(spec));
     }
     if !spec.arity_ok(args.len()) {
         r.error(&CmdError::WrongArity.message(spec.name));
-        return Some(spec);
+        return Executed::Done(Some(spec));
     }
     if spec.has(table::flags::DENYOOM) && srv.ks.ensure_memory().is_err() {
         r.error(&CmdError::Oom.message(spec.name));
-        return Some(spec);
+        return Executed::Done(Some(spec));
     }
     let mut ctx = Ctx { srv, sess, out: r };
     let mark = ctx.out.len();
@@ -258,7 +295,13 @@ pub fn execute(
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
     }
-    Some(spec)
+    Executed::Done(Some(spec))
+}
+
+/// How long a script may run before other clients are answered BUSY
+/// (`busy-reply-threshold`, Redis's default 5 s).
+pub fn busy_reply_threshold(srv: &ServerState) -> std::time::Duration {
+    std::time::Duration::from_millis(srv.settings.busy_reply_threshold.load(Relaxed))
 }
 
 /// Dispatch a container command's subcommand (`CLIENT SETNAME`, `CONFIG GET`…), checking

@@ -34,6 +34,9 @@ pub mod flags {
     pub const ALLOW_BUSY: u32 = 1 << 14;
     pub const SKIP_SLOWLOG: u32 = 1 << 15;
     pub const NO_MANDATORY_KEYS: u32 = 1 << 16;
+    /// rcache-internal (not in COMMAND INFO): runs holding the gate alone (`gate.rs`), off
+    /// the I/O thread: EXEC, EVAL… so they are atomic with respect to every other client.
+    pub const EXCLUSIVE: u32 = 1 << 24;
 
     /// (flag, name) in the order COMMAND INFO lists them.
     pub const NAMES: &[(u32, &str)] = &[

@@ -6,7 +6,9 @@ use crate::io::{Handoff, IoThreads, PIPELINED_BATCH};
 use crate::sock::Sock;
 use bytes::{Buf, BytesMut};
 use commands::clients::{ClientHandle, Session};
-use commands::ServerState;
+use commands::gate::Shared;
+use commands::{Executed, ServerState};
+use protocol::args::OwnedArgs;
 use protocol::resp::{Limits, Parsed, RequestParser};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -146,7 +148,7 @@ struct ConnState<'a> {
 
 /// The request loop. Returns why the connection closed, when it is worth a log line.
 async fn run(
-    state: &ServerState,
+    state: &Arc<ServerState>,
     io: &IoThreads,
     thread: usize,
     sock: Sock,
@@ -195,6 +197,9 @@ async fn run(
         let mut ncmds = 0u64;
         let mut last: Option<&'static str> = None;
         let mut fatal: Option<String> = None;
+        // A gate share (`commands::gate`) held while this batch executes, released before
+        // every `.await` so an exclusive command (EXEC, a script) never waits on our socket.
+        let mut share: Option<Shared<'_>> = None;
         loop {
             match parser.parse(&rbuf[off..], sess.authenticated) {
                 Ok(Parsed::Incomplete { want }) => {
@@ -209,7 +214,35 @@ async fn run(
                 Ok(Parsed::Empty { consumed }) => off += consumed,
                 Ok(Parsed::Command { consumed }) => {
                     let args = parser.args(&rbuf[off..]);
-                    if let Some(spec) = commands::execute(state, sess, args, &mut wbuf) {
+                    if share.is_none() {
+                        match state.gate.try_shared() {
+                            Some(g) => share = Some(g),
+                            None => match wait_share(state, args).await {
+                                Wait::Share(g) => share = Some(g),
+                                // ALLOW_BUSY: runs beside the exclusive holder.
+                                Wait::NoGate => {}
+                                Wait::Busy => {
+                                    wbuf.extend_from_slice(BUSY);
+                                    ncmds += 1;
+                                    off += consumed;
+                                    continue;
+                                }
+                            },
+                        }
+                    }
+                    let ran = commands::execute_in(state, sess, args, &mut wbuf, false);
+                    let spec = match ran {
+                        Executed::Done(spec) => spec,
+                        Executed::NeedsExclusive => {
+                            share = None;
+                            let owned = OwnedArgs::new(args.iter());
+                            match run_exclusive(state, sess, owned, &mut wbuf).await {
+                                Some(spec) => spec,
+                                None => return Outcome::Closed(Some("shutting down".into())),
+                            }
+                        }
+                    };
+                    if let Some(spec) = spec {
                         last = Some(spec.name);
                     }
                     ncmds += 1;
@@ -228,8 +261,11 @@ async fn run(
                             wbuf.len()
                         )));
                     }
-                    if wbuf.len() >= FLUSH_AT && flush(state, &sock, &mut wbuf).await.is_err() {
-                        return Outcome::Closed(None);
+                    if wbuf.len() >= FLUSH_AT {
+                        share = None;
+                        if flush(state, &sock, &mut wbuf).await.is_err() {
+                            return Outcome::Closed(None);
+                        }
                     }
                 }
                 Err(e) => {
@@ -242,6 +278,7 @@ async fn run(
                 }
             }
         }
+        drop(share);
         rbuf.advance(off);
         if ncmds > 0 {
             state.stats.total_commands_processed.add(ncmds);
@@ -298,6 +335,64 @@ async fn run(
             };
         }
     }
+}
+
+const BUSY: &[u8] =
+    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+
+/// How a command that found the gate closed may run.
+enum Wait<'a> {
+    Share(Shared<'a>),
+    /// An `ALLOW_BUSY` command (SCRIPT KILL…): runs without a share, beside the holder.
+    NoGate,
+    /// A script has run past `busy-reply-threshold`: answer BUSY.
+    Busy,
+}
+
+/// Wait for a gate share while an exclusive command runs, answering BUSY once a script has
+/// run past the threshold.
+async fn wait_share<'a>(state: &'a ServerState, args: protocol::Args<'_>) -> Wait<'a> {
+    if commands::spec_of(state, args).is_some_and(|s| s.has(commands::table::flags::ALLOW_BUSY)) {
+        return Wait::NoGate;
+    }
+    let shared = state.gate.shared();
+    tokio::pin!(shared);
+    loop {
+        tokio::select! {
+            g = &mut shared => return Wait::Share(g),
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                if state.gate.busy_since().is_some_and(|t| t >= commands::busy_reply_threshold(state)) {
+                    return Wait::Busy;
+                }
+            }
+        }
+    }
+}
+
+/// Run an `EXCLUSIVE` command (EXEC, EVAL…): hold the gate alone and execute it on a
+/// blocking-pool thread, so a long script does not stall the other connections of this I/O
+/// thread (they wait for a share, or get BUSY). `None` if the runtime is shutting down.
+async fn run_exclusive(
+    state: &Arc<ServerState>,
+    sess: &mut Session,
+    args: OwnedArgs,
+    wbuf: &mut Vec<u8>,
+) -> Option<Option<&'static commands::table::CommandSpec>> {
+    let _hold = state.gate.exclusive().await;
+    let st = state.clone();
+    let mut moved = std::mem::replace(sess, Session::detached(0));
+    let mut out = std::mem::take(wbuf);
+    let job = tokio::task::spawn_blocking(move || {
+        let spec = match commands::execute_in(&st, &mut moved, args.args(), &mut out, true) {
+            Executed::Done(spec) => spec,
+            Executed::NeedsExclusive => unreachable!("exclusive access was granted"),
+        };
+        (moved, out, spec)
+    });
+    let (back, out, spec) = job.await.ok()?;
+    *sess = back;
+    *wbuf = out;
+    Some(spec)
 }
 
 async fn flush(state: &ServerState, sock: &Sock, wbuf: &mut Vec<u8>) -> std::io::Result<()> {

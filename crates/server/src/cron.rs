@@ -18,7 +18,14 @@ pub async fn run(state: Arc<ServerState>) {
         // path only when it has real work (it returns at once when nothing has a TTL).
         let st = state.clone();
         let budget = period / 4;
-        let _ = tokio::task::spawn_blocking(move || st.ks.active_expire_cycle(budget)).await;
+        // Expiring keys while EXEC or a script holds the gate would break their atomicity:
+        // skip the tick then.
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(_share) = st.gate.try_shared() {
+                st.ks.active_expire_cycle(budget);
+            }
+        })
+        .await;
         state.stats.note_memory(state.ks.used_memory());
         let el = last_t.elapsed();
         if el >= Duration::from_secs(1) {

@@ -10,11 +10,15 @@
 //! * `lru`: LRU clock (seconds) or, under an LFU policy, minutes<<8 | log counter (as Redis).
 //! * `volidx`: position in the shard's volatile-key list, `NO_VOL` when the key has no TTL.
 //! * `slot`: the hash slot, computed once when the key is created.
+//! * `type`: the Redis type (`ObjType`); `enc`: how the value bytes are laid out (`Enc`):
+//!   a string's bytes, a small collection's compact blob (`types::compact`), or, for a large
+//!   collection, an 8-byte pointer to a boxed `types::Collection` that this entry owns.
 //!
 //! The table holds only the 8-byte pointer, so a 16-byte key with a 100-byte value costs one
 //! 160-byte allocation plus about 20 bytes of index: less than Redis's dictEntry + robj + two
 //! sds strings + bucket (≈200 bytes for the same pair).
 
+use crate::types::Collection;
 use thin_vec::ThinVec;
 
 pub const HDR: usize = 24;
@@ -25,16 +29,22 @@ const O_KLEN: usize = 12;
 const O_VOL: usize = 16;
 const O_SLOT: usize = 20;
 const O_TYPE: usize = 22;
+const O_ENC: usize = 23;
 
 /// Bytes of index structures per entry beyond its allocation (table pointer, index slot,
 /// allocator rounding), used by memory accounting.
 pub const TABLE_OVERHEAD: usize = 16;
 
-/// The Redis type of a value. Wire/on-disk values are explicit and never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The Redis type of a value. Wire/on-disk values are explicit and never reused (they are
+/// Redis's own OBJ_* numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum ObjType {
     String = 0,
+    List = 1,
+    Set = 2,
+    ZSet = 3,
+    Hash = 4,
 }
 
 impl ObjType {
@@ -42,8 +52,35 @@ impl ObjType {
     pub fn name(self) -> &'static str {
         match self {
             ObjType::String => "string",
+            ObjType::List => "list",
+            ObjType::Set => "set",
+            ObjType::ZSet => "zset",
+            ObjType::Hash => "hash",
         }
     }
+
+    pub fn from_u8(b: u8) -> Option<ObjType> {
+        Some(match b {
+            0 => ObjType::String,
+            1 => ObjType::List,
+            2 => ObjType::Set,
+            3 => ObjType::ZSet,
+            4 => ObjType::Hash,
+            _ => return None,
+        })
+    }
+}
+
+/// How an entry's value bytes are laid out. Explicit values, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Enc {
+    /// A string's bytes.
+    Raw = 0,
+    /// A small collection's compact blob (`types::compact`), stored inline.
+    Compact = 1,
+    /// An 8-byte pointer to a `Box<Collection>` owned by the entry.
+    Boxed = 2,
 }
 
 /// What a write does to the key's TTL.
@@ -58,6 +95,19 @@ pub enum Expiry {
 }
 
 pub struct Entry(ThinVec<u8>);
+
+// SAFETY: the only non-byte content is the owned `Box<Collection>` behind an `Enc::Boxed`
+// pointer, and `Collection` is Send + Sync; the entry owns it exclusively.
+unsafe impl Send for Entry {}
+unsafe impl Sync for Entry {}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if self.enc() == Enc::Boxed {
+            drop(self.take_box());
+        }
+    }
+}
 
 /// Append bytes with one memcpy. (`ThinVec::extend_from_slice` copies element by element,
 /// which profiled at 20% of a 1000-byte SET.)
@@ -105,11 +155,129 @@ impl Entry {
         e
     }
 
+    /// A small collection stored inline as a compact blob (`types::compact`).
+    pub fn new_compact(key: &[u8], ty: ObjType, blob: &[u8], slot: u16, lru: u32) -> Entry {
+        let mut e = Entry::new_string(key, blob, slot, lru);
+        e.0[O_TYPE] = ty as u8;
+        e.0[O_ENC] = Enc::Compact as u8;
+        e
+    }
+
+    /// A large collection, boxed; the entry owns it.
+    pub fn new_boxed(key: &[u8], c: Box<Collection>, slot: u16, lru: u32) -> Entry {
+        let ty = c.obj_type();
+        let mut e = Entry::new_string(key, &[], slot, lru);
+        e.set_boxed(c);
+        e.0[O_TYPE] = ty as u8;
+        e
+    }
+
     /// A copy of this entry under another key (RENAME, COPY, MOVE), without TTL bookkeeping.
+    /// A boxed collection is deep-copied.
     pub fn clone_as(&self, key: &[u8], slot: u16) -> Entry {
+        if let Some(c) = self.collection() {
+            let mut e = Entry::new_boxed(key, Box::new(c.clone()), slot, self.lru());
+            e.0[O_TYPE] = self.0[O_TYPE];
+            return e;
+        }
         let mut e = Entry::new_string(key, self.value(), slot, self.lru());
         e.0[O_TYPE] = self.0[O_TYPE];
+        e.0[O_ENC] = self.0[O_ENC];
         e
+    }
+
+    #[inline]
+    pub fn enc(&self) -> Enc {
+        match self.0[O_ENC] {
+            1 => Enc::Compact,
+            2 => Enc::Boxed,
+            _ => Enc::Raw,
+        }
+    }
+
+    /// The boxed collection, when this entry holds one.
+    #[inline]
+    pub fn collection(&self) -> Option<&Collection> {
+        if self.enc() != Enc::Boxed {
+            return None;
+        }
+        let p = self.box_ptr();
+        // SAFETY: an Enc::Boxed entry's value is a pointer from Box::into_raw that this entry
+        // owns; it is freed only by take_box, which also clears the encoding.
+        Some(unsafe { &*p })
+    }
+
+    /// The boxed collection, mutably. Whoever changes it must keep its `mem_usage` true.
+    #[inline]
+    pub fn collection_mut(&mut self) -> Option<&mut Collection> {
+        if self.enc() != Enc::Boxed {
+            return None;
+        }
+        let p = self.box_ptr();
+        // SAFETY: as in `collection`; `&mut self` makes the access exclusive.
+        Some(unsafe { &mut *p })
+    }
+
+    fn box_ptr(&self) -> *mut Collection {
+        let v = self.value();
+        usize::from_le_bytes(v[..8].try_into().unwrap()) as *mut Collection
+    }
+
+    /// Take the boxed collection out, leaving an empty raw value.
+    fn take_box(&mut self) -> Box<Collection> {
+        debug_assert_eq!(self.enc(), Enc::Boxed);
+        let p = self.box_ptr();
+        self.0[O_ENC] = Enc::Raw as u8;
+        let base = HDR + self.key_len();
+        self.0.truncate(base);
+        // SAFETY: see `collection`; the encoding was cleared above, so it is freed once.
+        unsafe { Box::from_raw(p) }
+    }
+
+    /// Store a boxed collection as this entry's value (dropping whatever value it had).
+    pub fn set_boxed(&mut self, c: Box<Collection>) {
+        if self.enc() == Enc::Boxed {
+            drop(self.take_box());
+        }
+        self.0[O_TYPE] = c.obj_type() as u8;
+        let p = Box::into_raw(c) as usize;
+        let base = HDR + self.key_len();
+        self.0.truncate(base);
+        push_slice(&mut self.0, &p.to_le_bytes());
+        self.0[O_ENC] = Enc::Boxed as u8;
+        self.shrink_if_loose();
+    }
+
+    /// Store a compact blob as this entry's value, of type `ty` (dropping any boxed value).
+    pub fn set_compact(&mut self, ty: ObjType, blob: &[u8]) {
+        if self.enc() == Enc::Boxed {
+            drop(self.take_box());
+        }
+        let base = HDR + self.key_len();
+        self.0.truncate(base);
+        push_slice(&mut self.0, blob);
+        self.0[O_TYPE] = ty as u8;
+        self.0[O_ENC] = Enc::Compact as u8;
+        self.shrink_if_loose();
+    }
+
+    /// Replace bytes `range` of the value with `with` (compact blobs edited in place).
+    pub fn splice_value(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
+        let base = HDR + self.key_len();
+        let (start, end) = (base + range.start, base + range.end);
+        let len = self.0.len();
+        assert!(start <= end && end <= len);
+        let removed = end - start;
+        if with.len() > removed {
+            let grow = with.len() - removed;
+            resize_zeroed(&mut self.0, len + grow);
+            self.0.copy_within(end..len, end + grow);
+        } else if with.len() < removed {
+            let shrink = removed - with.len();
+            self.0.copy_within(end..len, end - shrink);
+            self.0.truncate(len - shrink);
+        }
+        self.0[start..start + with.len()].copy_from_slice(with);
     }
 
     #[inline]
@@ -143,7 +311,7 @@ impl Entry {
     }
 
     pub fn obj_type(&self) -> ObjType {
-        ObjType::String
+        ObjType::from_u8(self.0[O_TYPE]).unwrap_or(ObjType::String)
     }
 
     /// Expiry time in ms since the epoch, 0 when the key has no TTL.
@@ -186,9 +354,14 @@ impl Entry {
         u16::from_le_bytes(self.0[O_SLOT..O_SLOT + 2].try_into().unwrap())
     }
 
-    /// Replace the value, keeping key and header. Reallocates to the exact size when the old
-    /// allocation would waste more than half.
+    /// Make the value this string (whatever type it had), keeping key and header.
+    /// Reallocates to the exact size when the old allocation would waste more than half.
     pub fn set_value(&mut self, value: &[u8]) {
+        if self.enc() == Enc::Boxed {
+            drop(self.take_box());
+        }
+        self.0[O_TYPE] = ObjType::String as u8;
+        self.0[O_ENC] = Enc::Raw as u8;
         let base = HDR + self.key_len();
         self.0.truncate(base);
         push_slice(&mut self.0, value);
@@ -222,7 +395,11 @@ impl Entry {
     /// to the allocator's size class) plus the per-entry index overhead.
     #[inline]
     pub fn mem_usage(&self) -> usize {
-        alloc_class(16 + self.0.capacity()) + TABLE_OVERHEAD
+        let own = alloc_class(16 + self.0.capacity()) + TABLE_OVERHEAD;
+        match self.collection() {
+            Some(c) => own + c.mem_usage(),
+            None => own,
+        }
     }
 }
 
