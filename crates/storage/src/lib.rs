@@ -14,6 +14,7 @@
 //! order) through a `Txn`; nothing here knows about sockets or the wire.
 
 pub mod clock;
+pub mod dump;
 pub mod entry;
 pub mod evict;
 pub mod expire;
