@@ -19,6 +19,7 @@ pub mod config;
 pub mod config_cmd;
 pub mod connection;
 pub mod docs;
+pub mod dump_cmd;
 pub mod error;
 pub mod gate;
 pub mod glob;
@@ -27,6 +28,7 @@ pub mod introspect;
 pub mod keys;
 pub mod object;
 pub mod server;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod testing;
@@ -49,6 +51,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     introspect::COMMANDS,
     keys::COMMANDS,
     object::COMMANDS,
+    dump_cmd::COMMANDS,
+    sort::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
 ];

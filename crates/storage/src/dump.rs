@@ -240,8 +240,11 @@ mod tests {
             bytes().prop_map(Value::String),
             items().prop_map(Value::List),
             items().prop_map(Value::Set),
-            proptest::collection::vec((bytes(), any::<f64>().prop_filter("nan", |f| !f.is_nan())), 0..20)
-                .prop_map(Value::ZSet),
+            proptest::collection::vec(
+                (bytes(), any::<f64>().prop_filter("nan", |f| !f.is_nan())),
+                0..20
+            )
+            .prop_map(Value::ZSet),
             proptest::collection::vec((bytes(), bytes()), 0..20).prop_map(Value::Hash),
         ]
     }

@@ -624,6 +624,11 @@ impl<'a> Txn<'a> {
         r
     }
 
+    /// The access field (LRU clock or LFU counter) a key created now starts with.
+    pub fn initial_lru(&self) -> u32 {
+        evict::initial_lru(self.now, self.lfu)
+    }
+
     /// Stop this command's accesses from refreshing keys' LRU/LFU (CLIENT NO-TOUCH).
     pub fn set_no_touch(&mut self, on: bool) {
         self.no_touch = on;

@@ -1,0 +1,116 @@
+//! DUMP and RESTORE: a value in rcache's own payload format (`storage::dump`: typed,
+//! versioned, CRC-64), so a key moves between rcache servers (or back into the same one)
+//! with its type, and a damaged or foreign payload is refused with Redis's words.
+
+use crate::error::{CmdError, CmdResult};
+use crate::table::{flags::*, CommandSpec};
+use crate::util::{eq_ic, parse_int};
+use crate::{cmd, Ctx};
+use protocol::Args;
+use storage::dump::{self, DumpError};
+use storage::evict;
+use storage::types::generic;
+
+#[rustfmt::skip]
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd!("dump", 2, READONLY, 1, 1, 1, dump_, "generic", "2.6.0",
+        "Return a serialized version of the value stored at the specified key (rcache's own payload format, readable by RESTORE on rcache).",
+        "key"),
+    cmd!("restore", -4, WRITE | DENYOOM, 1, 1, 1, restore, "generic", "2.6.0",
+        "Create a key using the provided serialized value, previously obtained using DUMP.",
+        "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]"),
+];
+
+/// DUMP key: the payload, or nil for a missing key.
+fn dump_(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let k = ctx.key(args.get(1));
+    let mut txn = ctx.txn1(&k);
+    match txn.get(&k) {
+        Some(e) => {
+            let p = dump::encode(&generic::to_value(e));
+            ctx.out.bulk(&p);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f], checked in Redis's
+/// order: options, BUSYKEY, TTL, payload version/checksum, payload body.
+fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut i = 4;
+    while i < args.len() {
+        let a = args.get(i);
+        let more = i + 1 < args.len();
+        if eq_ic(a, "replace") {
+            replace = true;
+        } else if eq_ic(a, "absttl") {
+            absttl = true;
+        } else if eq_ic(a, "idletime") && more && freq.is_none() {
+            let v = parse_int(args.get(i + 1))?;
+            if v < 0 {
+                return Err(CmdError::Static("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v);
+            i += 1;
+        } else if eq_ic(a, "freq") && more && idle.is_none() {
+            let v = parse_int(args.get(i + 1))?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::Static(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
+            }
+            freq = Some(v);
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let k = ctx.key(args.get(1));
+    let limits = ctx.srv.settings.limits();
+    let lfu = ctx.srv.ks.evict.policy().is_lfu();
+    let mut txn = ctx.txn1(&k);
+    if !replace && txn.exists(&k) {
+        return Err(CmdError::Static("BUSYKEY Target key name already exists."));
+    }
+    let ttl = parse_int(args.get(2))?;
+    if ttl < 0 {
+        return Err(CmdError::Static("ERR Invalid TTL value, must be >= 0"));
+    }
+    let value = match dump::decode(args.get(3)) {
+        Ok(v) => v,
+        Err(DumpError::VersionOrChecksum) => {
+            return Err(CmdError::Static(
+                "ERR DUMP payload version or checksum are wrong",
+            ))
+        }
+        Err(DumpError::BadFormat) => return Err(CmdError::Static("ERR Bad data format")),
+    };
+    let now = txn.now();
+    let at = match (ttl, absttl) {
+        (0, _) => 0,
+        (t, true) => t as u64,
+        (t, false) => now.saturating_add(t as u64),
+    };
+    if replace {
+        txn.delete(&k);
+    }
+    if at != 0 && at <= now {
+        // Already expired: nothing is created (an old value is gone if REPLACE), as Redis.
+        ctx.out.ok();
+        return Ok(());
+    }
+    let mut lru = evict::initial_lru(now, lfu);
+    match (lfu, idle, freq) {
+        (false, Some(s), _) => lru = evict::lru_clock(now).saturating_sub(s as u32),
+        (true, _, Some(f)) => lru = (lru & !255) | f as u32,
+        _ => {}
+    }
+    let e = generic::from_value(k.bytes, k.slot, lru, &value, &limits);
+    txn.put_entry(&k, e, at);
+    ctx.out.ok();
+    Ok(())
+}

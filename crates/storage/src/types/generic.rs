@@ -1,0 +1,65 @@
+//! Type-independent views of a value, for commands that treat every type alike: DUMP and
+//! RESTORE (`dump::Value`), SORT (its elements, hash-field lookups for BY/GET patterns).
+//! They dispatch on the entry's type and encoding to each type's module.
+
+use super::{compact, Limits};
+use crate::dump::Value;
+use crate::entry::{Enc, Entry, ObjType};
+
+/// The value of an entry in owned, encoding-independent form.
+pub fn to_value(e: &Entry) -> Value {
+    match e.obj_type() {
+        ObjType::String => Value::String(e.value().to_vec()),
+        _ => match e.enc() {
+            Enc::Compact | Enc::Raw => compact_to_value(e.obj_type(), e.value()),
+            Enc::Boxed => unimplemented!("boxed to_value is wired when the types land"),
+        },
+    }
+}
+
+fn compact_to_value(ty: ObjType, blob: &[u8]) -> Value {
+    let items: Vec<&[u8]> = compact::iter(blob).map(|x| x.bytes).collect();
+    match ty {
+        ObjType::String => Value::String(blob.to_vec()),
+        ObjType::List => Value::List(items.iter().map(|b| b.to_vec()).collect()),
+        ObjType::Set => Value::Set(items.iter().map(|b| b.to_vec()).collect()),
+        ObjType::Hash => Value::Hash(
+            items
+                .chunks(2)
+                .map(|p| (p[0].to_vec(), p[1].to_vec()))
+                .collect(),
+        ),
+        ObjType::ZSet => Value::ZSet(
+            items
+                .chunks(2)
+                .map(|p| (p[0].to_vec(), f64::from_le_bytes(p[1].try_into().unwrap())))
+                .collect(),
+        ),
+    }
+}
+
+/// Build an entry for `key` holding `v`, in the encoding the thresholds call for.
+pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, _limits: &Limits) -> Entry {
+    match v {
+        Value::String(s) => Entry::new_string(key, s, slot, lru),
+        _ => unimplemented!("from_value is wired when the types land"),
+    }
+}
+
+/// A collection's elements in SORT's input order: a list's order, a set's iteration order,
+/// a sorted set's ascending score order. `None` for a string (SORT answers WRONGTYPE).
+pub fn sort_input(e: &Entry) -> Option<Vec<Vec<u8>>> {
+    match to_value(e) {
+        Value::String(_) | Value::Hash(_) => None,
+        Value::List(v) | Value::Set(v) => Some(v),
+        Value::ZSet(v) => Some(v.into_iter().map(|(m, _)| m).collect()),
+    }
+}
+
+/// A hash's field (SORT's `key->field` patterns).
+pub fn hash_field(e: &Entry, field: &[u8]) -> Option<Vec<u8>> {
+    match to_value(e) {
+        Value::Hash(v) => v.into_iter().find(|(f, _)| f == field).map(|(_, v)| v),
+        _ => None,
+    }
+}
