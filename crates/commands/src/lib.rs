@@ -29,6 +29,8 @@ pub mod keys;
 pub mod object;
 pub mod server;
 pub mod sort;
+#[cfg(test)]
+mod sort_dump_tests;
 pub mod strings;
 pub mod table;
 pub mod testing;
