@@ -31,6 +31,7 @@ pub mod strings;
 pub mod table;
 pub mod testing;
 pub mod util;
+pub mod zset;
 
 use clients::{ClientRegistry, Session};
 use config::Settings;
@@ -51,6 +52,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     object::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// A counter split over cache lines by thread, so worker threads counting every batch never
