@@ -43,7 +43,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         i += 1;
     }
     let elements = args.len() - i;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if nx && xx {
@@ -51,7 +51,7 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if ((gt || lt) && nx) || (gt && lt) {
         return Err(CmdError::Static(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));

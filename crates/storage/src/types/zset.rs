@@ -248,8 +248,8 @@ impl ZSetObj {
                 span: rank[0] - rank[i] + 1,
             };
         }
-        for i in lvl..self.level {
-            self.nodes[update[i] as usize].lv[i].span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.nodes[u as usize].lv[i].span += 1;
         }
         self.nodes[id as usize].back = if update[0] == HEAD { NIL } else { update[0] };
         let f = self.fwd(id, 0);
