@@ -35,6 +35,7 @@ pub mod strings;
 pub mod table;
 pub mod testing;
 pub mod util;
+pub mod zset;
 
 use clients::{ClientRegistry, Session};
 use config::Settings;
@@ -57,6 +58,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
+    zset::COMMANDS,
 ];
 
 /// A counter split over cache lines by thread, so worker threads counting every batch never

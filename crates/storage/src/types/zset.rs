@@ -1,17 +1,127 @@
-//! ZSet values: the compact (inline blob) and large (boxed) encodings. PLACEHOLDER: the
-//! zset family's owner replaces this skeleton.
+//! Sorted-set values: the compact (inline blob) and large (boxed) encodings, and the
+//! operations commands use on either.
+//!
+//! **Compact** (Redis's listpack): the entry's value is a `types::compact` blob of
+//! `member, score` element pairs, the score an 8-byte little-endian f64, kept sorted by
+//! (score, member) so every range is one forward scan and rank is a position.
+//!
+//! **Large** (`ZSetObj`, Redis's skiplist encoding): an indexable skip list with spans, as
+//! Redis's `zskiplist`, giving O(log n) insert, delete, rank, element-by-rank and
+//! lower-bound by score or by member (lex); plus a member → node index for O(1) ZSCORE.
+//! The skip list lives in an arena (`Vec<Node>` addressed by `u32`, freed slots reused), so
+//! there is no `unsafe` and no pointer chasing through separate boxes for links. The index
+//! is a `hashbrown::HashTable<u32>` of node numbers hashed by the node's member, so each
+//! member's bytes are stored once. A skip list rather than a balanced tree: Redis's choice,
+//! with the same span arithmetic for ranks, and simpler rebalancing (none).
+//!
+//! Ranges are reduced to *rank* ranges: `count_while(pred)` returns how many leading
+//! elements satisfy a monotone predicate ("below the min bound"), so a score or lex range
+//! is `[count_while(below min), count_while(not above max))` and then a walk by rank.
+//!
+//! ZSCAN over the large encoding uses the arena position as its cursor: an element keeps
+//! its slot for as long as it is present and the arena only grows, so a scan from slot 0
+//! upwards returns every element present for the whole scan exactly once.
+//!
+//! Conversion to the large encoding happens when a compact set would pass
+//! `zset-max-listpack-entries` or a member would pass `zset-max-listpack-value`; never back
+//! (as Redis), except that freshly built results (ZUNIONSTORE…) pick their encoding by size.
 
-/// The large encoding of a zset.
-#[derive(Clone, Debug, Default)]
+use crate::entry::{alloc_class, Enc, Entry, ObjType};
+use crate::types::{compact, Collection, Limits};
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+const MAX_LEVEL: usize = 32;
+
+/// (score, member) strictly before (score2, member2) in sorted-set order.
+#[inline]
+fn before(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> bool {
+    s1 < s2 || (s1 == s2 && m1 < m2)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    fwd: u32,
+    /// Number of level-0 steps this link jumps over (Redis's span).
+    span: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    member: Box<[u8]>,
+    score: f64,
+    back: u32,
+    lv: Box<[Level]>,
+}
+
+impl Node {
+    fn heap(&self) -> usize {
+        let m = if self.member.is_empty() {
+            0
+        } else {
+            alloc_class(self.member.len())
+        };
+        m + if self.lv.is_empty() {
+            0
+        } else {
+            alloc_class(self.lv.len() * std::mem::size_of::<Level>())
+        }
+    }
+}
+
+/// The large encoding of a sorted set. See the module doc.
+#[derive(Clone, Debug)]
 pub struct ZSetObj {
-    mem: usize,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    tail: u32,
+    level: usize,
     len: usize,
+    /// Heap bytes of the nodes' own allocations (members, level arrays).
+    node_heap: usize,
+    rng: u64,
+}
+
+impl Default for ZSetObj {
+    fn default() -> Self {
+        ZSetObj::new()
+    }
 }
 
 impl ZSetObj {
-    /// Heap bytes held, maintained incrementally.
+    pub fn new() -> ZSetObj {
+        let head = Node {
+            member: Box::default(),
+            score: 0.0,
+            back: NIL,
+            lv: vec![Level { fwd: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
+        };
+        let node_heap = head.heap();
+        ZSetObj {
+            nodes: vec![head],
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            tail: NIL,
+            level: 1,
+            len: 0,
+            node_heap,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+
+    /// Heap bytes held: arena, free list and index capacity plus each node's allocations.
+    /// O(1): capacities are read, node allocations are summed as they change.
     pub fn mem_usage(&self) -> usize {
-        self.mem
+        let arena = self.nodes.capacity() * std::mem::size_of::<Node>();
+        let free = self.free.capacity() * 4;
+        // hashbrown: one u32 slot and one control byte per bucket.
+        let index = self.index.capacity() * 5 + if self.index.capacity() > 0 { 16 } else { 0 };
+        arena + free + index + self.node_heap
     }
     pub fn len(&self) -> usize {
         self.len
@@ -19,4 +129,783 @@ impl ZSetObj {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    fn hash(&self, m: &[u8]) -> u64 {
+        self.hasher.hash_one(m)
+    }
+
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let h = self.hash(member);
+        let nodes = &self.nodes;
+        self.index
+            .find(h, |&i| &*nodes[i as usize].member == member)
+            .copied()
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member).map(|i| self.nodes[i as usize].score)
+    }
+
+    fn random_level(&mut self) -> usize {
+        let mut l = 1;
+        loop {
+            // xorshift64*: cheap, deterministic per set, and good enough for level draws.
+            self.rng ^= self.rng >> 12;
+            self.rng ^= self.rng << 25;
+            self.rng ^= self.rng >> 27;
+            let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32;
+            // p = 1/4, as Redis.
+            if r & 3 != 0 || l >= MAX_LEVEL {
+                return l;
+            }
+            l += 1;
+        }
+    }
+
+    fn alloc(&mut self, n: Node) -> u32 {
+        self.node_heap += n.heap();
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = n;
+                i
+            }
+            None => {
+                self.nodes.push(n);
+                (self.nodes.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, id: u32) -> Box<[u8]> {
+        let n = &mut self.nodes[id as usize];
+        self.node_heap -= n.heap();
+        n.lv = Box::default();
+        n.back = NIL;
+        self.free.push(id);
+        std::mem::take(&mut n.member)
+    }
+
+    #[inline]
+    fn fwd(&self, x: u32, i: usize) -> u32 {
+        self.nodes[x as usize].lv[i].fwd
+    }
+    #[inline]
+    fn span(&self, x: u32, i: usize) -> u32 {
+        self.nodes[x as usize].lv[i].span
+    }
+
+    /// Insert a member known to be absent.
+    pub fn insert(&mut self, member: &[u8], score: f64) {
+        self.insert_boxed(member.into(), score);
+    }
+
+    fn insert_boxed(&mut self, member: Box<[u8]>, score: f64) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && {
+                    let n = &self.nodes[f as usize];
+                    before(n.score, &n.member, score, &member)
+                } {
+                    rank[i] += self.span(x, i);
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        let lvl = self.random_level();
+        if lvl > self.level {
+            for i in self.level..lvl {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.nodes[HEAD as usize].lv[i].span = self.len as u32;
+            }
+            self.level = lvl;
+        }
+        let h = self.hash(&member);
+        let id = self.alloc(Node {
+            member,
+            score,
+            back: NIL,
+            lv: vec![Level { fwd: NIL, span: 0 }; lvl].into_boxed_slice(),
+        });
+        for i in 0..lvl {
+            let u = update[i] as usize;
+            let ul = self.nodes[u].lv[i];
+            self.nodes[id as usize].lv[i] = Level {
+                fwd: ul.fwd,
+                span: ul.span - (rank[0] - rank[i]),
+            };
+            self.nodes[u].lv[i] = Level {
+                fwd: id,
+                span: rank[0] - rank[i] + 1,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.nodes[u as usize].lv[i].span += 1;
+        }
+        self.nodes[id as usize].back = if update[0] == HEAD { NIL } else { update[0] };
+        let f = self.fwd(id, 0);
+        if f != NIL {
+            self.nodes[f as usize].back = id;
+        } else {
+            self.tail = id;
+        }
+        self.len += 1;
+        let nodes = &self.nodes;
+        let hasher = &self.hasher;
+        self.index
+            .insert_unique(h, id, |&i| hasher.hash_one(&*nodes[i as usize].member));
+    }
+
+    /// Unlink node `id` from the skip list (not from the index), returning its member.
+    fn unlink(&mut self, id: u32) -> Box<[u8]> {
+        let (score, member) = {
+            let n = &self.nodes[id as usize];
+            (n.score, n.member.clone())
+        };
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && {
+                    let n = &self.nodes[f as usize];
+                    before(n.score, &n.member, score, &member)
+                } {
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        debug_assert_eq!(self.fwd(x, 0), id);
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let u = u as usize;
+            if self.nodes[u].lv[i].fwd == id {
+                let il = self.nodes[id as usize].lv[i];
+                self.nodes[u].lv[i].span += il.span;
+                self.nodes[u].lv[i].span -= 1;
+                self.nodes[u].lv[i].fwd = il.fwd;
+            } else {
+                self.nodes[u].lv[i].span -= 1;
+            }
+        }
+        let f = self.fwd(id, 0);
+        let b = self.nodes[id as usize].back;
+        if f != NIL {
+            self.nodes[f as usize].back = b;
+        } else {
+            self.tail = b;
+        }
+        while self.level > 1 && self.fwd(HEAD, self.level - 1) == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+        self.release(id)
+    }
+
+    fn unindex(&mut self, id: u32) {
+        let h = self.hash(&self.nodes[id as usize].member);
+        if let Ok(e) = self.index.find_entry(h, |&i| i == id) {
+            e.remove();
+        }
+    }
+
+    /// Remove `member`; its score if it was present.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let id = self.find(member)?;
+        let score = self.nodes[id as usize].score;
+        self.unindex(id);
+        self.unlink(id);
+        Some(score)
+    }
+
+    /// Change a present member's score. In place when the order is unchanged (Redis's
+    /// zslUpdateScore shortcut), otherwise unlink and re-insert.
+    fn update(&mut self, id: u32, score: f64) {
+        let n = &self.nodes[id as usize];
+        let b = n.back;
+        let f = n.lv[0].fwd;
+        let ok_back = b == NIL || {
+            let p = &self.nodes[b as usize];
+            before(p.score, &p.member, score, &n.member)
+        };
+        let ok_fwd = f == NIL || {
+            let q = &self.nodes[f as usize];
+            before(score, &n.member, q.score, &q.member)
+        };
+        if ok_back && ok_fwd {
+            self.nodes[id as usize].score = score;
+            return;
+        }
+        self.unindex(id);
+        let m = self.unlink(id);
+        self.insert_boxed(m, score);
+    }
+
+    /// Set `member`'s score, inserting it if absent; the previous score.
+    pub fn set(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        match self.find(member) {
+            Some(id) => {
+                let old = self.nodes[id as usize].score;
+                if old != score {
+                    self.update(id, score);
+                }
+                Some(old)
+            }
+            None => {
+                self.insert(member, score);
+                None
+            }
+        }
+    }
+
+    /// 0-based rank of `member` with its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        let id = self.find(member)?;
+        let (score, m) = {
+            let n = &self.nodes[id as usize];
+            (n.score, &n.member)
+        };
+        let mut x = HEAD;
+        let mut r = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && {
+                    let n = &self.nodes[f as usize];
+                    !before(score, m, n.score, &n.member)
+                } {
+                    r += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            if x == id {
+                return Some((r - 1, score));
+            }
+        }
+        None
+    }
+
+    /// The node at 0-based rank `r`.
+    fn node_at(&self, r: usize) -> u32 {
+        let target = r + 1;
+        let mut x = HEAD;
+        let mut t = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && t + self.span(x, i) as usize <= target {
+                    t += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            if t == target {
+                return x;
+            }
+        }
+        NIL
+    }
+
+    /// The element at 0-based rank `r` (None past the end).
+    pub fn at(&self, r: usize) -> Option<(&[u8], f64)> {
+        if r >= self.len {
+            return None;
+        }
+        let n = &self.nodes[self.node_at(r) as usize];
+        Some((&n.member, n.score))
+    }
+
+    /// How many leading elements satisfy `pred` (which must hold for a prefix of the order).
+    pub fn count_while(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
+        let mut x = HEAD;
+        let mut r = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && {
+                    let n = &self.nodes[f as usize];
+                    pred(&n.member, n.score)
+                } {
+                    r += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+        }
+        r
+    }
+
+    /// Visit ranks `start..end`, forward, or backward from `end - 1` when `rev`.
+    pub fn for_range<'s>(
+        &'s self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        mut f: impl FnMut(&'s [u8], f64),
+    ) {
+        let end = end.min(self.len);
+        if start >= end {
+            return;
+        }
+        let mut x = self.node_at(if rev { end - 1 } else { start });
+        for _ in start..end {
+            let n = &self.nodes[x as usize];
+            f(&n.member, n.score);
+            x = if rev { n.back } else { n.lv[0].fwd };
+        }
+    }
+
+    /// ZSCAN step over arena slots from `cursor`, visiting about `count` slots; the next
+    /// cursor (0 when done). See the module doc for why this cursor is stable.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        let mut i = (cursor as usize).max(1);
+        let mut seen = 0;
+        while i < self.nodes.len() && seen < count.max(1) {
+            let n = &self.nodes[i];
+            if !n.lv.is_empty() {
+                f(&n.member, n.score);
+                seen += 1;
+            }
+            i += 1;
+        }
+        if i >= self.nodes.len() {
+            0
+        } else {
+            i as u64
+        }
+    }
+
+    /// Check the skip list's invariants (tests).
+    #[doc(hidden)]
+    pub fn check(&self) {
+        let mut x = self.fwd(HEAD, 0);
+        let mut prev = NIL;
+        let mut n = 0;
+        while x != NIL {
+            let node = &self.nodes[x as usize];
+            assert_eq!(node.back, prev);
+            if prev != NIL {
+                let p = &self.nodes[prev as usize];
+                assert!(before(p.score, &p.member, node.score, &node.member));
+            }
+            assert_eq!(self.find(&node.member), Some(x));
+            assert_eq!(self.rank(&node.member).map(|r| r.0), Some(n));
+            prev = x;
+            x = node.lv[0].fwd;
+            n += 1;
+        }
+        assert_eq!(n, self.len);
+        assert_eq!(self.tail, prev);
+        assert_eq!(self.index.len(), self.len);
+        let heap: usize = self.nodes.iter().map(Node::heap).sum();
+        assert_eq!(heap, self.node_heap);
+    }
 }
+
+// ------------------------------------------------------------------ compact blob helpers
+
+/// One compact element pair: member bytes, score, and the pair's byte range in the blob.
+#[derive(Clone, Copy, Debug)]
+pub struct Pair<'a> {
+    pub member: &'a [u8],
+    pub score: f64,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Iterate a compact blob's (member, score) pairs in order.
+pub fn pairs(blob: &[u8]) -> impl Iterator<Item = Pair<'_>> {
+    let mut it = compact::iter(blob);
+    std::iter::from_fn(move || {
+        let m = it.next()?;
+        let s = it.next()?;
+        Some(Pair {
+            member: m.bytes,
+            score: f64::from_le_bytes(s.bytes.try_into().expect("8-byte score")),
+            start: m.start,
+            end: s.end,
+        })
+    })
+}
+
+fn encode_pair(out: &mut Vec<u8>, member: &[u8], score: f64) {
+    compact::put(out, member);
+    compact::put(out, &score.to_le_bytes());
+}
+
+/// A compact blob from pairs already in (score, member) order.
+pub fn build_blob<'a>(sorted: impl IntoIterator<Item = (&'a [u8], f64)>) -> Vec<u8> {
+    let mut out = compact::EMPTY.to_vec();
+    let mut n = 0;
+    for (m, s) in sorted {
+        encode_pair(&mut out, m, s);
+        n += 2;
+    }
+    compact::set_count(&mut out, n);
+    out
+}
+
+/// A read view of a sorted set in either encoding.
+#[derive(Clone, Copy)]
+pub enum ZRef<'a> {
+    Compact(&'a [u8]),
+    Big(&'a ZSetObj),
+}
+
+impl<'a> ZRef<'a> {
+    /// The view of a zset entry (the caller checked the type).
+    pub fn of(e: &'a Entry) -> ZRef<'a> {
+        match e.collection() {
+            Some(Collection::ZSet(z)) => ZRef::Big(z),
+            Some(_) => panic!("not a zset entry"),
+            None => ZRef::Compact(e.value()),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZRef::Compact(b) => compact::count(b) / 2,
+            ZRef::Big(z) => z.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZRef::Compact(b) => pairs(b).find(|p| p.member == member).map(|p| p.score),
+            ZRef::Big(z) => z.score(member),
+        }
+    }
+
+    /// 0-based rank of `member` and its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match self {
+            ZRef::Compact(b) => pairs(b)
+                .enumerate()
+                .find(|(_, p)| p.member == member)
+                .map(|(i, p)| (i, p.score)),
+            ZRef::Big(z) => z.rank(member),
+        }
+    }
+
+    /// How many leading elements satisfy the prefix predicate `pred`.
+    pub fn count_while(&self, pred: impl Fn(&[u8], f64) -> bool) -> usize {
+        match self {
+            ZRef::Compact(b) => pairs(b).take_while(|p| pred(p.member, p.score)).count(),
+            ZRef::Big(z) => z.count_while(pred),
+        }
+    }
+
+    /// The rank range `[start, end)` of the elements inside a score range.
+    pub fn score_range(&self, r: &ScoreRange) -> (usize, usize) {
+        let start = self.count_while(|_, s| r.below(s));
+        let end = self.count_while(|_, s| !r.above(s));
+        (start, end.max(start))
+    }
+
+    /// The rank range `[start, end)` of the elements inside a lex range.
+    pub fn lex_range(&self, r: &LexRange) -> (usize, usize) {
+        let start = self.count_while(|m, _| r.below(m));
+        let end = self.count_while(|m, _| !r.above(m));
+        (start, end.max(start))
+    }
+
+    /// Visit ranks `start..end`, forward or (when `rev`) from `end - 1` down.
+    pub fn for_range(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&'a [u8], f64)) {
+        match *self {
+            ZRef::Compact(b) => {
+                if rev {
+                    let v: Vec<Pair<'a>> = pairs(b)
+                        .skip(start)
+                        .take(end.saturating_sub(start))
+                        .collect();
+                    for p in v.iter().rev() {
+                        f(p.member, p.score);
+                    }
+                } else {
+                    for p in pairs(b).skip(start).take(end.saturating_sub(start)) {
+                        f(p.member, p.score);
+                    }
+                }
+            }
+            ZRef::Big(z) => z.for_range(start, end, rev, f),
+        }
+    }
+
+    /// Every element, in order, collected (set algebra, random picks of small sets).
+    pub fn to_vec(&self) -> Vec<(&'a [u8], f64)> {
+        let mut v = Vec::with_capacity(self.len());
+        self.for_range(0, self.len(), false, |m, s| v.push((m, s)));
+        v
+    }
+
+    /// The element at rank `r`.
+    pub fn at(&self, r: usize) -> Option<(&'a [u8], f64)> {
+        match *self {
+            ZRef::Compact(b) => pairs(b).nth(r).map(|p| (p.member, p.score)),
+            ZRef::Big(z) => z.at(r),
+        }
+    }
+}
+
+/// A score interval with Redis's exclusive flags (`(1.5`), as ZRANGEBYSCORE parses it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+    pub minex: bool,
+    pub maxex: bool,
+}
+
+impl ScoreRange {
+    /// `s` is below the interval's lower end.
+    #[inline]
+    pub fn below(&self, s: f64) -> bool {
+        if self.minex {
+            s <= self.min
+        } else {
+            s < self.min
+        }
+    }
+    /// `s` is above the interval's upper end.
+    #[inline]
+    pub fn above(&self, s: f64) -> bool {
+        if self.maxex {
+            s >= self.max
+        } else {
+            s > self.max
+        }
+    }
+}
+
+/// One end of a lex range: `-`, `+`, `[member` or `(member`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LexBound {
+    NegInf,
+    PosInf,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+/// A lex interval (ZRANGEBYLEX).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LexRange {
+    pub min: LexBound,
+    pub max: LexBound,
+}
+
+impl LexRange {
+    /// `m` is below the lower end.
+    pub fn below(&self, m: &[u8]) -> bool {
+        match &self.min {
+            LexBound::NegInf => false,
+            LexBound::PosInf => true,
+            LexBound::Incl(b) => m < b.as_slice(),
+            LexBound::Excl(b) => m <= b.as_slice(),
+        }
+    }
+    /// `m` is above the upper end.
+    pub fn above(&self, m: &[u8]) -> bool {
+        match &self.max {
+            LexBound::NegInf => true,
+            LexBound::PosInf => false,
+            LexBound::Incl(b) => m > b.as_slice(),
+            LexBound::Excl(b) => m >= b.as_slice(),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ entry-level writes
+
+/// A new, empty compact zset entry (fill it, then store it only if non-empty).
+pub fn new_entry(key: &[u8], slot: u16, lru: u32) -> Entry {
+    Entry::new_compact(key, ObjType::ZSet, &compact::EMPTY, slot, lru)
+}
+
+/// A zset entry from pairs sorted by (score, member), in the encoding their size calls for.
+pub fn entry_from_sorted(
+    key: &[u8],
+    slot: u16,
+    lru: u32,
+    sorted: &[(&[u8], f64)],
+    limits: &Limits,
+) -> Entry {
+    let big = sorted.len() > limits.zset_entries
+        || sorted.iter().any(|(m, _)| m.len() > limits.zset_value);
+    if big {
+        let mut z = ZSetObj::new();
+        for (m, s) in sorted {
+            z.insert(m, *s);
+        }
+        Entry::new_boxed(key, Box::new(Collection::ZSet(z)), slot, lru)
+    } else {
+        let blob = build_blob(sorted.iter().copied());
+        Entry::new_compact(key, ObjType::ZSet, &blob, slot, lru)
+    }
+}
+
+fn big_mut(e: &mut Entry) -> Option<&mut ZSetObj> {
+    match e.collection_mut() {
+        Some(Collection::ZSet(z)) => Some(z),
+        Some(_) => panic!("not a zset entry"),
+        None => None,
+    }
+}
+
+/// Convert a compact zset entry to the large encoding.
+pub fn convert(e: &mut Entry) {
+    if e.enc() != Enc::Compact {
+        return;
+    }
+    let mut z = ZSetObj::new();
+    for p in pairs(e.value()) {
+        z.insert(p.member, p.score);
+    }
+    e.set_boxed(Box::new(Collection::ZSet(z)));
+}
+
+/// Set `member`'s score (inserting it if absent), converting the entry when it passes the
+/// limits. Returns the previous score.
+pub fn set(e: &mut Entry, member: &[u8], score: f64, limits: &Limits) -> Option<f64> {
+    if let Some(z) = big_mut(e) {
+        return z.set(member, score);
+    }
+    let mut old = None;
+    let mut at = None;
+    let mut insert_pos = None;
+    for p in pairs(e.value()) {
+        if p.member == member {
+            old = Some(p.score);
+            at = Some(p.start..p.end);
+        }
+        if insert_pos.is_none() && !before(p.score, p.member, score, member) && p.member != member {
+            insert_pos = Some(p.start);
+        }
+    }
+    if old == Some(score) {
+        return old;
+    }
+    let n = compact::count(e.value()) / 2;
+    if old.is_none() && (n + 1 > limits.zset_entries || member.len() > limits.zset_value) {
+        convert(e);
+        return big_mut(e).expect("converted").set(member, score);
+    }
+    let mut enc = Vec::with_capacity(compact::encoded_len(member.len()) + 9);
+    encode_pair(&mut enc, member, score);
+    let end = e.value_len();
+    let ins = insert_pos.unwrap_or(end);
+    match at {
+        Some(r) => {
+            // Insert the new pair first (at a position computed before removal), then remove
+            // the old one, adjusting for the shift.
+            e.splice_value(ins..ins, &enc);
+            let (s, t) = if ins <= r.start {
+                (r.start + enc.len(), r.end + enc.len())
+            } else {
+                (r.start, r.end)
+            };
+            e.splice_value(s..t, &[]);
+        }
+        None => {
+            e.splice_value(ins..ins, &enc);
+            compact::set_count(e.value_mut(), 2 * (n + 1));
+        }
+    }
+    old
+}
+
+/// Remove `member`; its score if it was present. The caller deletes the key when empty.
+pub fn remove(e: &mut Entry, member: &[u8]) -> Option<f64> {
+    if let Some(z) = big_mut(e) {
+        return z.remove(member);
+    }
+    let (start, end, score) = pairs(e.value())
+        .find(|p| p.member == member)
+        .map(|p| (p.start, p.end, p.score))?;
+    let n = compact::count(e.value());
+    e.splice_value(start..end, &[]);
+    compact::set_count(e.value_mut(), n - 2);
+    Some(score)
+}
+
+/// Remove ranks `start..end`; how many were removed.
+pub fn remove_range(e: &mut Entry, start: usize, end: usize) -> usize {
+    let len = ZRef::of(e).len();
+    let end = end.min(len);
+    if start >= end {
+        return 0;
+    }
+    if let Some(z) = big_mut(e) {
+        let victims: Vec<Box<[u8]>> = {
+            let mut v = Vec::with_capacity(end - start);
+            z.for_range(start, end, false, |m, _| v.push(m.into()));
+            v
+        };
+        for m in victims {
+            z.remove(&m);
+        }
+        return end - start;
+    }
+    let (a, b) = {
+        let mut it = pairs(e.value()).skip(start);
+        let first = it.next().expect("in range");
+        let last = it.take(end - start - 1).last().unwrap_or(first);
+        (first.start, last.end)
+    };
+    let n = compact::count(e.value());
+    e.splice_value(a..b, &[]);
+    compact::set_count(e.value_mut(), n - 2 * (end - start));
+    end - start
+}
+
+/// Remove and return up to `count` elements from the low end (or the high end when `max`),
+/// in pop order.
+pub fn pop(e: &mut Entry, count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
+    let z = ZRef::of(e);
+    let len = z.len();
+    let k = count.min(len);
+    let mut out = Vec::with_capacity(k);
+    if max {
+        z.for_range(len - k, len, true, |m, s| out.push((m.to_vec(), s)));
+        remove_range(e, len - k, len);
+    } else {
+        z.for_range(0, k, false, |m, s| out.push((m.to_vec(), s)));
+        remove_range(e, 0, k);
+    }
+    out
+}
+
+/// ZSCAN step: the compact encoding is returned whole (cursor 0), as Redis does for
+/// listpacks; the large one is walked by arena slot.
+pub fn scan(e: &Entry, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
+    match ZRef::of(e) {
+        ZRef::Compact(b) => {
+            for p in pairs(b) {
+                f(p.member, p.score);
+            }
+            0
+        }
+        ZRef::Big(z) => z.scan(cursor, count, f),
+    }
+}
+
+#[cfg(test)]
+mod tests;
