@@ -1,0 +1,1 @@
+//! Tests of the list family and the blocking machinery.
