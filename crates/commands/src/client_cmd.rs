@@ -439,7 +439,7 @@ mod tests {
             "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
         );
         let help = t.run(&["CLIENT", "HELP"]);
-        assert!(help.starts_with("*43\r\n+CLIENT <subcommand>"), "{help}");
+        assert!(help.starts_with("*45\r\n+CLIENT <subcommand>"), "{help}");
     }
 
     #[test]
