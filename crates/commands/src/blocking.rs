@@ -164,7 +164,10 @@ impl Blocking {
             }
         }
         // The client may already wait again (a new waiter): only this one's entry goes.
-        if g.by_client.get(&w.client).is_some_and(|x| Arc::ptr_eq(x, w)) {
+        if g.by_client
+            .get(&w.client)
+            .is_some_and(|x| Arc::ptr_eq(x, w))
+        {
             g.by_client.remove(&w.client);
             if self.waiting.fetch_sub(1, Relaxed) == 1 {
                 g.ready.clear();

@@ -364,6 +364,30 @@ fn no_touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: wake a blocked client as if its timeout passed, or
+/// with an UNBLOCKED error. 1 if it was blocked.
+fn unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::Static(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        ));
+    }
+    let id = parse_int(args.get(2))?;
+    let error = match args.try_get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => {
+            return Err(CmdError::Static(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let n = id > 0 && ctx.srv.blocking.unblock(id as u64, error);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::testing::TestCtx;
@@ -559,28 +583,4 @@ mod tests {
         t.run(&["GET", "k"]);
         assert_ne!(lru(&t), before);
     }
-}
-
-/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: wake a blocked client as if its timeout passed, or
-/// with an UNBLOCKED error. 1 if it was blocked.
-fn unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    if args.len() > 4 {
-        return Err(CmdError::Static(
-            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
-        ));
-    }
-    let id = parse_int(args.get(2))?;
-    let error = match args.try_get(3) {
-        None => false,
-        Some(r) if eq_ic(r, "timeout") => false,
-        Some(r) if eq_ic(r, "error") => true,
-        Some(_) => {
-            return Err(CmdError::Static(
-                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
-            ))
-        }
-    };
-    let n = id > 0 && ctx.srv.blocking.unblock(id as u64, error);
-    ctx.out.int(n as i64);
-    Ok(())
 }

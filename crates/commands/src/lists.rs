@@ -399,15 +399,15 @@ fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
                 return Err(CmdError::Static("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"));
             }
         } else if eq_ic(opt, "count") {
-            let c = parse_int(val)?;
-            if c < 0 {
-                return Err(CmdError::Static("ERR COUNT can't be negative"));
+            // Redis answers any unusable COUNT/MAXLEN (negative or not a number) this way.
+            match parse_int(val) {
+                Ok(c) if c >= 0 => count = Some(c),
+                _ => return Err(CmdError::Static("ERR COUNT can't be negative")),
             }
-            count = Some(c);
         } else if eq_ic(opt, "maxlen") {
-            maxlen = parse_int(val)?;
-            if maxlen < 0 {
-                return Err(CmdError::Static("ERR MAXLEN can't be negative"));
+            match parse_int(val) {
+                Ok(m) if m >= 0 => maxlen = m,
+                _ => return Err(CmdError::Static("ERR MAXLEN can't be negative")),
             }
         } else {
             return Err(CmdError::Syntax);

@@ -78,12 +78,19 @@ fn list_commands_resp2_and_resp3() {
         .arg("l")
         .query::<Value>(&mut c)
         .unwrap_err();
-    assert!(err.to_string().contains("wrong number of arguments"), "{err}");
+    assert!(
+        err.to_string().contains("wrong number of arguments"),
+        "{err}"
+    );
 
     let mut c3 = srv.client_resp3().get_connection().unwrap();
     let nil: Value = redis::cmd("LPOP").arg("l").arg(1).query(&mut c3).unwrap();
     assert_eq!(nil, Value::Nil);
-    let nil: Value = redis::cmd("BLPOP").arg("l").arg(0.01).query(&mut c3).unwrap();
+    let nil: Value = redis::cmd("BLPOP")
+        .arg("l")
+        .arg(0.01)
+        .query(&mut c3)
+        .unwrap();
     assert_eq!(nil, Value::Nil);
 }
 
@@ -132,12 +139,19 @@ fn three_blocked_clients_are_served_in_order() {
 fn timeout_returns_nil() {
     let srv = TestServer::start();
     let mut c = srv.connection();
-    let r: Value = redis::cmd("BLPOP").arg("q").arg(0.05).query(&mut c).unwrap();
+    let r: Value = redis::cmd("BLPOP")
+        .arg("q")
+        .arg(0.05)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(r, Value::Nil);
     let mut raw = srv.raw();
     assert_eq!(raw.request(&["BLPOP", "q", "0.01"]), "*-1\r\n");
     assert_eq!(raw.request(&["BRPOPLPUSH", "q", "d", "0.01"]), "*-1\r\n");
-    assert_eq!(raw.request(&["BLMPOP", "0.01", "1", "q", "LEFT"]), "*-1\r\n");
+    assert_eq!(
+        raw.request(&["BLMPOP", "0.01", "1", "q", "LEFT"]),
+        "*-1\r\n"
+    );
     // The connection goes on after a timeout.
     assert_eq!(raw.request(&["PING"]), "+PONG\r\n");
 }
@@ -216,7 +230,11 @@ fn blmove_chain() {
     assert_eq!(hb.join().unwrap(), "v");
     let l3: Vec<String> = ctl.lrange("l3", 0, -1).unwrap();
     assert_eq!(l3, ["v"]);
-    let n: usize = redis::cmd("EXISTS").arg("l1").arg("l2").query(&mut ctl).unwrap();
+    let n: usize = redis::cmd("EXISTS")
+        .arg("l1")
+        .arg("l2")
+        .query(&mut ctl)
+        .unwrap();
     assert_eq!(n, 0);
 }
 

@@ -25,7 +25,10 @@ fn push_pop_and_nil_shapes() {
     let t = TestCtx::new();
     assert_eq!(t.run(&["RPUSH", "l", "a", "b", "c"]), ":3\r\n");
     assert_eq!(t.run(&["LPUSH", "l", "x", "y"]), ":5\r\n");
-    assert_eq!(t.run(&["LRANGE", "l", "0", "-1"]), arr(&["y", "x", "a", "b", "c"]));
+    assert_eq!(
+        t.run(&["LRANGE", "l", "0", "-1"]),
+        arr(&["y", "x", "a", "b", "c"])
+    );
     assert_eq!(t.run(&["LPOP", "l"]), "$1\r\ny\r\n");
     assert_eq!(t.run(&["RPOP", "l", "2"]), arr(&["c", "b"]));
     assert_eq!(t.run(&["LPOP", "l", "0"]), "*0\r\n");
@@ -93,13 +96,19 @@ fn index_range_set_insert() {
     assert_eq!(t.run(&["LINDEX", "l", "x"]), NOT_INT);
     assert_eq!(t.run(&["LINDEX", "nx", "x"]), NIL);
     assert_eq!(t.run(&["LRANGE", "l", "1", "2"]), arr(&["b", "c"]));
-    assert_eq!(t.run(&["LRANGE", "l", "-100", "100"]), arr(&["a", "b", "c", "d"]));
+    assert_eq!(
+        t.run(&["LRANGE", "l", "-100", "100"]),
+        arr(&["a", "b", "c", "d"])
+    );
     assert_eq!(t.run(&["LRANGE", "l", "3", "1"]), "*0\r\n");
     assert_eq!(t.run(&["LRANGE", "nx", "0", "-1"]), "*0\r\n");
     assert_eq!(t.run(&["LRANGE", "nx", "a", "-1"]), NOT_INT);
     assert_eq!(t.run(&["LSET", "l", "1", "B"]), OK);
     assert_eq!(t.run(&["LSET", "l", "-1", "D"]), OK);
-    assert_eq!(t.run(&["LSET", "l", "4", "x"]), "-ERR index out of range\r\n");
+    assert_eq!(
+        t.run(&["LSET", "l", "4", "x"]),
+        "-ERR index out of range\r\n"
+    );
     assert_eq!(t.run(&["LSET", "nx", "0", "x"]), "-ERR no such key\r\n");
     assert_eq!(t.run(&["LINSERT", "l", "BEFORE", "B", "x"]), ":5\r\n");
     assert_eq!(t.run(&["LINSERT", "l", "after", "D", "y"]), ":6\r\n");
@@ -117,7 +126,10 @@ fn rem_trim_pos() {
     let t = TestCtx::new();
     t.run(&["RPUSH", "l", "a", "b", "a", "c", "a"]);
     assert_eq!(t.run(&["LREM", "l", "-1", "a"]), ":1\r\n");
-    assert_eq!(t.run(&["LRANGE", "l", "0", "-1"]), arr(&["a", "b", "a", "c"]));
+    assert_eq!(
+        t.run(&["LRANGE", "l", "0", "-1"]),
+        arr(&["a", "b", "a", "c"])
+    );
     assert_eq!(t.run(&["LREM", "l", "1", "a"]), ":1\r\n");
     assert_eq!(t.run(&["LREM", "l", "0", "zz"]), ":0\r\n");
     assert_eq!(t.run(&["LREM", "nx", "0", "zz"]), ":0\r\n");
@@ -127,17 +139,43 @@ fn rem_trim_pos() {
     assert_eq!(t.run(&["LPOS", "l", "a"]), ":1\r\n");
     assert_eq!(t.run(&["LPOS", "l", "a", "RANK", "2"]), ":3\r\n");
     assert_eq!(t.run(&["LPOS", "l", "a", "RANK", "-1"]), ":4\r\n");
-    assert_eq!(t.run(&["LPOS", "l", "a", "COUNT", "0"]), "*3\r\n:1\r\n:3\r\n:4\r\n");
-    assert_eq!(t.run(&["LPOS", "l", "a", "COUNT", "2", "RANK", "-1"]), "*2\r\n:4\r\n:3\r\n");
-    assert_eq!(t.run(&["LPOS", "l", "a", "COUNT", "0", "MAXLEN", "2"]), "*1\r\n:1\r\n");
+    assert_eq!(
+        t.run(&["LPOS", "l", "a", "COUNT", "0"]),
+        "*3\r\n:1\r\n:3\r\n:4\r\n"
+    );
+    assert_eq!(
+        t.run(&["LPOS", "l", "a", "COUNT", "2", "RANK", "-1"]),
+        "*2\r\n:4\r\n:3\r\n"
+    );
+    assert_eq!(
+        t.run(&["LPOS", "l", "a", "COUNT", "0", "MAXLEN", "2"]),
+        "*1\r\n:1\r\n"
+    );
     assert_eq!(t.run(&["LPOS", "l", "zz"]), NIL);
     assert_eq!(t.run(&["LPOS", "l", "zz", "COUNT", "1"]), "*0\r\n");
     assert_eq!(t.run(&["LPOS", "nx", "zz", "COUNT", "1"]), "*0\r\n");
     assert_eq!(t.run(&["LPOS", "l", "a", "RANK"]), SYNTAX);
     assert_eq!(t.run(&["LPOS", "l", "a", "FOO", "1"]), SYNTAX);
-    assert!(t.run(&["LPOS", "l", "a", "RANK", "0"]).starts_with("-ERR RANK can't be zero"));
-    assert_eq!(t.run(&["LPOS", "l", "a", "COUNT", "-1"]), "-ERR COUNT can't be negative\r\n");
-    assert_eq!(t.run(&["LPOS", "l", "a", "MAXLEN", "-1"]), "-ERR MAXLEN can't be negative\r\n");
+    assert!(t
+        .run(&["LPOS", "l", "a", "RANK", "0"])
+        .starts_with("-ERR RANK can't be zero"));
+    assert_eq!(
+        t.run(&["LPOS", "l", "a", "COUNT", "-1"]),
+        "-ERR COUNT can't be negative\r\n"
+    );
+    assert_eq!(
+        t.run(&["LPOS", "l", "a", "MAXLEN", "-1"]),
+        "-ERR MAXLEN can't be negative\r\n"
+    );
+    assert_eq!(
+        t.run(&["LPOS", "l", "a", "COUNT", "x"]),
+        "-ERR COUNT can't be negative\r\n"
+    );
+    assert_eq!(
+        t.run(&["LPOS", "l", "a", "MAXLEN", "x"]),
+        "-ERR MAXLEN can't be negative\r\n"
+    );
+    assert_eq!(t.run(&["LPOS", "l", "a", "RANK", "x"]), NOT_INT);
     assert_eq!(t.run(&["LTRIM", "l", "1", "-2"]), OK);
     assert_eq!(t.run(&["LRANGE", "l", "0", "-1"]), arr(&["a", "c", "a"]));
     assert_eq!(t.run(&["LTRIM", "l", "5", "10"]), OK);
@@ -178,7 +216,10 @@ fn moves_and_mpop() {
         t.run(&["LMPOP", "1", "b", "LEFT", "COUNT", "0"]),
         "-ERR count should be greater than 0\r\n"
     );
-    assert_eq!(t.run(&["LMPOP", "1", "b", "LEFT", "COUNT", "1", "COUNT", "1"]), SYNTAX);
+    assert_eq!(
+        t.run(&["LMPOP", "1", "b", "LEFT", "COUNT", "1", "COUNT", "1"]),
+        SYNTAX
+    );
 }
 
 #[test]
@@ -189,9 +230,15 @@ fn encodings_and_conversion() {
     assert_eq!(t.run(&["CONFIG", "SET", "list-max-listpack-size", "4"]), OK);
     t.run(&["RPUSH", "l", "c", "d", "e"]);
     assert_eq!(t.run(&["OBJECT", "ENCODING", "l"]), "$9\r\nquicklist\r\n");
-    assert_eq!(t.run(&["LRANGE", "l", "0", "-1"]), arr(&["a", "b", "c", "d", "e"]));
+    assert_eq!(
+        t.run(&["LRANGE", "l", "0", "-1"]),
+        arr(&["a", "b", "c", "d", "e"])
+    );
     // Big elements convert under a byte limit.
-    assert_eq!(t.run(&["CONFIG", "SET", "list-max-listpack-size", "-1"]), OK);
+    assert_eq!(
+        t.run(&["CONFIG", "SET", "list-max-listpack-size", "-1"]),
+        OK
+    );
     let big = "x".repeat(5000);
     t.run(&["RPUSH", "m", &big]);
     assert_eq!(t.run(&["OBJECT", "ENCODING", "m"]), "$9\r\nquicklist\r\n");
@@ -244,7 +291,10 @@ fn served_immediately_when_data_exists() {
     assert_eq!(t.run(&["BLPOP", "a", "b", "0"]), arr(&["b", "x"]));
     t.run(&["RPUSH", "b", "x", "y"]);
     assert_eq!(t.run(&["BRPOP", "a", "b", "0"]), arr(&["b", "y"]));
-    assert_eq!(t.run(&["BLMOVE", "b", "c", "LEFT", "LEFT", "0"]), "$1\r\nx\r\n");
+    assert_eq!(
+        t.run(&["BLMOVE", "b", "c", "LEFT", "LEFT", "0"]),
+        "$1\r\nx\r\n"
+    );
     t.run(&["RPUSH", "b", "x", "y"]);
     assert_eq!(
         t.run(&["BLMPOP", "0", "1", "b", "LEFT", "COUNT", "9"]),
@@ -291,7 +341,10 @@ fn timeout_and_disconnect_leave_nothing_behind() {
     b.resp3 = true;
     t.run_as(&mut b, &["BLMOVE", "l", "d", "LEFT", "LEFT", "1"]);
     let w = b.blocked.take().unwrap();
-    assert_eq!(t.srv.blocking.finish(&w, Finish::Timeout).unwrap(), b"_\r\n");
+    assert_eq!(
+        t.srv.blocking.finish(&w, Finish::Timeout).unwrap(),
+        b"_\r\n"
+    );
     t.run_as(&mut a, &["BLPOP", "l", "0"]);
     let w = a.blocked.take().unwrap();
     assert_eq!(t.srv.blocking.finish(&w, Finish::Gone), None);
@@ -358,7 +411,10 @@ fn other_writes_wake_waiters_and_blmpop_counts() {
     let t = TestCtx::new();
     let mut a = t.new_session();
     a.resp3 = true;
-    t.run_as(&mut a, &["BLMPOP", "0", "2", "x", "y", "RIGHT", "COUNT", "2"]);
+    t.run_as(
+        &mut a,
+        &["BLMPOP", "0", "2", "x", "y", "RIGHT", "COUNT", "2"],
+    );
     t.run(&["RPUSH", "tmp", "1", "2", "3"]);
     t.run(&["RENAME", "tmp", "y"]);
     assert_eq!(

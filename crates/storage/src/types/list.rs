@@ -261,7 +261,10 @@ pub fn pop_many(e: &mut Entry, front: bool, n: usize) -> Vec<Vec<u8>> {
         let (taken, kept): (Vec<Vec<u8>>, &[Vec<u8>]) = if front {
             (all[..n].to_vec(), &all[n..])
         } else {
-            (all[total - n..].iter().rev().cloned().collect(), &all[..total - n])
+            (
+                all[total - n..].iter().rev().cloned().collect(),
+                &all[..total - n],
+            )
         };
         let blob = compact::build(kept.iter().map(|v| &v[..]));
         e.set_compact(ObjType::List, &blob);
@@ -285,10 +288,7 @@ pub fn for_range(e: &Entry, start: usize, stop: usize, mut f: impl FnMut(&[u8]))
     }
     let n = stop - start + 1;
     match e.enc() {
-        Enc::Boxed => list_obj(e)
-            .items
-            .range(start..=stop)
-            .for_each(|v| f(v)),
+        Enc::Boxed => list_obj(e).items.range(start..=stop).for_each(|v| f(v)),
         _ => compact::iter(e.value())
             .skip(start)
             .take(n)
@@ -473,7 +473,10 @@ mod tests {
         assert_eq!(push(&mut e, [&b"a"[..]], true, &lim), 2);
         assert_eq!(push(&mut e, [&b"c"[..]], false, &lim), 3);
         assert_eq!(e.enc(), Enc::Compact);
-        assert_eq!(contents(&e), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        assert_eq!(
+            contents(&e),
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
         push(&mut e, [&b"d"[..]], false, &lim);
         assert_eq!(e.enc(), Enc::Boxed);
         assert_eq!(crate::types::encoding_name(&e), "quicklist");
