@@ -1,5 +1,5 @@
 //! CLIENT subcommands: ID, SETNAME, GETNAME, LIST, INFO, KILL, SETINFO, NO-EVICT, NO-TOUCH,
-//! HELP. They read and change the shared `ClientHandle`s of `ServerState::clients`.
+//! UNBLOCK, HELP. They read and change the shared `ClientHandle`s of `ServerState::clients`.
 //!
 //! Every rcache client is a `normal` client of the `default` user: the types `master`,
 //! `replica`/`slave` and `pubsub` are accepted in filters and match nobody.
@@ -38,6 +38,9 @@ pub const SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("client|no-touch", 3, CONN, 0, 0, 0, no_touch, "connection", "7.2.0",
         "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
         "<ON | OFF>"),
+    cmd!("client|unblock", -3, ADMIN | CONN, 0, 0, 0, unblock, "connection", "5.0.0",
+        "Unblocks a client blocked by a blocking command from a different connection.",
+        "client-id [TIMEOUT | ERROR]"),
     cmd!("client|help", 2, LOADING | STALE, 0, 0, 0, help, "connection", "5.0.0",
         "Returns helpful text about the different subcommands.", ""),
 ];
@@ -76,6 +79,8 @@ const HELP: &[&str] = &[
     "      Return clients with the specified IDs.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
@@ -359,6 +364,30 @@ fn no_touch(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: wake a blocked client as if its timeout passed, or
+/// with an UNBLOCKED error. 1 if it was blocked.
+fn unblock(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::Static(
+            "ERR unknown subcommand or wrong number of arguments for 'unblock'. Try CLIENT HELP.",
+        ));
+    }
+    let id = parse_int(args.get(2))?;
+    let error = match args.try_get(3) {
+        None => false,
+        Some(r) if eq_ic(r, "timeout") => false,
+        Some(r) if eq_ic(r, "error") => true,
+        Some(_) => {
+            return Err(CmdError::Static(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let n = id > 0 && ctx.srv.blocking.unblock(id as u64, error);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::testing::TestCtx;
@@ -434,7 +463,7 @@ mod tests {
             "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
         );
         let help = t.run(&["CLIENT", "HELP"]);
-        assert!(help.starts_with("*43\r\n+CLIENT <subcommand>"), "{help}");
+        assert!(help.starts_with("*45\r\n+CLIENT <subcommand>"), "{help}");
     }
 
     #[test]

@@ -149,6 +149,12 @@ pub struct Session {
     pub no_touch: bool,
     /// Close after flushing replies (QUIT, CLIENT KILL of self, a fatal error).
     pub close: bool,
+    /// Blocking commands answer as their non-blocking form instead of blocking (Redis's
+    /// CLIENT_DENY_BLOCKING): set by EXEC and scripts around the commands they run.
+    pub deny_blocking: bool,
+    /// Set by a blocking command that found nothing: the connection parks on this waiter
+    /// (`blocking.rs`) before running the next command.
+    pub blocked: Option<Arc<crate::blocking::Waiter>>,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -161,6 +167,8 @@ impl Session {
             authenticated,
             no_touch: false,
             close: false,
+            deny_blocking: false,
+            blocked: None,
             handle,
         }
     }

@@ -181,7 +181,7 @@ fn clients(ctx: &Ctx<'_>, f: &mut Fields) {
     f.kv("maxclients", srv.settings.maxclients.load(Relaxed));
     f.kv("client_recent_max_input_buffer", qmax);
     f.kv("client_recent_max_output_buffer", omax);
-    f.kv("blocked_clients", 0);
+    f.kv("blocked_clients", srv.blocking.blocked_clients());
     f.kv("tracking_clients", 0);
     f.kv("clients_in_timeout_table", 0);
 }

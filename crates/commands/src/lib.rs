@@ -13,6 +13,7 @@
 //! rows in `CommandSpec::subcommands` and dispatch with `dispatch_sub`.
 
 pub mod bits;
+pub mod blocking;
 pub mod client_cmd;
 pub mod clients;
 pub mod config;
@@ -26,6 +27,7 @@ pub mod glob;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod lists;
 pub mod object;
 pub mod server;
 pub mod sort;
@@ -58,6 +60,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
+    lists::COMMANDS,
     zset::COMMANDS,
 ];
 
@@ -173,6 +176,8 @@ pub struct ServerState {
     pub bound_port: std::sync::atomic::AtomicU16,
     /// Whole-command exclusion for EXEC and scripts (`gate.rs`).
     pub gate: gate::Gate,
+    /// Clients blocked in BLPOP & co. (`blocking.rs`).
+    pub blocking: blocking::Blocking,
 }
 
 impl ServerState {
@@ -193,6 +198,7 @@ impl ServerState {
             shutdown: Shutdown::default(),
             bound_port: std::sync::atomic::AtomicU16::new(0),
             gate: gate::Gate::default(),
+            blocking: blocking::Blocking::default(),
         }
     }
 
@@ -302,6 +308,10 @@ pub fn execute_in(
         // A handler that failed half-way through a reply must not leave a partial frame.
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
+    }
+    // Wake clients blocked on keys this command wrote (one relaxed load when none wait).
+    if srv.blocking.has_waiters() {
+        blocking::after_command(srv, ctx.sess, spec, args);
     }
     Executed::Done(Some(spec))
 }

@@ -5,6 +5,7 @@
 use crate::io::{Handoff, IoThreads, PIPELINED_BATCH};
 use crate::sock::Sock;
 use bytes::{Buf, BytesMut};
+use commands::blocking::{Finish, Waiter};
 use commands::clients::{ClientHandle, Session};
 use commands::gate::Shared;
 use commands::{Executed, ServerState};
@@ -250,6 +251,23 @@ async fn run(
                     if sess.close {
                         break;
                     }
+                    if let Some(w) = sess.blocked.take() {
+                        // A blocking command found nothing: park until served, timed out,
+                        // killed or disconnected (`commands::blocking`). The gate share is
+                        // dropped first, and replies so far are flushed.
+                        share = None;
+                        if let Some(name) = last {
+                            *handle.last_cmd.lock() = name;
+                        }
+                        if !wbuf.is_empty() && flush(state, &sock, &mut wbuf).await.is_err() {
+                            state.blocking.finish(&w, Finish::Gone);
+                            return Outcome::Closed(None);
+                        }
+                        match park(state, &sock, rbuf, handle, &w).await {
+                            Ok(reply) => wbuf.extend_from_slice(&reply),
+                            Err(reason) => return Outcome::Closed(reason),
+                        }
+                    }
                     let hard = settings.obuf_hard.load(Relaxed) as usize;
                     if hard > 0 && wbuf.len() > hard {
                         state
@@ -393,6 +411,62 @@ async fn run_exclusive(
     *sess = back;
     *wbuf = out;
     Some(spec)
+}
+
+/// Wait for a blocked client's reply: served by a pusher, the deadline, CLIENT KILL, or the
+/// client going away (read EOF). Bytes the client sends meanwhile are buffered for after the
+/// reply (Redis does the same). `Err` = close the connection, nothing was popped for it.
+async fn park(
+    state: &ServerState,
+    sock: &Sock,
+    rbuf: &mut BytesMut,
+    handle: &ClientHandle,
+    w: &Arc<Waiter>,
+) -> Result<Vec<u8>, Option<String>> {
+    let deadline = w.deadline();
+    let sleep = async move {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    let gone = |why: Option<String>| {
+        state.blocking.finish(w, Finish::Gone);
+        Err(why)
+    };
+    loop {
+        if handle.is_killed() {
+            return gone(Some("killed".into()));
+        }
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            // A served reply wins every race: its element is already popped.
+            biased;
+            r = w.served() => return Ok(r),
+            _ = &mut sleep => {
+                return Ok(state.blocking.finish(w, Finish::Timeout).unwrap_or_default());
+            }
+            _ = handle.kill_notify.notified() => return gone(Some("killed".into())),
+            r = sock.read_buf(rbuf) => match r {
+                Ok(0) | Err(_) => return gone(None),
+                Ok(n) => {
+                    state.stats.total_net_input_bytes.add(n as u64);
+                    handle.qbuf.store(rbuf.len(), Relaxed);
+                    let limit = state.settings.client_query_buffer_limit.load(Relaxed) as usize;
+                    if rbuf.len() > limit {
+                        state
+                            .stats
+                            .client_query_buffer_limit_disconnections
+                            .fetch_add(1, Relaxed);
+                        return gone(Some(format!("query buffer limit reached ({} bytes)", rbuf.len())));
+                    }
+                }
+            },
+        }
+    }
 }
 
 async fn flush(state: &ServerState, sock: &Sock, wbuf: &mut Vec<u8>) -> std::io::Result<()> {
