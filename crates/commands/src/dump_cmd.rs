@@ -89,6 +89,17 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
         Err(DumpError::BadFormat) => return Err(CmdError::Static("ERR Bad data format")),
     };
+    // An empty collection cannot exist (Redis deletes emptied keys), so a payload of one is
+    // malformed.
+    let empty = match &value {
+        dump::Value::String(_) => false,
+        dump::Value::List(v) | dump::Value::Set(v) => v.is_empty(),
+        dump::Value::ZSet(v) => v.is_empty(),
+        dump::Value::Hash(v) => v.is_empty(),
+    };
+    if empty {
+        return Err(CmdError::Static("ERR Bad data format"));
+    }
     let now = txn.now();
     let at = match (ttl, absttl) {
         (0, _) => 0,

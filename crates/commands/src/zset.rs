@@ -12,6 +12,7 @@
 
 mod algebra;
 mod basic;
+mod bpop;
 mod pop;
 mod range;
 #[cfg(test)]
@@ -90,6 +91,15 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!("zmpop", -4, WRITE | MOVABLE_KEYS, 0, 0, 0, pop::zmpop, "sorted_set", "7.0.0",
         "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.",
         "numkeys key [key ...] MIN | MAX [COUNT count]"),
+    cmd!("bzpopmin", -3, WRITE | NOSCRIPT | BLOCKING | FAST, 1, -2, 1, bpop::bzpopmin, "sorted_set", "5.0.0",
+        "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        "key [key ...] timeout"),
+    cmd!("bzpopmax", -3, WRITE | NOSCRIPT | BLOCKING | FAST, 1, -2, 1, bpop::bzpopmax, "sorted_set", "5.0.0",
+        "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.",
+        "key [key ...] timeout"),
+    cmd!("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, 0, 0, 0, bpop::bzmpop, "sorted_set", "7.0.0",
+        "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.",
+        "timeout numkeys key [key ...] MIN | MAX [COUNT count]"),
     cmd!("zrandmember", -2, READONLY, 1, 1, 1, basic::zrandmember, "sorted_set", "6.2.0",
         "Returns one or more random members from a sorted set.", "key [count [WITHSCORES]]"),
     cmd!("zunion", -3, READONLY | MOVABLE_KEYS, 0, 0, 0, algebra::zunion, "sorted_set", "6.2.0",

@@ -271,3 +271,58 @@ fn client_unblock_over_the_wire() {
         "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
     );
 }
+
+#[test]
+fn bzpopmin_and_bzmpop_are_woken_by_zadd() {
+    let srv = TestServer::start();
+    let mut w1 = srv.connection();
+    let mut w2 = srv.connection();
+    let mut ctl = srv.connection();
+    let h1 = thread::spawn(move || {
+        let r: (String, String, f64) = redis::cmd("BZPOPMIN")
+            .arg("z")
+            .arg(0)
+            .query(&mut w1)
+            .unwrap();
+        r
+    });
+    wait_blocked(&mut ctl, 1);
+    let h2 = thread::spawn(move || {
+        let r: Value = redis::cmd("BZMPOP")
+            .arg(0)
+            .arg(1)
+            .arg("z")
+            .arg("MAX")
+            .arg("COUNT")
+            .arg(5)
+            .query(&mut w2)
+            .unwrap();
+        r
+    });
+    wait_blocked(&mut ctl, 2);
+    // One ZADD of three members: the first waiter (FIFO) gets the lowest, the second the rest.
+    let _: usize = redis::cmd("ZADD")
+        .arg("z")
+        .arg(3)
+        .arg("c")
+        .arg(1)
+        .arg("a")
+        .arg(2)
+        .arg("b")
+        .query(&mut ctl)
+        .unwrap();
+    assert_eq!(h1.join().unwrap(), ("z".into(), "a".into(), 1.0));
+    let v = h2.join().unwrap();
+    assert_eq!(
+        v,
+        Value::Array(vec![
+            bulk("z"),
+            Value::Array(vec![
+                Value::Array(vec![bulk("c"), bulk("3")]),
+                Value::Array(vec![bulk("b"), bulk("2")]),
+            ]),
+        ])
+    );
+    let exists: bool = ctl.exists("z").unwrap();
+    assert!(!exists);
+}

@@ -28,12 +28,31 @@ pub fn pop_first_nonempty(
 ) -> Result<Option<PopResult>, CmdError> {
     let ks: Vec<storage::Key> = keys.iter().map(|k| ctx.key(k)).collect();
     let mut txn = ctx.txn(&ks);
-    for k in &ks {
-        if !read_zset_type_only(&mut txn, k)? {
+    pop_first_nonempty_locked(ctx, &mut txn, &ks, count, max, false)
+}
+
+/// `pop_first_nonempty` under the caller's `Txn` (the blocking forms keep it to register a
+/// waiter atomically). `skip_wrong_type`: when serving a blocked client, keys of another type
+/// are passed over (the client stays blocked), as Redis does.
+pub fn pop_first_nonempty_locked(
+    ctx: &Ctx<'_>,
+    txn: &mut storage::Txn<'_>,
+    ks: &[storage::Key],
+    count: usize,
+    max: bool,
+    skip_wrong_type: bool,
+) -> Result<Option<PopResult>, CmdError> {
+    let txn = &mut *txn;
+    for k in ks {
+        let ready = match read_zset_type_only(txn, k) {
+            Err(_) if skip_wrong_type => false,
+            r => r?,
+        };
+        if !ready {
             continue;
         }
         let items =
-            write_zset(ctx, &mut txn, k, false, |e| zset::pop(e, count, max))?.unwrap_or_default();
+            write_zset(ctx, txn, k, false, |e| zset::pop(e, count, max))?.unwrap_or_default();
         return Ok(Some(PopResult {
             key: k.bytes.to_vec(),
             items,

@@ -891,3 +891,32 @@ fn arity_and_table() {
             || t.run(&["COMMAND", "DOCS", "zadd"]).contains("sorted_set")
     );
 }
+
+#[test]
+fn bzpop_forms_answer_at_once_when_data_or_denied() {
+    let t = TestCtx::new();
+    t.run(&["ZADD", "z", "1", "a", "2", "b"]);
+    assert_eq!(
+        t.run(&["BZPOPMIN", "none", "z", "0"]),
+        "*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(
+        t.run(&["BZPOPMAX", "z", "0"]),
+        "*3\r\n$1\r\nz\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+    t.run(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+    assert_eq!(
+        t.run(&["BZMPOP", "0", "1", "z", "MAX", "COUNT", "2"]),
+        "*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+    t.run(&["SET", "s", "x"]);
+    assert!(t.run(&["BZPOPMIN", "s", "0"]).starts_with("-WRONGTYPE"));
+    assert_eq!(
+        t.run(&["BZPOPMIN", "z", "-1"]),
+        "-ERR timeout is negative\r\n"
+    );
+    assert_eq!(
+        t.run(&["BZMPOP", "0", "0", "z", "MIN"]),
+        "-ERR numkeys should be greater than 0\r\n"
+    );
+}

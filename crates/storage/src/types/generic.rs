@@ -2,7 +2,8 @@
 //! RESTORE (`dump::Value`), SORT (its elements, hash-field lookups for BY/GET patterns).
 //! They dispatch on the entry's type and encoding to each type's module.
 
-use super::{compact, Limits};
+use super::zset::ZRef;
+use super::{compact, list, zset, Limits};
 use crate::dump::Value;
 use crate::entry::{Enc, Entry, ObjType};
 
@@ -10,6 +11,14 @@ use crate::entry::{Enc, Entry, ObjType};
 pub fn to_value(e: &Entry) -> Value {
     match e.obj_type() {
         ObjType::String => Value::String(e.value().to_vec()),
+        ObjType::List => Value::List(list::elements(e).into_iter().map(<[u8]>::to_vec).collect()),
+        ObjType::ZSet => Value::ZSet(
+            ZRef::of(e)
+                .to_vec()
+                .into_iter()
+                .map(|(m, s)| (m.to_vec(), s))
+                .collect(),
+        ),
         _ => match e.enc() {
             Enc::Compact | Enc::Raw => compact_to_value(e.obj_type(), e.value()),
             Enc::Boxed => unimplemented!("boxed to_value is wired when the types land"),
@@ -39,9 +48,32 @@ fn compact_to_value(ty: ObjType, blob: &[u8]) -> Value {
 }
 
 /// Build an entry for `key` holding `v`, in the encoding the thresholds call for.
-pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, _limits: &Limits) -> Entry {
+pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, limits: &Limits) -> Entry {
     match v {
         Value::String(s) => Entry::new_string(key, s, slot, lru),
+        Value::List(items) => list::new_entry(
+            key,
+            items.iter().map(Vec::as_slice),
+            false,
+            slot,
+            lru,
+            limits,
+        ),
+        Value::ZSet(items) => {
+            // A payload's pairs may come in any order and repeat a member: the last score
+            // wins, then the blob or skip list is built sorted.
+            let mut last: std::collections::HashMap<&[u8], f64> = std::collections::HashMap::new();
+            for (m, sc) in items {
+                last.insert(m.as_slice(), *sc);
+            }
+            let mut sorted: Vec<(&[u8], f64)> = last.into_iter().collect();
+            sorted.sort_by(|a, b| {
+                a.1.partial_cmp(&b.1)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then_with(|| a.0.cmp(b.0))
+            });
+            zset::entry_from_sorted(key, slot, lru, &sorted, limits)
+        }
         _ => unimplemented!("from_value is wired when the types land"),
     }
 }
