@@ -143,7 +143,7 @@ fn keys(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// a leading space, trailing junk or overflow is invalid; `-n` wraps as in C; an empty
 /// string is 0. Clients only ever send back cursors they were given, which are plain
 /// decimal u64s.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(b: &[u8]) -> Option<u64> {
     if b.is_empty() {
         return Some(0);
     }

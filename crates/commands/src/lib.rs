@@ -15,6 +15,7 @@
 pub mod bits;
 pub mod client_cmd;
 pub mod clients;
+pub mod coll;
 pub mod config;
 pub mod config_cmd;
 pub mod connection;
@@ -22,11 +23,13 @@ pub mod docs;
 pub mod error;
 pub mod gate;
 pub mod glob;
+pub mod hashes;
 pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod object;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod testing;
@@ -51,6 +54,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     object::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
 ];
 
 /// A counter split over cache lines by thread, so worker threads counting every batch never

@@ -212,7 +212,7 @@ impl<K: KeyOf> Dense<K> {
 
     /// Visit items from `cursor` (see the module doc) until `count` were visited; returns the
     /// next cursor, 0 when the scan is complete.
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8])) -> u64 {
+    pub fn scan<'s>(&'s self, cursor: u64, count: usize, mut visit: impl FnMut(&'s [u8])) -> u64 {
         let len = self.items.len();
         let mut i = if cursor == 0 {
             len
