@@ -7,7 +7,7 @@
 //! a hash is modified in place, never replaced).
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::coll::{self, parse_rand_count, parse_scan};
 use crate::error::{CmdError, CmdResult};
@@ -68,7 +68,7 @@ fn creator<'k>(key: &'k [u8], slot: u16) -> impl Fn(u32) -> Entry + 'k {
 
 /// HSET / HMSET: set every pair; the number of new fields.
 fn set_pairs(ctx: &mut Ctx<'_>, args: Args<'_>) -> Result<i64, CmdError> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity);
     }
     let lim = ctx.srv.settings.limits();
@@ -276,8 +276,9 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let make = creator(k.bytes, k.slot);
     let s = coll::write(&mut txn, &k, ObjType::Hash, Some(&make), |e| {
         let cur = match HashRef::of(e).get(field) {
-            Some(v) => longdouble::parse(v)
-                .ok_or(CmdError::Static("ERR hash value is not a float"))?,
+            Some(v) => {
+                longdouble::parse(v).ok_or(CmdError::Static("ERR hash value is not a float"))?
+            }
             None => Ld::Zero { neg: false },
         };
         let s = longdouble::format(longdouble::add(cur, incr)).ok_or(CmdError::Static(
@@ -364,7 +365,11 @@ fn compact_pairs<'a>(h: &HashRef<'a>) -> Vec<(&'a [u8], &'a [u8])> {
     }
 }
 
-fn pair_at<'a>(h: &HashRef<'a>, compact: &[(&'a [u8], &'a [u8])], i: usize) -> (&'a [u8], &'a [u8]) {
+fn pair_at<'a>(
+    h: &HashRef<'a>,
+    compact: &[(&'a [u8], &'a [u8])],
+    i: usize,
+) -> (&'a [u8], &'a [u8]) {
     match h {
         HashRef::Compact(_) => compact[i],
         HashRef::Boxed(o) => o.pair_at(i),

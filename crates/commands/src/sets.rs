@@ -125,8 +125,8 @@ fn smembers(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn sismember(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let found =
-        coll::read(&mut txn, &k, ObjType::Set)?.is_some_and(|e| SetRef::of(e).contains(args.get(2)));
+    let found = coll::read(&mut txn, &k, ObjType::Set)?
+        .is_some_and(|e| SetRef::of(e).contains(args.get(2)));
     ctx.out.int(found as i64);
     Ok(())
 }
@@ -285,7 +285,9 @@ fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         ctx.out.int(found as i64);
         return Ok(());
     }
-    let removed = coll::write(&mut txn, &src, ObjType::Set, None, |e| Ok(set::remove(e, m)))?;
+    let removed = coll::write(&mut txn, &src, ObjType::Set, None, |e| {
+        Ok(set::remove(e, m))
+    })?;
     if removed != Some(true) {
         ctx.out.int(0);
         return Ok(());

@@ -66,8 +66,14 @@ fn set_get_and_friends() {
         t.run(&["HGETALL", "h"]),
         "*6\r\n$1\r\na\r\n$2\r\n10\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\nc\r\n$1\r\n3\r\n"
     );
-    assert_eq!(t.run(&["HKEYS", "h"]), "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
-    assert_eq!(t.run(&["HVALS", "h"]), "*3\r\n$2\r\n10\r\n$1\r\n2\r\n$1\r\n3\r\n");
+    assert_eq!(
+        t.run(&["HKEYS", "h"]),
+        "*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
+    assert_eq!(
+        t.run(&["HVALS", "h"]),
+        "*3\r\n$2\r\n10\r\n$1\r\n2\r\n$1\r\n3\r\n"
+    );
     assert_eq!(t.run(&["HGETALL", "nokey"]), "*0\r\n");
     assert_eq!(t.run(&["HMSET", "h", "d", "4"]), "+OK\r\n");
     assert_eq!(t.run(&["HSETNX", "h", "d", "5"]), ":0\r\n");
@@ -152,8 +158,20 @@ fn hincrby_like_redis() {
     assert_eq!(t.run(&["HINCRBY", "h", "n", "5"]), ":5\r\n");
     assert_eq!(t.run(&["HINCRBY", "h", "n", "-7"]), ":-2\r\n");
     assert_eq!(t.run(&["HINCRBY", "h", "n", "x"]), NOT_INT);
-    assert_eq!(t.run(&["HINCRBY", "h", "n", "9223372036854775808"]), NOT_INT);
-    t.run(&["HSET", "h", "s", "str", "z", "01", "big", "9223372036854775807"]);
+    assert_eq!(
+        t.run(&["HINCRBY", "h", "n", "9223372036854775808"]),
+        NOT_INT
+    );
+    t.run(&[
+        "HSET",
+        "h",
+        "s",
+        "str",
+        "z",
+        "01",
+        "big",
+        "9223372036854775807",
+    ]);
     let not_int = "-ERR hash value is not an integer\r\n";
     assert_eq!(t.run(&["HINCRBY", "h", "s", "1"]), not_int);
     assert_eq!(t.run(&["HINCRBY", "h", "z", "1"]), not_int);
@@ -161,7 +179,10 @@ fn hincrby_like_redis() {
         t.run(&["HINCRBY", "h", "big", "1"]),
         "-ERR increment or decrement would overflow\r\n"
     );
-    assert_eq!(t.run(&["HGET", "h", "big"]), "$19\r\n9223372036854775807\r\n");
+    assert_eq!(
+        t.run(&["HGET", "h", "big"]),
+        "$19\r\n9223372036854775807\r\n"
+    );
     // A failed increment on a missing key leaves no key behind.
     assert_eq!(t.run(&["HINCRBY", "fresh", "f", "x"]), NOT_INT);
     assert_eq!(t.run(&["EXISTS", "fresh"]), ":0\r\n");
@@ -193,7 +214,10 @@ fn hincrbyfloat_like_redis() {
         t.run(&["HINCRBYFLOAT", "h", "m", "1.18973149535723176502e4932"]),
         "-ERR increment would produce NaN or Infinity\r\n"
     );
-    assert_eq!(t.run(&["HINCRBYFLOAT", "nokey", "f", "inf"]), "-ERR value is NaN or Infinity\r\n");
+    assert_eq!(
+        t.run(&["HINCRBYFLOAT", "nokey", "f", "inf"]),
+        "-ERR value is NaN or Infinity\r\n"
+    );
     assert_eq!(t.run(&["EXISTS", "nokey"]), ":0\r\n");
 }
 
@@ -202,7 +226,10 @@ fn hrandfield_counts() {
     let t = TestCtx::new();
     assert_eq!(t.run(&["HRANDFIELD", "nokey"]), "$-1\r\n");
     assert_eq!(t.run(&["HRANDFIELD", "nokey", "3"]), "*0\r\n");
-    assert_eq!(t.run(&["HRANDFIELD", "nokey", "-3", "WITHVALUES"]), "*0\r\n");
+    assert_eq!(
+        t.run(&["HRANDFIELD", "nokey", "-3", "WITHVALUES"]),
+        "*0\r\n"
+    );
     t.run(&["HSET", "h", "a", "1", "b", "2", "c", "3"]);
     assert_eq!(t.run(&["HRANDFIELD", "h", "0"]), "*0\r\n");
     assert_eq!(t.run(&["HRANDFIELD", "h", "1", "foo"]), SYNTAX);
@@ -270,7 +297,9 @@ fn encodings_convert_once() {
     assert_eq!(t.run(&["OBJECT", "ENCODING", "v"]), "$9\r\nhashtable\r\n");
     t.run(&["HSET", "f", "123456789", "a"]);
     assert_eq!(t.run(&["OBJECT", "ENCODING", "f"]), "$9\r\nhashtable\r\n");
-    t.run(&["HSET", "n", "a", "1", "b", "2", "c", "3", "d", "4", "a", "5"]);
+    t.run(&[
+        "HSET", "n", "a", "1", "b", "2", "c", "3", "d", "4", "a", "5",
+    ]);
     assert_eq!(t.run(&["OBJECT", "ENCODING", "n"]), "$9\r\nhashtable\r\n");
     assert_eq!(t.run(&["HLEN", "n"]), ":4\r\n");
     // HINCRBYFLOAT's long result converts too.

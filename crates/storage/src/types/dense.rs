@@ -123,8 +123,7 @@ impl<K: KeyOf> Dense<K> {
     pub fn reserve(&mut self, n: usize) {
         self.items.reserve(n);
         let items = &self.items;
-        self.index
-            .reserve(n, |&j| hash(K::key(&items[j as usize])));
+        self.index.reserve(n, |&j| hash(K::key(&items[j as usize])));
     }
 
     /// Position of the item whose key is `key`.
@@ -280,7 +279,11 @@ mod tests {
             assert!(d.remove(i.to_string().as_bytes()).is_some());
         }
         for i in 0..1000u32 {
-            assert_eq!(d.find(i.to_string().as_bytes()).is_some(), i % 3 != 0, "{i}");
+            assert_eq!(
+                d.find(i.to_string().as_bytes()).is_some(),
+                i % 3 != 0,
+                "{i}"
+            );
         }
         let heap: usize = d.iter().map(item_heap).sum();
         assert_eq!(heap, d.heap);

@@ -220,8 +220,7 @@ pub fn prepare(
 
 /// Set `field` to `value` (Redis's `hashTypeSet`); true when the field is new.
 pub fn set(e: &mut Entry, field: &[u8], value: &[u8], lim: &Limits) -> bool {
-    if e.enc() == Enc::Compact && (field.len() > lim.hash_value || value.len() > lim.hash_value)
-    {
+    if e.enc() == Enc::Compact && (field.len() > lim.hash_value || value.len() > lim.hash_value) {
         convert(e);
     }
     if let Some(Collection::Hash(h)) = e.collection_mut() {

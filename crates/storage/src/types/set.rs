@@ -157,9 +157,7 @@ pub fn as_int(b: &[u8]) -> Option<i64> {
     let mut v: i64 = 0;
     for &d in digits {
         let d = (d - b'0') as i64;
-        v = v
-            .checked_mul(10)?
-            .checked_add(if neg { -d } else { d })?;
+        v = v.checked_mul(10)?.checked_add(if neg { -d } else { d })?;
     }
     Some(v)
 }
@@ -405,7 +403,10 @@ mod tests {
         for m in ["3", "1", "-7", "2", "1"] {
             add(&mut e, m.as_bytes(), &l);
         }
-        assert_eq!(members(&e), vec![b"-7".to_vec(), b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]);
+        assert_eq!(
+            members(&e),
+            vec![b"-7".to_vec(), b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]
+        );
         assert_eq!(enc_name(&e), "intset");
         // An intset with 4 members cannot become a listpack of at most 4: a table.
         add(&mut e, b"x", &l);
