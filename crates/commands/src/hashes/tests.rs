@@ -378,3 +378,22 @@ fn memory_is_accounted_and_returned() {
     assert_eq!(t.run(&["EXISTS", "big"]), ":0\r\n");
     assert_eq!(t.srv.ks.used_memory(), base);
 }
+
+/// The memory target: many small hashes must not cost more than Redis's listpacks
+/// (Redis 7.0: ~309 bytes of used_memory per 10-field hash of this shape).
+#[test]
+fn small_hashes_are_compact() {
+    let t = TestCtx::new();
+    let base = t.srv.ks.used_memory();
+    for i in 0..1000 {
+        let mut args = vec!["HSET".to_string(), format!("user:{i}")];
+        for f in 0..10 {
+            args.push(format!("field{f}"));
+            args.push(format!("value-{i:05}"));
+        }
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        t.run(&a);
+    }
+    let per_key = (t.srv.ks.used_memory() - base) / 1000;
+    assert!(per_key <= 290, "{per_key} bytes per hash");
+}
