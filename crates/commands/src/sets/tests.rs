@@ -383,3 +383,107 @@ fn small_sets_are_compact() {
     let per_key = (t.srv.ks.used_memory() - base) / 1000;
     assert!(per_key <= 256, "{per_key} bytes per set");
 }
+
+mod model {
+    //! Random command sequences against a model (a map of `HashSet`s), with small
+    //! thresholds so every encoding and conversion is crossed.
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(u8, Vec<u8>),
+        Rem(u8, u8),
+        Pop(u8),
+        Move(u8, u8, u8),
+        Store(u8, u8, u8, u8),
+    }
+
+    fn member(m: u8) -> String {
+        match m % 3 {
+            0 => (m as i64 - 20).to_string(),
+            1 => format!("m{m}"),
+            _ => format!("long-member-{m}"),
+        }
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..3, proptest::collection::vec(0u8..40, 1..6)).prop_map(|(k, ms)| Op::Add(k, ms)),
+            2 => (0u8..3, 0u8..40).prop_map(|(k, m)| Op::Rem(k, m)),
+            1 => (0u8..3).prop_map(Op::Pop),
+            1 => (0u8..3, 0u8..3, 0u8..40).prop_map(|(a, b, m)| Op::Move(a, b, m)),
+            1 => (0u8..3, 0u8..3, 0u8..3, 0u8..3).prop_map(|(o, d, a, b)| Op::Store(o, d, a, b)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn commands_match_a_model(ops in proptest::collection::vec(op(), 1..80)) {
+            let t = small();
+            let mut model: HashMap<String, HashSet<String>> = HashMap::new();
+            let key = |k: u8| format!("k{k}");
+            for o in ops {
+                match o {
+                    Op::Add(k, ms) => {
+                        let ms: Vec<String> = ms.into_iter().map(member).collect();
+                        let mut args = vec!["SADD".to_string(), key(k)];
+                        args.extend(ms.iter().cloned());
+                        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                        let s = model.entry(key(k)).or_default();
+                        let added = ms.iter().filter(|m| s.insert((*m).clone())).count();
+                        prop_assert_eq!(t.run(&a), format!(":{added}\r\n"));
+                    }
+                    Op::Rem(k, m) => {
+                        let m = member(m);
+                        let had = model.get_mut(&key(k)).is_some_and(|s| s.remove(&m));
+                        prop_assert_eq!(t.run(&["SREM", &key(k), &m]), format!(":{}\r\n", had as i32));
+                    }
+                    Op::Pop(k) => {
+                        let got = bulks(&t.run(&["SPOP", &key(k)]));
+                        match model.get_mut(&key(k)) {
+                            Some(s) if !s.is_empty() => prop_assert!(s.remove(&got[0])),
+                            _ => prop_assert!(got.is_empty()),
+                        }
+                    }
+                    Op::Move(a, b, m) => {
+                        let m = member(m);
+                        let moved = a != b && model.get_mut(&key(a)).is_some_and(|s| s.remove(&m));
+                        let same = a == b && model.get(&key(a)).is_some_and(|s| s.contains(&m));
+                        if moved {
+                            model.entry(key(b)).or_default().insert(m.clone());
+                        }
+                        let want = (moved || same) as i32;
+                        prop_assert_eq!(t.run(&["SMOVE", &key(a), &key(b), &m]), format!(":{want}\r\n"));
+                    }
+                    Op::Store(op, d, a, b) => {
+                        let empty = HashSet::new();
+                        let sa = model.get(&key(a)).unwrap_or(&empty).clone();
+                        let sb = model.get(&key(b)).unwrap_or(&empty).clone();
+                        let (cmd, r): (&str, HashSet<String>) = match op {
+                            0 => ("SINTERSTORE", sa.intersection(&sb).cloned().collect()),
+                            1 => ("SUNIONSTORE", sa.union(&sb).cloned().collect()),
+                            _ => ("SDIFFSTORE", sa.difference(&sb).cloned().collect()),
+                        };
+                        prop_assert_eq!(t.run(&[cmd, &key(d), &key(a), &key(b)]), format!(":{}\r\n", r.len()));
+                        model.insert(key(d), r);
+                    }
+                }
+                model.retain(|_, s| !s.is_empty());
+                for k in 0..3 {
+                    let want: Vec<String> = {
+                        let mut v: Vec<String> = model.get(&key(k)).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+                        v.sort();
+                        v
+                    };
+                    prop_assert_eq!(sorted(&t.run(&["SMEMBERS", &key(k)])), want.clone());
+                    prop_assert_eq!(t.run(&["SCARD", &key(k)]), format!(":{}\r\n", want.len()));
+                    prop_assert_eq!(t.run(&["EXISTS", &key(k)]), format!(":{}\r\n", !want.is_empty() as i32));
+                }
+            }
+            prop_assert_eq!(t.srv.ks.used_memory() > 0, !model.is_empty());
+        }
+    }
+}
