@@ -16,6 +16,7 @@ pub mod bits;
 pub mod blocking;
 pub mod client_cmd;
 pub mod clients;
+pub mod coll;
 pub mod config;
 pub mod config_cmd;
 pub mod connection;
@@ -24,12 +25,14 @@ pub mod dump_cmd;
 pub mod error;
 pub mod gate;
 pub mod glob;
+pub mod hashes;
 pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod object;
 pub mod server;
+pub mod sets;
 pub mod sort;
 #[cfg(test)]
 mod sort_dump_tests;
@@ -60,7 +63,9 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
+    hashes::COMMANDS,
     lists::COMMANDS,
+    sets::COMMANDS,
     zset::COMMANDS,
 ];
 

@@ -291,10 +291,6 @@ pub(crate) fn rank_window(start: i64, end: i64, len: usize) -> (usize, usize) {
 /// An input of ZUNION/ZINTER/ZDIFF… read as (member, score) pairs: a sorted set, or a plain
 /// set whose members all score 1.
 ///
-/// LEAD: RECONCILE WITH THE SET FAMILY. Plain sets are read here, and only here, straight
-/// from their storage: a compact set is a `types::compact` blob of members; a boxed
-/// `SetObj` had no API when this was written, so a large set input answers an explicit
-/// error until this function calls the set module's iterator.
 pub(crate) fn input_pairs(e: &Entry) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
     match e.obj_type() {
         ObjType::ZSet => Ok(ZRef::of(e)
@@ -302,14 +298,10 @@ pub(crate) fn input_pairs(e: &Entry) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
             .into_iter()
             .map(|(m, s)| (m.to_vec(), s))
             .collect()),
-        ObjType::Set => match e.enc() {
-            storage::Enc::Compact => Ok(storage::types::compact::iter(e.value())
-                .map(|el| (el.bytes.to_vec(), 1.0))
-                .collect()),
-            _ => Err(CmdError::Static(
-                "ERR large plain sets as sorted-set inputs are not supported yet",
-            )),
-        },
+        ObjType::Set => Ok(storage::types::set::SetRef::of(e)
+            .iter()
+            .map(|m| (m.to_vec(), 1.0))
+            .collect()),
         _ => Err(CmdError::WrongType),
     }
 }

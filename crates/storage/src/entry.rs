@@ -368,6 +368,17 @@ impl Entry {
         self.shrink_if_loose();
     }
 
+    /// Make room for `more` value bytes, up to the allocator's size class rather than by
+    /// doubling: a compact collection grows by a few bytes per write, and doubling would
+    /// let it hold up to twice its size (Redis's listpacks grow exactly too).
+    pub fn reserve_value_exact(&mut self, more: usize) {
+        let need = self.0.len() + more;
+        if need > self.0.capacity() {
+            let target = alloc_class(16 + need) - 16;
+            self.0.reserve_exact(target - self.0.len());
+        }
+    }
+
     /// Append to the value, growing geometrically (APPEND in a loop is amortised O(1)).
     pub fn append(&mut self, more: &[u8]) {
         push_slice(&mut self.0, more);

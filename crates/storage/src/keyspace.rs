@@ -624,7 +624,9 @@ impl<'a> Txn<'a> {
         r
     }
 
-    /// The access field (LRU clock or LFU counter) a key created now starts with.
+    /// The LRU/LFU field a key created now starts with, for entries the caller builds and
+    /// inserts with `put_entry` (new collections).
+    #[inline]
     pub fn initial_lru(&self) -> u32 {
         evict::initial_lru(self.now, self.lfu)
     }
@@ -665,6 +667,29 @@ impl<'a> Txn<'a> {
                 None
             }
         }
+    }
+
+    /// Read several keys at once, each as `get` does (hit or miss, LRU/LFU), for commands
+    /// that combine values (SINTER, SUNION…). Expired keys are removed by a first pass, so
+    /// the positions the second pass finds stay valid while the entries are borrowed.
+    pub fn get_many(&mut self, keys: &[Key]) -> Vec<Option<&Entry>> {
+        for k in keys {
+            self.locate(k);
+        }
+        let mut found: SmallVec<[Option<usize>; 8]> = SmallVec::new();
+        for k in keys {
+            let i = self.get(k).is_some().then(|| self.locate(k)).flatten();
+            found.push(i);
+        }
+        let db = self.db;
+        keys.iter()
+            .zip(found)
+            .map(|(k, i)| {
+                let i = i?;
+                let g = self.guards.iter().find(|(s, _)| *s == k.shard())?;
+                Some(g.1.entry(db, k.slot, i))
+            })
+            .collect()
     }
 
     /// Read a key as Redis's LOOKUP_NOTOUCH does (TYPE, EXISTS, the TTL family, OBJECT):

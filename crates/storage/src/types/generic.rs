@@ -2,10 +2,12 @@
 //! RESTORE (`dump::Value`), SORT (its elements, hash-field lookups for BY/GET patterns).
 //! They dispatch on the entry's type and encoding to each type's module.
 
+use super::hash::HashRef;
+use super::set::SetRef;
 use super::zset::ZRef;
-use super::{compact, list, zset, Limits};
+use super::{hash, list, set, zset, Limits};
 use crate::dump::Value;
-use crate::entry::{Enc, Entry, ObjType};
+use crate::entry::{Entry, ObjType};
 
 /// The value of an entry in owned, encoding-independent form.
 pub fn to_value(e: &Entry) -> Value {
@@ -19,29 +21,11 @@ pub fn to_value(e: &Entry) -> Value {
                 .map(|(m, s)| (m.to_vec(), s))
                 .collect(),
         ),
-        _ => match e.enc() {
-            Enc::Compact | Enc::Raw => compact_to_value(e.obj_type(), e.value()),
-            Enc::Boxed => unimplemented!("boxed to_value is wired when the types land"),
-        },
-    }
-}
-
-fn compact_to_value(ty: ObjType, blob: &[u8]) -> Value {
-    let items: Vec<&[u8]> = compact::iter(blob).map(|x| x.bytes).collect();
-    match ty {
-        ObjType::String => Value::String(blob.to_vec()),
-        ObjType::List => Value::List(items.iter().map(|b| b.to_vec()).collect()),
-        ObjType::Set => Value::Set(items.iter().map(|b| b.to_vec()).collect()),
+        ObjType::Set => Value::Set(SetRef::of(e).iter().map(<[u8]>::to_vec).collect()),
         ObjType::Hash => Value::Hash(
-            items
-                .chunks(2)
-                .map(|p| (p[0].to_vec(), p[1].to_vec()))
-                .collect(),
-        ),
-        ObjType::ZSet => Value::ZSet(
-            items
-                .chunks(2)
-                .map(|p| (p[0].to_vec(), f64::from_le_bytes(p[1].try_into().unwrap())))
+            HashRef::of(e)
+                .iter()
+                .map(|(f, v)| (f.to_vec(), v.to_vec()))
                 .collect(),
         ),
     }
@@ -74,7 +58,27 @@ pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, limits: &Limits) -
             });
             zset::entry_from_sorted(key, slot, lru, &sorted, limits)
         }
-        _ => unimplemented!("from_value is wired when the types land"),
+        Value::Set(items) => {
+            let mut seen = std::collections::HashSet::new();
+            let members: Vec<&[u8]> = items
+                .iter()
+                .map(Vec::as_slice)
+                .filter(|m| seen.insert(*m))
+                .collect();
+            match set::build(&members, limits) {
+                set::Built::Compact(blob) => {
+                    Entry::new_compact(key, ObjType::Set, &blob, slot, lru)
+                }
+                set::Built::Boxed(c) => Entry::new_boxed(key, c, slot, lru),
+            }
+        }
+        Value::Hash(items) => {
+            let mut e = hash::new_entry(key, slot, lru);
+            for (f, v) in items {
+                hash::set(&mut e, f, v, limits);
+            }
+            e
+        }
     }
 }
 
@@ -90,8 +94,8 @@ pub fn sort_input(e: &Entry) -> Option<Vec<Vec<u8>>> {
 
 /// A hash's field (SORT's `key->field` patterns).
 pub fn hash_field(e: &Entry, field: &[u8]) -> Option<Vec<u8>> {
-    match to_value(e) {
-        Value::Hash(v) => v.into_iter().find(|(f, _)| f == field).map(|(_, v)| v),
-        _ => None,
+    if e.obj_type() != ObjType::Hash {
+        return None;
     }
+    HashRef::of(e).get(field).map(<[u8]>::to_vec)
 }

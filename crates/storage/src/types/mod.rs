@@ -7,6 +7,7 @@
 //! and the conversion; commands reach values only through these modules.
 
 pub mod compact;
+pub mod dense;
 pub mod generic;
 pub mod hash;
 pub mod list;
