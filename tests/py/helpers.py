@@ -41,6 +41,9 @@ class Background:
         except Exception as e:  # handed to the test through join()
             self.error = e
 
+    def done(self):
+        return not self._t.is_alive()
+
     def join(self, timeout=10):
         self._t.join(timeout)
         assert not self._t.is_alive(), "background call still running"
@@ -49,9 +52,21 @@ class Background:
         return self.result
 
 
-def wait_blocked(r, n, timeout=5.0):
-    """Wait until the server counts `n` clients blocked (INFO clients: blocked_clients)."""
-    wait_for(f"{n} blocked clients", lambda: blocked_clients(r) == n, timeout)
+def wait_blocked(r, n, *waiters, timeout=5.0):
+    """Wait until the server counts `n` clients blocked (INFO clients: blocked_clients).
+
+    `waiters` are the Background calls expected to be blocked: if one returns meanwhile (an
+    error, or a reply where it should have blocked) this fails at once with what it got.
+    """
+
+    def reached():
+        for w in waiters:
+            if w.done():
+                w.join()  # raises the call's error, if any
+                raise AssertionError(f"the call returned {w.result!r} instead of blocking")
+        return blocked_clients(r) == n
+
+    wait_for(f"{n} blocked clients", reached, timeout)
 
 
 def config_int(r, name):

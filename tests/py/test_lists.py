@@ -162,7 +162,7 @@ def test_blpop_times_out_with_none(r):
 
 def test_blpop_woken_by_push_from_another_client(r, make_client, protocol):
     waiter = Background(make_client().blpop, ["q"], timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, waiter)
     assert r.rpush("q", "job") == 1
     assert waiter.join() == pair(protocol, "q", "job")
     assert r.exists("q") == 0
@@ -174,7 +174,7 @@ def test_blocked_clients_are_served_fifo(r, make_client, protocol):
     for i in range(3):
         waiters.append(Background(make_client().blpop, ["q"], timeout=10))
         # Wait for each one to be parked so the blocking order is known.
-        wait_blocked(r, i + 1)
+        wait_blocked(r, i + 1, *waiters)
     for job in ["j1", "j2", "j3"]:
         r.rpush("q", job)
     assert [w.join() for w in waiters] == [
@@ -188,7 +188,7 @@ def test_one_push_of_several_elements_serves_several_waiters(r, make_client, pro
     waiters = []
     for i in range(2):
         waiters.append(Background(make_client().brpop, ["q"], timeout=10))
-        wait_blocked(r, i + 1)
+        wait_blocked(r, i + 1, *waiters)
     # Three elements: each waiter takes one from the tail, one stays in the list.
     r.rpush("q", "a", "b", "c")
     assert [w.join() for w in waiters] == [pair(protocol, "q", "c"), pair(protocol, "q", "b")]
@@ -197,26 +197,26 @@ def test_one_push_of_several_elements_serves_several_waiters(r, make_client, pro
 
 def test_blocking_on_several_keys(r, make_client, protocol):
     waiter = Background(make_client().blpop, ["k1", "k2", "k3"], timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, waiter)
     r.lpush("k2", "v")
     assert waiter.join() == pair(protocol, "k2", "v")
 
 
 def test_brpoplpush_blmove_blmpop_woken(r, make_client):
     w1 = Background(make_client().brpoplpush, "src", "dst", timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, w1)
     r.rpush("src", "a", "b")
     assert w1.join() == "b"
     assert r.lrange("dst", 0, -1) == ["b"]
 
     w2 = Background(make_client().blmove, "empty", "dst", 10, "RIGHT", "LEFT")
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, w2)
     r.rpush("empty", "c")
     assert w2.join() == "c"
     assert r.lrange("dst", 0, -1) == ["c", "b"]
 
     w3 = Background(make_client().blmpop, 10, 2, "x", "y", direction="RIGHT", count=2)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, w3)
     r.rpush("y", "1", "2", "3")
     assert w3.join() == ["y", ["3", "2"]]
     assert r.lrange("y", 0, -1) == ["1"]
@@ -224,7 +224,7 @@ def test_brpoplpush_blmove_blmpop_woken(r, make_client):
 
 def test_lmove_into_a_watched_for_key_wakes_its_waiter(r, make_client, protocol):
     waiter = Background(make_client().blpop, ["dst"], timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, waiter)
     r.rpush("src", "moved")
     assert r.lmove("src", "dst") == "moved"
     assert waiter.join() == pair(protocol, "dst", "moved")
@@ -233,7 +233,7 @@ def test_lmove_into_a_watched_for_key_wakes_its_waiter(r, make_client, protocol)
 
 def test_push_inside_multi_wakes_after_exec(r, make_client, protocol):
     waiter = Background(make_client().blpop, ["q"], timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, waiter)
     with r.pipeline(transaction=True) as p:
         p.rpush("q", "a").rpush("q", "b").llen("q")
         # Inside the transaction the waiter has not taken anything yet.
@@ -250,7 +250,7 @@ def test_blocking_commands_inside_multi_do_not_block(r):
 
 def test_wrong_type_at_wake_up(r, make_client):
     waiter = Background(make_client().blpop, ["k"], timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, waiter)
     # A string at the key does not wake the waiter (not a list)...
     r.set("k", "str")
     r.delete("k")
@@ -263,7 +263,7 @@ def test_disconnected_waiter_loses_nothing(r, make_client):
     victim = make_client(retry=Retry(NoBackoff(), 0))
     victim_id = victim.client_id()
     waiter = Background(victim.blpop, ["q"], timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, waiter)
     assert r.client_kill_filter(_id=victim_id) == 1
     with pytest.raises(redis.ConnectionError):
         waiter.join()

@@ -205,6 +205,9 @@ def test_script_kill(r, make_client):
         killer = make_client()
 
         def kill():
+            if looper.done():
+                looper.join()
+                raise AssertionError(f"the endless script returned {looper.result!r}")
             try:
                 return killer.script_kill()
             except redis.ResponseError as e:
@@ -228,6 +231,9 @@ def test_busy_reply_while_a_script_runs(r, make_client):
         other = make_client()
 
         def busy():
+            if looper.done():
+                looper.join()  # raises the script's error
+                raise AssertionError(f"the endless script returned {looper.result!r}")
             try:
                 other.get("x")
                 return False

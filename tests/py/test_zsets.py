@@ -311,7 +311,7 @@ def test_bzpop_served_at_once_and_timeout(r, protocol):
 
 def test_bzpopmin_woken_by_zadd(r, make_client, protocol):
     waiter = Background(make_client().bzpopmin, ["z"], timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, waiter)
     r.zadd("z", {"b": 2, "a": 1})
     got = waiter.join()
     assert list(got) == ["z", "a", 1.0]
@@ -321,9 +321,9 @@ def test_bzpopmin_woken_by_zadd(r, make_client, protocol):
 
 def test_bzpopmax_and_bzmpop_fifo(r, make_client):
     w1 = Background(make_client().bzpopmax, ["z"], timeout=10)
-    wait_blocked(r, 1)
+    wait_blocked(r, 1, w1)
     w2 = Background(make_client().bzmpop, 10, 1, ["z"], min=True, count=2)
-    wait_blocked(r, 2)
+    wait_blocked(r, 2, w1, w2)
     r.zadd("z", {"a": 1, "b": 2, "c": 3, "d": 4})
     assert list(w1.join()) == ["z", "d", 4.0]
     got = w2.join()
