@@ -142,8 +142,16 @@ def test_watch_then_flush_or_expiry_aborts(r, make_client, single):
     assert single("EXEC") is None
     assert r.exists("k") == 0
 
-    r.set("k", "v", px=20)
-    single("WATCH", "k")
+    # A key that expires while watched aborts EXEC (one already expired when WATCHed does
+    # not): retry until WATCH provably came first, which a loaded machine may delay.
+    for _ in range(10):
+        r.set("k", "v", px=50)
+        single("WATCH", "k")
+        if single("PTTL", "k") > 0:
+            break
+        single("UNWATCH")
+    else:
+        pytest.fail("could not WATCH the key before it expired")
     wait_for("the key to expire", lambda: other.exists("k") == 0)
     single("MULTI")
     single("SET", "k", "mine")
