@@ -11,11 +11,15 @@
 #    hung tests killed; see .config/nextest.toml), else cargo test. Debug builds: a cold
 #    build plus the whole suite stays well inside CI's budget on two cores, where release
 #    (thin LTO) would double the build time for no test benefit.
+# 3. the redis-py suite (tests/py, see its conftest.py) against the debug rcache binary, in
+#    a venv at .venv-test/ made (python3 -m venv; Debian's python3-venv installed if that
+#    fails) and filled from tests/py/requirements.txt only when missing or changed.
 #
 # Environment:
 #   RCACHE_ALLOW_MISSING_TOOLS=1   tests that need redis-cli/redis-benchmark skip (loudly)
 #                                  instead of failing; never set in CI
 #   RCACHE_TEST_RUNNER=cargo       use cargo test even when nextest is installed
+#   RCACHE_SKIP_PY=1               leave out the redis-py suite (step 3)
 #   CARGO_TARGET_DIR               honoured as usual
 # Exits non-zero on the first failing step.
 set -euo pipefail
@@ -56,6 +60,31 @@ install_redis_tools() {
     command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null
 }
 
+# The redis-py suite's venv: created when missing, its packages installed when missing or
+# when tests/py/requirements.txt changed (a stamp file keeps the requirements installed).
+venv=.venv-test
+setup_python_venv() {
+    local req=tests/py/requirements.txt stamp=$venv/.requirements
+    if [ -x "$venv/bin/python" ] && cmp -s "$req" "$stamp"; then
+        return 0
+    fi
+    step "preparing the redis-py venv ($venv)"
+    if [ ! -x "$venv/bin/python" ]; then
+        if ! { command -v python3 >/dev/null 2>&1 && python3 -m venv "$venv"; }; then
+            rm -rf "$venv"
+            echo "no python3 with a working venv module; installing Debian's python3-venv"
+            export DEBIAN_FRONTEND=noninteractive
+            if ! as_root apt-get install -y -qq --no-install-recommends python3 python3-venv </dev/null; then
+                as_root apt-get update -qq </dev/null
+                as_root apt-get install -y -qq --no-install-recommends python3 python3-venv </dev/null
+            fi
+            python3 -m venv "$venv"
+        fi
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+    cp "$req" "$stamp"
+}
+
 install_redis_tools
 
 step "cargo fmt --check"
@@ -80,6 +109,17 @@ if [ "$runner" = "nextest" ]; then
 else
     step "cargo test --workspace"
     cargo test --workspace --locked --no-fail-fast
+fi
+
+if [ "${RCACHE_SKIP_PY:-}" = "1" ]; then
+    echo "RCACHE_SKIP_PY=1: the redis-py suite is left out"
+else
+    setup_python_venv
+    step "redis-py suite (tests/py)"
+    # The binary the suite starts; a no-op when the tests above built it already.
+    cargo build -p rcache --locked --quiet
+    # A backstop only: every wait in the suite is bounded, and it runs in seconds.
+    timeout 600 "$venv/bin/python" -m pytest tests/py -q
 fi
 
 step "all checks passed"
