@@ -88,7 +88,7 @@ impl Default for Settings {
             appendonly: AtomicBool::new(false),
             evict: Arc::new(EvictionConfig::default()),
             config_file: RwLock::new(None),
-            hash_max_listpack_entries: AtomicU64::new(128),
+            hash_max_listpack_entries: AtomicU64::new(512),
             hash_max_listpack_value: AtomicU64::new(64),
             set_max_intset_entries: AtomicU64::new(512),
             set_max_listpack_entries: AtomicU64::new(128),
