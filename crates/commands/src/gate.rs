@@ -140,6 +140,12 @@ impl Gate {
         self.script_since.store(ms.max(1), Ordering::Release);
     }
 
+    /// The script has ended (the exclusive hold may go on: a script inside EXEC, or an
+    /// in-process caller that holds no gate).
+    pub fn mark_script_end(&self) {
+        self.script_since.store(0, Ordering::Release);
+    }
+
     /// How long the running script has run, if one is running.
     pub fn busy_since(&self) -> Option<std::time::Duration> {
         let s = self.script_since.load(Ordering::Acquire);

@@ -26,6 +26,7 @@ pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod object;
+pub mod scripting;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -51,6 +52,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     object::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
+    scripting::COMMANDS,
 ];
 
 /// A counter split over cache lines by thread, so worker threads counting every batch never
@@ -165,6 +167,8 @@ pub struct ServerState {
     pub bound_port: std::sync::atomic::AtomicU16,
     /// Whole-command exclusion for EXEC and scripts (`gate.rs`).
     pub gate: gate::Gate,
+    /// The Lua engine and script cache (`scripting/engine.rs`).
+    pub scripting: scripting::engine::Engine,
 }
 
 impl ServerState {
@@ -185,6 +189,7 @@ impl ServerState {
             shutdown: Shutdown::default(),
             bound_port: std::sync::atomic::AtomicU16::new(0),
             gate: gate::Gate::default(),
+            scripting: scripting::engine::Engine::default(),
         }
     }
 
@@ -251,9 +256,16 @@ pub enum Executed {
     NeedsExclusive,
 }
 
-/// Look up a command's row by name (for callers deciding how to run it).
+/// Look up a command's row by name (for callers deciding how to run it): a container's
+/// subcommand row when one matches (`SCRIPT KILL` is ALLOW_BUSY, `SCRIPT LOAD` is not).
 pub fn spec_of(srv: &ServerState, args: Args<'_>) -> Option<&'static CommandSpec> {
-    srv.table.lookup(args.get(0))
+    let spec = srv.table.lookup(args.get(0))?;
+    if !spec.subcommands.is_empty() && args.len() > 1 {
+        if let Some(sub) = table::find_sub(spec, args.get(1)) {
+            return Some(sub);
+        }
+    }
+    Some(spec)
 }
 
 /// Run one command as `execute` does; `exclusive` says whether the caller holds the gate
