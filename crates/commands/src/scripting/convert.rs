@@ -99,10 +99,14 @@ fn write_table(out: &mut Reply<'_>, t: &Table, depth: usize) -> mlua::Result<()>
         out.simple(&String::from_utf8_lossy(&s.as_bytes()));
         return Ok(());
     }
-    match t.raw_get::<Value>("double")? {
-        Value::Number(d) => return Ok(out.double(d)),
-        Value::Integer(d) => return Ok(out.double(d as f64)),
-        _ => {}
+    let double = match t.raw_get::<Value>("double")? {
+        Value::Number(d) => Some(d),
+        Value::Integer(d) => Some(d as f64),
+        _ => None,
+    };
+    if let Some(d) = double {
+        out.double(d);
+        return Ok(());
     }
     if let Value::String(s) = t.raw_get::<Value>("big_number")? {
         if out.is_resp3() {
