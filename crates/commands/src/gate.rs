@@ -20,7 +20,14 @@ const WRITER: usize = 1 << (usize::BITS - 2);
 pub struct Gate {
     /// Number of shares held (low bits) | WRITER when an exclusive holder owns or awaits it.
     state: AtomicUsize,
-    notify: Notify,
+    /// Woken when the exclusive holder leaves: shared waiters and exclusive claimants wait
+    /// on it.
+    released: Notify,
+    /// Woken when the last share leaves while an exclusive claimant waits for the drain.
+    /// Separate from `released`: a failed `try_shared` undoes its share and may notify
+    /// here, and a shared waiter must not wake itself that way (it would spin without ever
+    /// yielding, starving its I/O thread while a script runs).
+    drained: Notify,
     /// When the current exclusive holder started a script (ms since `epoch`, 0 = none).
     script_since: AtomicU64,
     epoch: Instant,
@@ -30,7 +37,8 @@ impl Default for Gate {
     fn default() -> Self {
         Gate {
             state: AtomicUsize::new(0),
-            notify: Notify::new(),
+            released: Notify::new(),
+            drained: Notify::new(),
             script_since: AtomicU64::new(0),
             epoch: Instant::now(),
         }
@@ -72,7 +80,7 @@ impl Gate {
         let prev = self.state.fetch_sub(1, Ordering::Release);
         if prev & WRITER != 0 && prev & !WRITER == 1 {
             // The last share left while an exclusive holder waits.
-            self.notify.notify_waiters();
+            self.drained.notify_waiters();
         }
     }
 
@@ -82,7 +90,7 @@ impl Gate {
             if let Some(g) = self.try_shared() {
                 return g;
             }
-            let n = self.notify.notified();
+            let n = self.released.notified();
             tokio::pin!(n);
             n.as_mut().enable();
             if let Some(g) = self.try_shared() {
@@ -105,7 +113,7 @@ impl Gate {
             {
                 break;
             }
-            let n = self.notify.notified();
+            let n = self.released.notified();
             tokio::pin!(n);
             n.as_mut().enable();
             if self.state.load(Ordering::Acquire) & WRITER == 0 {
@@ -118,7 +126,7 @@ impl Gate {
             if self.state.load(Ordering::Acquire) & !WRITER == 0 {
                 return Exclusive(self);
             }
-            let n = self.notify.notified();
+            let n = self.drained.notified();
             tokio::pin!(n);
             n.as_mut().enable();
             if self.state.load(Ordering::Acquire) & !WRITER == 0 {
@@ -131,13 +139,19 @@ impl Gate {
     fn release_exclusive(&self) {
         self.script_since.store(0, Ordering::Release);
         self.state.fetch_and(!WRITER, Ordering::Release);
-        self.notify.notify_waiters();
+        self.released.notify_waiters();
     }
 
     /// The exclusive holder says a script is running from now on (BUSY detection).
     pub fn mark_script_start(&self) {
         let ms = self.epoch.elapsed().as_millis() as u64;
         self.script_since.store(ms.max(1), Ordering::Release);
+    }
+
+    /// The script has ended (the exclusive hold may go on: a script inside EXEC, or an
+    /// in-process caller that holds no gate).
+    pub fn mark_script_end(&self) {
+        self.script_since.store(0, Ordering::Release);
     }
 
     /// How long the running script has run, if one is running.
@@ -181,6 +195,28 @@ mod tests {
             assert!(ex.await.unwrap());
             // Released: shares are granted again.
             assert!(g.try_shared().is_some());
+            let _s = g.shared().await;
+        });
+    }
+
+    #[test]
+    fn shared_waiter_yields_while_exclusive_is_held() {
+        // A waiter for a share must stay pending (not spin) while an exclusive holder runs,
+        // so its I/O thread can answer BUSY and serve other connections.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let g = Gate::default();
+            let x = g.exclusive().await;
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_millis(20), g.shared()).await;
+            assert!(
+                waited.is_err(),
+                "a share was granted beside the exclusive holder"
+            );
+            drop(x);
             let _s = g.shared().await;
         });
     }

@@ -31,6 +31,7 @@ pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod object;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -67,6 +68,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     sets::COMMANDS,
     zset::COMMANDS,
+    scripting::COMMANDS,
 ];
 
 /// A counter split over cache lines by thread, so worker threads counting every batch never
@@ -183,6 +185,8 @@ pub struct ServerState {
     pub gate: gate::Gate,
     /// Clients blocked in BLPOP & co. (`blocking.rs`).
     pub blocking: blocking::Blocking,
+    /// The Lua engine and script cache (`scripting/engine.rs`).
+    pub scripting: scripting::engine::Engine,
 }
 
 impl ServerState {
@@ -204,6 +208,7 @@ impl ServerState {
             bound_port: std::sync::atomic::AtomicU16::new(0),
             gate: gate::Gate::default(),
             blocking: blocking::Blocking::default(),
+            scripting: scripting::engine::Engine::default(),
         }
     }
 
@@ -270,9 +275,16 @@ pub enum Executed {
     NeedsExclusive,
 }
 
-/// Look up a command's row by name (for callers deciding how to run it).
+/// Look up a command's row by name (for callers deciding how to run it): a container's
+/// subcommand row when one matches (`SCRIPT KILL` is ALLOW_BUSY, `SCRIPT LOAD` is not).
 pub fn spec_of(srv: &ServerState, args: Args<'_>) -> Option<&'static CommandSpec> {
-    srv.table.lookup(args.get(0))
+    let spec = srv.table.lookup(args.get(0))?;
+    if !spec.subcommands.is_empty() && args.len() > 1 {
+        if let Some(sub) = table::find_sub(spec, args.get(1)) {
+            return Some(sub);
+        }
+    }
+    Some(spec)
 }
 
 /// Run one command as `execute` does; `exclusive` says whether the caller holds the gate

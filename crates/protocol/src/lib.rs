@@ -13,7 +13,9 @@ pub mod args;
 pub mod inline;
 pub mod reply;
 pub mod resp;
+pub mod value;
 
 pub use args::Args;
 pub use reply::Reply;
 pub use resp::{Limits, ParseError, Parsed, RequestParser};
+pub use value::{parse_reply, RespValue};

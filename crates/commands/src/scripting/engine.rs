@@ -1,0 +1,417 @@
+//! The Lua engine: one Lua 5.1 state per server (behind a mutex; scripts are serialised by
+//! the exclusion gate anyway), the cache of compiled scripts by SHA1, the run state SCRIPT
+//! KILL inspects, and running one script with `redis.call` bound to the caller's server.
+//!
+//! A running script moves through `IDLE → RUNNING → (WROTE) → IDLE`; SCRIPT KILL, which runs
+//! beside the script (ALLOW_BUSY), swaps `RUNNING → KILLED` with one compare-and-swap, so a
+//! script is killed only if it has not written: the first write swaps `RUNNING → WROTE` the
+//! same way. An instruction-count hook raises an error in the script once it is `KILLED`.
+
+use super::convert::{lua_to_reply, reply_to_lua};
+use crate::clients::Session;
+use crate::table::{find_sub, flags};
+use crate::{execute_in, ServerState};
+use mlua::{
+    ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState,
+};
+use parking_lot::Mutex;
+use protocol::args::OwnedArgs;
+use protocol::Reply;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+pub const IDLE: u8 = 0;
+pub const RUNNING: u8 = 1;
+pub const WROTE: u8 = 2;
+pub const KILLED: u8 = 3;
+
+/// The hook runs every this many VM instructions (Redis uses 100000; smaller kills faster).
+const HOOK_EVERY: u32 = 10_000;
+
+const KILLED_MSG: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// Per-server scripting state.
+#[derive(Default)]
+pub struct Engine {
+    lua: Mutex<Option<LuaState>>,
+    run_state: Arc<AtomicU8>,
+}
+
+/// A Lua state with its sandbox and compiled scripts.
+struct LuaState {
+    lua: Lua,
+    /// The sandbox's runner: `run(f, call, KEYS, ARGV) → ok, result`.
+    runner: Function,
+    /// The scripts' read-only global environment.
+    env: Table,
+    scripts: HashMap<String, Function>,
+}
+
+/// What running a script answered, written to the caller by `run`.
+pub enum ScriptError {
+    NoScript,
+    Compile(String),
+}
+
+impl Engine {
+    /// The state SCRIPT KILL sees (`IDLE`, `RUNNING`, `WROTE`, `KILLED`).
+    pub fn run_state(&self) -> u8 {
+        self.run_state.load(Ordering::Acquire)
+    }
+
+    /// SCRIPT KILL: `Ok` if the running script will stop, else the state that prevents it.
+    pub fn kill(&self) -> Result<(), u8> {
+        self.run_state
+            .compare_exchange(RUNNING, KILLED, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+    }
+
+    #[cfg(test)]
+    pub fn set_state_for_tests(&self, s: u8) {
+        self.run_state.store(s, Ordering::Release);
+    }
+
+    /// SCRIPT FLUSH: drop every cached script and the Lua state itself (a fresh one is made
+    /// on next use, as Redis does).
+    pub fn flush(&self) {
+        *self.lua.lock() = None;
+    }
+
+    /// SCRIPT EXISTS for one lowercase SHA1.
+    pub fn exists(&self, sha: &str) -> bool {
+        self.lua
+            .lock()
+            .as_ref()
+            .is_some_and(|s| s.scripts.contains_key(sha))
+    }
+
+    /// SCRIPT LOAD / EVAL: compile `body` if not cached; returns its SHA1.
+    pub fn load(&self, body: &[u8]) -> Result<String, ScriptError> {
+        let mut guard = self.lua.lock();
+        let st = self.state(&mut guard)?;
+        let sha = sha1_hex(body);
+        st.compile(&sha, body)?;
+        Ok(sha)
+    }
+
+    fn state<'g>(&self, slot: &'g mut Option<LuaState>) -> Result<&'g mut LuaState, ScriptError> {
+        if slot.is_none() {
+            let st = LuaState::new(self.run_state.clone())
+                .map_err(|e| ScriptError::Compile(format!("ERR cannot create Lua state: {e}")))?;
+            *slot = Some(st);
+        }
+        Ok(slot.as_mut().expect("just created"))
+    }
+
+    /// Run a cached script (`sha`, lowercase) or, with `body`, compile and cache it first.
+    /// Writes the script's reply (or its error) to `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        srv: &ServerState,
+        caller: &Session,
+        out: &mut Reply<'_>,
+        sha: &str,
+        body: Option<&[u8]>,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        read_only: bool,
+    ) -> Result<(), ScriptError> {
+        let mut guard = self.lua.lock();
+        let st = self.state(&mut guard)?;
+        let f = match (st.scripts.get(sha), body) {
+            (Some(f), _) => f.clone(),
+            (None, Some(b)) => st.compile(sha, b)?,
+            (None, None) => return Err(ScriptError::NoScript),
+        };
+        // A session for the script's commands: the caller's database (a SELECT inside the
+        // script does not leak out, as in Redis 7) and RESP2 until `redis.setresp(3)`.
+        let mut sess = Session::new(caller.handle.clone(), true);
+        sess.db = caller.db;
+        sess.no_touch = caller.no_touch;
+        // Blocking commands answer at once inside a script; waiters are served when the
+        // script's own command (EVAL…) ends.
+        sess.deny_blocking = true;
+        let mut call = ScriptCall {
+            srv,
+            sess,
+            read_only,
+            run_state: &self.run_state,
+            buf: Vec::new(),
+        };
+        self.run_state.store(RUNNING, Ordering::Release);
+        srv.gate.mark_script_start();
+        let lua = &st.lua;
+        let res = lua.scope(|scope| {
+            let call_fn =
+                scope.create_function_mut(|lua, args: Variadic<Value>| call.call(lua, args))?;
+            let k = string_table(lua, keys)?;
+            let a = string_table(lua, argv)?;
+            let (ok, v): (bool, Value) = st.runner.call((f, call_fn, k, a))?;
+            let mark = out.len();
+            if ok {
+                if let Err(e) = lua_to_reply(out, &v) {
+                    out.truncate(mark);
+                    out.error(&format!("ERR Error running script: {e}"));
+                }
+            } else {
+                self.write_error(out, sha, &v)?;
+            }
+            Ok(())
+        });
+        srv.gate.mark_script_end();
+        self.run_state.store(IDLE, Ordering::Release);
+        if let Err(e) = res {
+            out.error(&format!("ERR Error running script: {e}"));
+        }
+        Ok(())
+    }
+
+    /// Redis's words for a failed script: the error, then where in the script it happened.
+    fn write_error(&self, out: &mut Reply<'_>, sha: &str, info: &Value) -> mlua::Result<()> {
+        let text = |v: Option<mlua::String>| {
+            v.map(|s| String::from_utf8_lossy(&s.as_bytes()).into_owned())
+        };
+        let (mut msg, source, line) = match info {
+            Value::Table(t) => (
+                text(t.raw_get("err")?).unwrap_or_else(|| "ERR unknown error".into()),
+                text(t.raw_get("source")?),
+                t.raw_get::<Option<i64>>("line")?,
+            ),
+            _ => ("ERR unknown error".into(), None, None),
+        };
+        if self.run_state.load(Ordering::Acquire) == KILLED {
+            msg = KILLED_MSG.into();
+        }
+        if let (Some(source), Some(line)) = (source, line) {
+            msg.push_str(&format!(" script: {sha}, on {source}:{line}."));
+        }
+        out.error(&msg);
+        Ok(())
+    }
+}
+
+fn string_table(lua: &Lua, items: &[&[u8]]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, s) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(s)?)?;
+    }
+    Ok(t)
+}
+
+/// Lowercase hex SHA1, as EVALSHA and `redis.sha1hex` use.
+pub fn sha1_hex(b: &[u8]) -> String {
+    sha1_smol::Sha1::from(b).digest().to_string()
+}
+
+impl LuaState {
+    fn new(run_state: Arc<AtomicU8>) -> mlua::Result<LuaState> {
+        // Base, table, string, math and (for the error handler only; removed from the
+        // globals by the sandbox) debug. No io, os or package.
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
+        // SAFETY: the debug library is needed by the sandbox's error handler, which keeps a
+        // private reference to `debug.getinfo` and removes `debug` from the globals scripts see.
+        let lua = unsafe { Lua::unsafe_new_with(libs, LuaOptions::new()) };
+        let sha1 = lua.create_function(|lua, v: Value| {
+            let s = lua
+                .coerce_string(v)?
+                .map(|s| s.as_bytes().to_vec())
+                .unwrap_or_default();
+            Ok(sha1_hex(&s))
+        })?;
+        let log = lua.create_function(|_, (level, msg): (i64, mlua::String)| {
+            let msg = String::from_utf8_lossy(&msg.as_bytes()).into_owned();
+            match level {
+                0 => tracing::debug!(target: "rcache::script", "{msg}"),
+                1 => tracing::trace!(target: "rcache::script", "{msg}"),
+                2 => tracing::info!(target: "rcache::script", "{msg}"),
+                _ => tracing::warn!(target: "rcache::script", "{msg}"),
+            }
+            Ok(())
+        })?;
+        // SAFETY: `as_c` only uses the Lua C API on the state it is given.
+        let as_c = unsafe { lua.create_c_function(as_c) }?;
+        let (runner, env): (Function, Table) = lua
+            .load(include_str!("sandbox.lua"))
+            .set_name("=rcache_lib")
+            .call((
+                sha1,
+                log,
+                crate::connection::REDIS_VERSION,
+                redis_version_num(),
+                as_c,
+            ))?;
+        lua.set_global_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                if run_state.load(Ordering::Acquire) == KILLED {
+                    return Err(mlua::Error::runtime(KILLED_MSG));
+                }
+                Ok(VmState::Continue)
+            },
+        )?;
+        Ok(LuaState {
+            lua,
+            runner,
+            env,
+            scripts: HashMap::new(),
+        })
+    }
+
+    /// Compile `body` as the script `sha` (cached), in the sandbox's environment.
+    fn compile(&mut self, sha: &str, body: &[u8]) -> Result<Function, ScriptError> {
+        if let Some(f) = self.scripts.get(sha) {
+            return Ok(f.clone());
+        }
+        let f = self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .set_mode(ChunkMode::Text)
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                ScriptError::Compile(format!("ERR Error compiling script (new function): {msg}"))
+            })?;
+        self.scripts.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+}
+
+/// `as_c(f)` for the sandbox: `f` behind a C closure (see sandbox.lua for why).
+unsafe extern "C-unwind" fn as_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    ffi::luaL_checktype(l, 1, ffi::LUA_TFUNCTION);
+    ffi::lua_settop(l, 1);
+    ffi::lua_pushcclosure(l, c_trampoline, 1);
+    1
+}
+
+/// Call the closure's upvalue with every argument, returning all its results. Errors raised
+/// inside propagate through this frame, which owns nothing.
+unsafe extern "C-unwind" fn c_trampoline(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(l);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, n, ffi::LUA_MULTRET);
+    ffi::lua_gettop(l)
+}
+
+/// `REDIS_VERSION_NUM`: 0x00MMmmpp.
+fn redis_version_num() -> i64 {
+    let mut parts = crate::connection::REDIS_VERSION
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0));
+    let (a, b, c) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    (a << 16) | (b << 8) | c
+}
+
+/// What `redis.call`/`redis.pcall` work with during one script run.
+struct ScriptCall<'a> {
+    srv: &'a ServerState,
+    sess: Session,
+    read_only: bool,
+    run_state: &'a AtomicU8,
+    buf: Vec<u8>,
+}
+
+impl ScriptCall<'_> {
+    /// Run one command for the script: `(reply as Lua value, whether it is an error)`.
+    /// Errors are returned as `{err=…}` tables; `redis.call` raises them, `redis.pcall`
+    /// returns them.
+    fn call(&mut self, lua: &Lua, mut args: Variadic<Value>) -> mlua::Result<(Value, bool)> {
+        // A killed script stops at its next command, even one inside a pcall.
+        if self.run_state.load(Ordering::Acquire) == KILLED {
+            return Err(mlua::Error::runtime(KILLED_MSG));
+        }
+        let resp = match args.first() {
+            Some(Value::Integer(3)) => true,
+            Some(Value::Number(n)) => *n == 3.0,
+            _ => false,
+        };
+        if !args.is_empty() {
+            args.remove(0);
+        }
+        match self.prepare(lua, &args) {
+            Ok(owned) => {
+                self.sess.resp3 = resp;
+                self.buf.clear();
+                execute_in(self.srv, &mut self.sess, owned.args(), &mut self.buf, true);
+                let (v, _) = protocol::parse_reply(&self.buf)
+                    .map_err(|e| mlua::Error::runtime(format!("bad reply: {e:?}")))?;
+                let failed = matches!(v, protocol::RespValue::Error(_));
+                Ok((reply_to_lua(lua, &v)?, failed))
+            }
+            // Killed between the check above and its first write.
+            Err(KILLED_MSG) => Err(mlua::Error::runtime(KILLED_MSG)),
+            Err(msg) => {
+                let t = lua.create_table_with_capacity(0, 1)?;
+                t.raw_set("err", msg)?;
+                Ok((Value::Table(t), true))
+            }
+        }
+    }
+
+    /// Check a command the way Redis's scriptCall does, in its order.
+    fn prepare(&self, lua: &Lua, args: &[Value]) -> Result<OwnedArgs, &'static str> {
+        if args.is_empty() {
+            return Err("ERR Please specify at least one argument for this redis lib call");
+        }
+        let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+        for a in args {
+            let s = match a {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Number(_) | Value::Integer(_) => match lua.coerce_string(a.clone()) {
+                    Ok(Some(s)) => s.as_bytes().to_vec(),
+                    _ => return Err(ARG_TYPE),
+                },
+                _ => return Err(ARG_TYPE),
+            };
+            argv.push(s);
+        }
+        let Some(mut spec) = self.srv.table.lookup(&argv[0]) else {
+            return Err("ERR Unknown Redis command called from script");
+        };
+        if !spec.subcommands.is_empty() && argv.len() > 1 {
+            match find_sub(spec, &argv[1]) {
+                Some(sub) => spec = sub,
+                None => return Err("ERR Unknown Redis command called from script"),
+            }
+        }
+        if !spec.arity_ok(argv.len()) {
+            return Err("ERR Wrong number of args calling Redis command from script");
+        }
+        // EXCLUSIVE commands (EXEC, EVAL…) would take the gate the script already holds.
+        if spec.has(flags::NOSCRIPT) || spec.has(flags::EXCLUSIVE) {
+            return Err("ERR This Redis command is not allowed from script");
+        }
+        if spec.has(flags::WRITE) {
+            if self.read_only {
+                return Err("ERR Write commands are not allowed from read-only scripts.");
+            }
+            // From the first write on, SCRIPT KILL can no longer stop the script.
+            match self.run_state.compare_exchange(
+                RUNNING,
+                WROTE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) | Err(WROTE) => {}
+                Err(_) => return Err(KILLED_MSG),
+            }
+        }
+        Ok(OwnedArgs::new(argv))
+    }
+}
+
+const ARG_TYPE: &str = "ERR Lua redis lib command arguments must be strings or integers";
