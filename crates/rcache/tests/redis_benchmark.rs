@@ -163,3 +163,44 @@ fn benchmark_full_suite_plain_and_pipelined() {
         "$5\r\n40000\r\n"
     );
 }
+
+/// Issue 4: redis-benchmark's whole default suite, as `redis-benchmark -q -n 100000` runs
+/// it (every test, LRANGE_600 and MSET included), completes against rcache with no error line
+/// and a rate for every test; afterwards the data it built is where Redis would have it.
+#[test]
+fn benchmark_default_suite_every_test() {
+    if require_tool("redis-benchmark").is_none() {
+        return;
+    }
+    let srv = TestServer::start();
+    let tests = [
+        "PING_INLINE",
+        "PING_MBULK",
+        "SET",
+        "GET",
+        "INCR",
+        "LPUSH",
+        "RPUSH",
+        "LPOP",
+        "RPOP",
+        "SADD",
+        "HSET",
+        "SPOP",
+        "ZADD",
+        "ZPOPMIN",
+        "LPUSH (needed to benchmark LRANGE)",
+        "LRANGE_100 (first 100 elements)",
+        "LRANGE_300 (first 300 elements)",
+        "LRANGE_500 (first 500 elements)",
+        "LRANGE_600 (first 600 elements)",
+        "MSET (10 keys)",
+    ];
+    // `bench` passes -n 20000 -c 20; a later -n/-c wins: the issue's `-n 100000`, default 50.
+    check(&bench(&srv, &["-n", "100000", "-c", "50"]), &tests, false);
+    let mut c = srv.raw();
+    // LPUSH, RPUSH, LPOP, RPOP of 100000 each cancel out; the second LPUSH leaves 100000.
+    assert_eq!(c.request(&["LLEN", "mylist"]), ":100000\r\n");
+    assert_eq!(c.request(&["TYPE", "myhash"]), "+hash\r\n");
+    // SADD then SPOP of the one member "element:__rand_int__", ZADD then ZPOPMIN: empty.
+    assert_eq!(c.request(&["EXISTS", "myset", "myzset"]), ":0\r\n");
+}
