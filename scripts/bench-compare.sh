@@ -8,6 +8,7 @@
 # against both — redis first, so ratios are rcache/redis — and stops both. Scenarios:
 #   S1 -t set,get -n 100000  -d 1000 -c 1            S2 -t set,get -n 200000 -d 1000 -c 100
 #   S3 -t set,get -n 1000000 -d 100  -c 50 -P 16     (all with -r 100000)
+#   SUITE  redis-benchmark's whole default suite, -n 200000 -c 50 (issue 4's table)
 set -euo pipefail
 ROUNDS=3; SCEN=S1,S2,S3; THREADS=0; BIN=target/release/rcache
 COMPARE=${COMPARE:-$(dirname "$0")/../../shared/bench/compare.sh}
@@ -22,4 +23,5 @@ redis-server --port "$RP" --save '' --appendonly no --logfile /dev/null & RPID=$
 trap 'kill $RPID $CPID 2>/dev/null || true' EXIT
 wait_ready "$RP"; wait_ready "$CP"
 echo "redis-server $(redis-server --version | awk '{print $3}') on $RP; rcache ($("$BIN" --version)) threads=$THREADS on $CP"
-"$COMPARE" -R "$ROUNDS" -s "$SCEN" redis=127.0.0.1:"$RP" rcache=127.0.0.1:"$CP"
+SUITE="SUITE=-t ping_inline,ping_mbulk,set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange_100,lrange_300,lrange_500,lrange_600,mset -n 200000 -c 50"
+"$COMPARE" -R "$ROUNDS" -S "$SUITE" -s "$SCEN" redis=127.0.0.1:"$RP" rcache=127.0.0.1:"$CP"
