@@ -270,6 +270,9 @@ impl Entry {
         let removed = end - start;
         if with.len() > removed {
             let grow = with.len() - removed;
+            // Compact blobs grow a few bytes per write: grow to the allocator's size class,
+            // not by doubling, or a small collection could hold twice its size.
+            self.reserve_value_exact(grow);
             resize_zeroed(&mut self.0, len + grow);
             self.0.copy_within(end..len, end + grow);
         } else if with.len() < removed {
@@ -394,6 +397,17 @@ impl Entry {
     pub fn value_mut(&mut self) -> &mut [u8] {
         let base = HDR + self.key_len();
         &mut self.0[base..]
+    }
+
+    /// Give back capacity beyond the allocator size class the bytes need (a compact collection
+    /// after a write reserved more than it used). Strings are left alone: APPEND relies on
+    /// geometric growth.
+    pub fn fit(&mut self) {
+        if self.enc() == Enc::Compact
+            && alloc_class(16 + self.0.capacity()) > alloc_class(16 + self.0.len())
+        {
+            self.0.shrink_to_fit();
+        }
     }
 
     fn shrink_if_loose(&mut self) {

@@ -743,6 +743,7 @@ impl<'a> Txn<'a> {
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
         let r = f(e);
+        e.fit();
         let (m1, v1) = (e.mem_usage(), e.value_len());
         let d = sd.account_change(db, m0, v0, m1, v1);
         self.delta += d;
@@ -798,6 +799,7 @@ impl<'a> Txn<'a> {
     /// The entry must have been built for `k` (`Entry::clone_as`); `expire_at` 0 = no TTL.
     pub fn put_entry(&mut self, k: &Key, mut e: Entry, expire_at: u64) {
         self.delete(k);
+        e.fit();
         e.set_expire_raw(0);
         e.set_vol_idx(NO_VOL);
         let db = self.db;

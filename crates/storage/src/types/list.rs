@@ -207,6 +207,7 @@ pub fn push<'a>(
             }
             e.splice_value(4..4, &enc);
         } else {
+            e.reserve_value_exact(enc.len());
             e.append(&enc);
         }
         let c = compact::count(e.value()) + n;
