@@ -286,7 +286,12 @@ pub fn execute_in(
         return Executed::Done(Some(spec));
     }
     if !spec.arity_ok(args.len()) {
-        tx::reject(sess, Some(spec), &mut r, &CmdError::WrongArity.message(spec.name));
+        tx::reject(
+            sess,
+            Some(spec),
+            &mut r,
+            &CmdError::WrongArity.message(spec.name),
+        );
         return Executed::Done(Some(spec));
     }
     // In MULTI every command but EXEC/DISCARD/… is queued, exclusive ones (EVAL) included,
@@ -303,8 +308,8 @@ pub fn execute_in(
     {
         return Executed::NeedsExclusive;
     }
-    let needs_memory = spec.has(table::flags::DENYOOM)
-        || (spec.name == "exec" && tx::exec_needs_memory(sess));
+    let needs_memory =
+        spec.has(table::flags::DENYOOM) || (spec.name == "exec" && tx::exec_needs_memory(sess));
     if needs_memory && srv.ks.ensure_memory().is_err() {
         tx::reject(sess, Some(spec), &mut r, &CmdError::Oom.message(spec.name));
         return Executed::Done(Some(spec));

@@ -48,34 +48,142 @@ type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 const PS: u32 = PUBSUB | LOADING | STALE;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd!("subscribe", -2, PS | NOSCRIPT, 0, 0, 0, subscribe, "pubsub", "2.0.0",
-        "Listens for messages published to channels.", "channel [channel ...]"),
-    cmd!("unsubscribe", -1, PS | NOSCRIPT, 0, 0, 0, unsubscribe, "pubsub", "2.0.0",
-        "Stops listening to messages posted to channels.", "[channel [channel ...]]"),
-    cmd!("psubscribe", -2, PS | NOSCRIPT, 0, 0, 0, psubscribe, "pubsub", "2.0.0",
+    cmd!(
+        "subscribe",
+        -2,
+        PS | NOSCRIPT,
+        0,
+        0,
+        0,
+        subscribe,
+        "pubsub",
+        "2.0.0",
+        "Listens for messages published to channels.",
+        "channel [channel ...]"
+    ),
+    cmd!(
+        "unsubscribe",
+        -1,
+        PS | NOSCRIPT,
+        0,
+        0,
+        0,
+        unsubscribe,
+        "pubsub",
+        "2.0.0",
+        "Stops listening to messages posted to channels.",
+        "[channel [channel ...]]"
+    ),
+    cmd!(
+        "psubscribe",
+        -2,
+        PS | NOSCRIPT,
+        0,
+        0,
+        0,
+        psubscribe,
+        "pubsub",
+        "2.0.0",
         "Listens for messages published to channels that match one or more patterns.",
-        "pattern [pattern ...]"),
-    cmd!("punsubscribe", -1, PS | NOSCRIPT, 0, 0, 0, punsubscribe, "pubsub", "2.0.0",
+        "pattern [pattern ...]"
+    ),
+    cmd!(
+        "punsubscribe",
+        -1,
+        PS | NOSCRIPT,
+        0,
+        0,
+        0,
+        punsubscribe,
+        "pubsub",
+        "2.0.0",
         "Stops listening to messages published to channels that match one or more patterns.",
-        "[pattern [pattern ...]]"),
-    cmd!("publish", 3, PS | FAST, 0, 0, 0, publish, "pubsub", "2.0.0",
-        "Posts a message to a channel.", "channel message"),
+        "[pattern [pattern ...]]"
+    ),
+    cmd!(
+        "publish",
+        3,
+        PS | FAST,
+        0,
+        0,
+        0,
+        publish,
+        "pubsub",
+        "2.0.0",
+        "Posts a message to a channel.",
+        "channel message"
+    ),
     CommandSpec {
         subcommands: SUBCOMMANDS,
-        ..cmd!("pubsub", -2, 0, 0, 0, 0, pubsub, "pubsub", "2.8.0",
-            "A container for Pub/Sub commands.", "")
+        ..cmd!(
+            "pubsub",
+            -2,
+            0,
+            0,
+            0,
+            0,
+            pubsub,
+            "pubsub",
+            "2.8.0",
+            "A container for Pub/Sub commands.",
+            ""
+        )
     },
 ];
 
 pub const SUBCOMMANDS: &[CommandSpec] = &[
-    cmd!("pubsub|channels", -2, PS, 0, 0, 0, channels, "pubsub", "2.8.0",
-        "Returns the active channels.", "[pattern]"),
-    cmd!("pubsub|numsub", -2, PS, 0, 0, 0, numsub, "pubsub", "2.8.0",
-        "Returns a count of subscribers to channels.", "[channel [channel ...]]"),
-    cmd!("pubsub|numpat", 2, PS, 0, 0, 0, numpat, "pubsub", "2.8.0",
-        "Returns a count of unique pattern subscriptions.", ""),
-    cmd!("pubsub|help", 2, LOADING | STALE, 0, 0, 0, help, "pubsub", "6.2.0",
-        "Returns helpful text about the different subcommands.", ""),
+    cmd!(
+        "pubsub|channels",
+        -2,
+        PS,
+        0,
+        0,
+        0,
+        channels,
+        "pubsub",
+        "2.8.0",
+        "Returns the active channels.",
+        "[pattern]"
+    ),
+    cmd!(
+        "pubsub|numsub",
+        -2,
+        PS,
+        0,
+        0,
+        0,
+        numsub,
+        "pubsub",
+        "2.8.0",
+        "Returns a count of subscribers to channels.",
+        "[channel [channel ...]]"
+    ),
+    cmd!(
+        "pubsub|numpat",
+        2,
+        PS,
+        0,
+        0,
+        0,
+        numpat,
+        "pubsub",
+        "2.8.0",
+        "Returns a count of unique pattern subscriptions.",
+        ""
+    ),
+    cmd!(
+        "pubsub|help",
+        2,
+        LOADING | STALE,
+        0,
+        0,
+        0,
+        help,
+        "pubsub",
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+        ""
+    ),
 ];
 
 const HELP: &[&str] = &[

@@ -30,17 +30,71 @@ use storage::{WatchFlag, Watches};
 const TX: u32 = NOSCRIPT | LOADING | STALE;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    cmd!("multi", 1, TX | FAST | ALLOW_BUSY, 0, 0, 0, multi, "transactions", "1.2.0",
-        "Starts a transaction.", ""),
-    cmd!("exec", 1, TX | SKIP_SLOWLOG | EXCLUSIVE, 0, 0, 0, exec, "transactions", "1.2.0",
-        "Executes all commands in a transaction.", ""),
-    cmd!("discard", 1, TX | FAST | ALLOW_BUSY, 0, 0, 0, discard, "transactions", "2.0.0",
-        "Discards a transaction.", ""),
-    cmd!("watch", -2, TX | FAST | ALLOW_BUSY, 1, -1, 1, watch, "transactions", "2.2.0",
+    cmd!(
+        "multi",
+        1,
+        TX | FAST | ALLOW_BUSY,
+        0,
+        0,
+        0,
+        multi,
+        "transactions",
+        "1.2.0",
+        "Starts a transaction.",
+        ""
+    ),
+    cmd!(
+        "exec",
+        1,
+        TX | SKIP_SLOWLOG | EXCLUSIVE,
+        0,
+        0,
+        0,
+        exec,
+        "transactions",
+        "1.2.0",
+        "Executes all commands in a transaction.",
+        ""
+    ),
+    cmd!(
+        "discard",
+        1,
+        TX | FAST | ALLOW_BUSY,
+        0,
+        0,
+        0,
+        discard,
+        "transactions",
+        "2.0.0",
+        "Discards a transaction.",
+        ""
+    ),
+    cmd!(
+        "watch",
+        -2,
+        TX | FAST | ALLOW_BUSY,
+        1,
+        -1,
+        1,
+        watch,
+        "transactions",
+        "2.2.0",
         "Monitors changes to keys to determine the execution of a transaction.",
-        "key [key ...]"),
-    cmd!("unwatch", 1, TX | FAST | ALLOW_BUSY, 0, 0, 0, unwatch, "transactions", "2.2.0",
-        "Forgets about watched keys of a transaction.", ""),
+        "key [key ...]"
+    ),
+    cmd!(
+        "unwatch",
+        1,
+        TX | FAST | ALLOW_BUSY,
+        0,
+        0,
+        0,
+        unwatch,
+        "transactions",
+        "2.2.0",
+        "Forgets about watched keys of a transaction.",
+        ""
+    ),
 ];
 
 /// A transaction being queued (MULTI … EXEC).
@@ -71,7 +125,10 @@ impl Drop for WatchSet {
 
 /// Commands that run at once in MULTI instead of being queued (Redis's list).
 fn runs_in_multi(name: &str) -> bool {
-    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// Commands a RESP2 client may send while subscribed.
@@ -109,7 +166,9 @@ pub(crate) fn reject(
         if spec.is_some_and(|s| s.name == "exec") {
             end_transaction(sess);
             let why = msg.strip_prefix("ERR ").unwrap_or(msg);
-            r.error(&format!("EXECABORT Transaction discarded because of: {why}"));
+            r.error(&format!(
+                "EXECABORT Transaction discarded because of: {why}"
+            ));
             return;
         }
         m.aborted = true;
@@ -148,7 +207,12 @@ pub(crate) fn intercept(
             }
         }
         if spec.has(NO_MULTI) || sub.is_some_and(|s| s.has(NO_MULTI)) {
-            reject(sess, Some(spec), r, "ERR Command not allowed inside a transaction");
+            reject(
+                sess,
+                Some(spec),
+                r,
+                "ERR Command not allowed inside a transaction",
+            );
             return true;
         }
         // Queueing may take any amount of memory: every command but EXEC/DISCARD/QUIT is

@@ -13,7 +13,14 @@ fn multi_queues_and_exec_runs_in_order() {
     assert_eq!(t.run(&["INCR", "a"]), "+QUEUED\r\n");
     assert_eq!(t.run(&["GET", "a"]), "+QUEUED\r\n");
     // Nothing ran yet.
-    assert_eq!(t.sess.lock().handle.multi.load(std::sync::atomic::Ordering::Relaxed), 3);
+    assert_eq!(
+        t.sess
+            .lock()
+            .handle
+            .multi
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3
+    );
     assert_eq!(t.run(&["EXEC"]), "*3\r\n+OK\r\n:2\r\n$1\r\n2\r\n");
     assert_eq!(t.run(&["GET", "a"]), "$1\r\n2\r\n");
     // An empty transaction.
