@@ -77,16 +77,25 @@ impl Gate {
     }
 
     /// Wait for a share.
+    ///
+    /// While an exclusive holder owns or awaits the gate, the waiter only *looks* at the
+    /// state: a failed `try_shared` releases its share and, being the last, calls
+    /// `notify_waiters`, which would wake this waiter's own registered `Notified`; the
+    /// waiter would then loop inside one poll forever, and on a current-thread runtime the
+    /// holder's task (which must run to release) would never be polled again (found by
+    /// concurrent MULTI/EXEC clients).
     pub async fn shared(&self) -> Shared<'_> {
         loop {
-            if let Some(g) = self.try_shared() {
-                return g;
+            if self.state.load(Ordering::Acquire) & WRITER == 0 {
+                if let Some(g) = self.try_shared() {
+                    return g;
+                }
             }
             let n = self.notify.notified();
             tokio::pin!(n);
             n.as_mut().enable();
-            if let Some(g) = self.try_shared() {
-                return g;
+            if self.state.load(Ordering::Acquire) & WRITER == 0 {
+                continue;
             }
             n.await;
         }
@@ -183,5 +192,35 @@ mod tests {
             assert!(g.try_shared().is_some());
             let _s = g.shared().await;
         });
+    }
+
+    /// An exclusive holder and a share waiter on one current-thread runtime: the waiter
+    /// must yield so the holder can run and release (it used to wake itself forever inside
+    /// one poll: each failed `try_shared` notified its own registered `Notified`).
+    #[test]
+    fn a_share_waiter_yields_to_the_exclusive_holder_on_its_thread() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let g = Arc::new(Gate::default());
+                let held = g.exclusive().await;
+                let g1 = g.clone();
+                let reader = tokio::spawn(async move {
+                    let _s = g1.shared().await;
+                });
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                drop(held);
+                reader.await.unwrap();
+            });
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the share waiter let the exclusive holder release");
     }
 }
