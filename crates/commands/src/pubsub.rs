@@ -43,7 +43,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
 
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Subscribers by channel (or by pattern).
+type SubMap = RwLock<HashMap<Box<[u8]>, Vec<Arc<Outbox>>, foldhash::fast::RandomState>>;
 
 const PS: u32 = PUBSUB | LOADING | STALE;
 
@@ -204,8 +205,8 @@ const HELP: &[&str] = &[
 /// Subscribers by channel and by pattern. One per server (`ServerState::pubsub`).
 #[derive(Default)]
 pub struct PubSub {
-    channels: RwLock<FastMap<Box<[u8]>, Vec<Arc<Outbox>>>>,
-    patterns: RwLock<FastMap<Box<[u8]>, Vec<Arc<Outbox>>>>,
+    channels: SubMap,
+    patterns: SubMap,
 }
 
 /// The output-buffer limit of pub/sub clients, read at each PUBLISH.
@@ -227,11 +228,11 @@ impl OutboxLimits {
     }
 }
 
-fn add_sub(map: &RwLock<FastMap<Box<[u8]>, Vec<Arc<Outbox>>>>, name: &[u8], o: &Arc<Outbox>) {
+fn add_sub(map: &SubMap, name: &[u8], o: &Arc<Outbox>) {
     map.write().entry(name.into()).or_default().push(o.clone());
 }
 
-fn remove_sub(map: &RwLock<FastMap<Box<[u8]>, Vec<Arc<Outbox>>>>, name: &[u8], o: &Arc<Outbox>) {
+fn remove_sub(map: &SubMap, name: &[u8], o: &Arc<Outbox>) {
     let mut m = map.write();
     if let Some(v) = m.get_mut(name) {
         v.retain(|x| !Arc::ptr_eq(x, o));

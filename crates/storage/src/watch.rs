@@ -188,7 +188,8 @@ mod tests {
         let (ks, clock) = keyspace();
         let k = ks.key(b"k");
         // A new key, an overwrite, a TTL change, a removal, an in-place change.
-        let writes: Vec<Box<dyn Fn(&mut crate::Txn)>> = vec![
+        type Write<'a> = Box<dyn Fn(&mut crate::Txn) + 'a>;
+        let writes: Vec<Write> = vec![
             Box::new(|t| {
                 t.set(&k, b"v", Expiry::Keep);
             }),
