@@ -4,7 +4,9 @@
 
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -34,6 +36,11 @@ pub struct ClientHandle {
     /// Set by CLIENT KILL or shutdown; the connection closes at its next wake-up.
     pub killed: AtomicBool,
     pub kill_notify: Notify,
+    /// Channel and pattern subscriptions (CLIENT LIST `sub=`, `psub=`, flag `P`).
+    pub subs: AtomicUsize,
+    pub psubs: AtomicUsize,
+    /// Commands queued in MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
+    pub multi: AtomicI64,
 }
 
 impl ClientHandle {
@@ -57,6 +64,9 @@ impl ClientHandle {
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill_notify: Notify::new(),
+            subs: AtomicUsize::new(0),
+            psubs: AtomicUsize::new(0),
+            multi: AtomicI64::new(-1),
         }
     }
 
@@ -80,9 +90,16 @@ impl ClientHandle {
         since.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
     }
 
-    /// CLIENT LIST's `flags=` letters: `e` no-evict, `T` no-touch, `N` when none is set.
+    /// CLIENT LIST's `flags=` letters: `P` subscribed, `x` in MULTI, `e` no-evict,
+    /// `T` no-touch, `N` when none is set.
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        if self.subs.load(Relaxed) + self.psubs.load(Relaxed) > 0 {
+            f.push('P');
+        }
+        if self.multi.load(Relaxed) >= 0 {
+            f.push('x');
+        }
         if self.no_evict.load(Relaxed) {
             f.push('e');
         }
@@ -101,7 +118,7 @@ impl ClientHandle {
     }
 
     /// One CLIENT LIST / CLIENT INFO line, Redis 7.2's fields in Redis's order (without the
-    /// trailing newline). Fields rcache has no counterpart for (pub/sub, MULTI, tracking)
+    /// trailing newline). Fields rcache has no counterpart for (sharded pub/sub, tracking)
     /// show Redis's values for a client that does not use them.
     pub fn info_line(&self) -> String {
         self.info_line_running(None)
@@ -117,7 +134,7 @@ impl ClientHandle {
         let qbuf = self.qbuf.load(Relaxed);
         let obuf = self.obuf.load(Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -127,6 +144,9 @@ impl ClientHandle {
             self.idle_secs(),
             self.flags(),
             self.db.load(Relaxed),
+            self.subs.load(Relaxed),
+            self.psubs.load(Relaxed),
+            self.multi.load(Relaxed),
             qbuf,
             obuf,
             qbuf + obuf + 16384,
@@ -156,6 +176,16 @@ pub struct Session {
     /// (`blocking.rs`) before running the next command.
     pub blocked: Option<Arc<crate::blocking::Waiter>>,
     pub handle: Arc<ClientHandle>,
+    /// MULTI: the queued commands (`tx.rs`); `None` outside a transaction.
+    pub multi: Option<Box<crate::tx::Multi>>,
+    /// WATCHed keys (`tx.rs`); dropping it unregisters them (disconnect included).
+    pub watching: Option<Box<crate::tx::WatchSet>>,
+    /// True while EXEC runs the queued commands: blocking commands must not block
+    /// (they answer as on timeout, as in Redis).
+    pub in_exec: bool,
+    /// Channel and pattern subscriptions (`pubsub.rs`); dropping it unsubscribes
+    /// everything (disconnect included).
+    pub pubsub: Option<Box<crate::pubsub::Subscriptions>>,
 }
 
 impl Session {
@@ -170,6 +200,10 @@ impl Session {
             deny_blocking: false,
             blocked: None,
             handle,
+            multi: None,
+            watching: None,
+            in_exec: false,
+            pubsub: None,
         }
     }
 

@@ -27,6 +27,11 @@ pub struct Settings {
     pub obuf_hard: AtomicU64,
     pub obuf_soft: AtomicU64,
     pub obuf_soft_secs: AtomicU64,
+    /// `client-output-buffer-limit pubsub <hard> <soft> <soft-seconds>` (Redis's default
+    /// 32mb 8mb 60): a subscriber whose undelivered messages pass it is disconnected.
+    pub pubsub_obuf_hard: AtomicU64,
+    pub pubsub_obuf_soft: AtomicU64,
+    pub pubsub_obuf_soft_secs: AtomicU64,
     pub hz: AtomicU32,
     pub loglevel: RwLock<String>,
     pub tcp_keepalive: AtomicU64,
@@ -80,6 +85,9 @@ impl Default for Settings {
             obuf_hard: AtomicU64::new(0),
             obuf_soft: AtomicU64::new(0),
             obuf_soft_secs: AtomicU64::new(0),
+            pubsub_obuf_hard: AtomicU64::new(32 << 20),
+            pubsub_obuf_soft: AtomicU64::new(8 << 20),
+            pubsub_obuf_soft_secs: AtomicU64::new(60),
             hz: AtomicU32::new(10),
             loglevel: RwLock::new("notice".into()),
             tcp_keepalive: AtomicU64::new(300),
@@ -182,9 +190,10 @@ pub const PARAMS: &[Param] = &[
         if n < 1024 * 1024 { return Err("argument must be a memory value bigger than 1mb".into()); }
         s.client_query_buffer_limit.store(n, Relaxed); Ok(())
     } },
-    Param { name: "client-output-buffer-limit", mutable: true, help: "normal <hard> <soft> <soft-seconds>: close a client whose pending replies pass the limit (0 = none)", get: |s| format!(
-        "normal {} {} {} replica 268435456 67108864 60 pubsub 33554432 8388608 60",
-        s.obuf_hard.load(Relaxed), s.obuf_soft.load(Relaxed), s.obuf_soft_secs.load(Relaxed)
+    Param { name: "client-output-buffer-limit", mutable: true, help: "normal|pubsub <hard> <soft> <soft-seconds>: close a client whose pending replies (or undelivered messages) pass the limit (0 = none)", get: |s| format!(
+        "normal {} {} {} replica 268435456 67108864 60 pubsub {} {} {}",
+        s.obuf_hard.load(Relaxed), s.obuf_soft.load(Relaxed), s.obuf_soft_secs.load(Relaxed),
+        s.pubsub_obuf_hard.load(Relaxed), s.pubsub_obuf_soft.load(Relaxed), s.pubsub_obuf_soft_secs.load(Relaxed)
     ), set: |s, v| {
         let parts: Vec<&str> = v.split_whitespace().collect();
         if parts.is_empty() || !parts.len().is_multiple_of(4) { return Err("Wrong number of arguments in buffer limit configuration.".into()); }
@@ -193,7 +202,8 @@ pub const PARAMS: &[Param] = &[
             let hard = mem(c[1])?; let soft = mem(c[2])?; let secs: u64 = num(c[3])?;
             match class.as_str() {
                 "normal" => { s.obuf_hard.store(hard, Relaxed); s.obuf_soft.store(soft, Relaxed); s.obuf_soft_secs.store(secs, Relaxed); }
-                "replica" | "slave" | "pubsub" => {}
+                "pubsub" => { s.pubsub_obuf_hard.store(hard, Relaxed); s.pubsub_obuf_soft.store(soft, Relaxed); s.pubsub_obuf_soft_secs.store(secs, Relaxed); }
+                "replica" | "slave" => {}
                 _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
             }
         }

@@ -112,8 +112,14 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// PING [message]
+/// PING [message]. A subscribed RESP2 client gets `["pong", message or ""]`, as Redis.
 fn ping(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    if args.len() <= 2 && !ctx.out.is_resp3() && crate::pubsub::is_subscribed(ctx.sess) {
+        ctx.out.array_len(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.try_get(1).unwrap_or(b""));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(args.get(1)),

@@ -220,4 +220,33 @@ mod tests {
             let _s = g.shared().await;
         });
     }
+
+    /// An exclusive holder and a share waiter on one current-thread runtime: the waiter
+    /// must yield so the holder can run and release (found by concurrent MULTI/EXEC clients).
+    #[test]
+    fn a_share_waiter_yields_to_the_exclusive_holder_on_its_thread() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let g = Arc::new(Gate::default());
+                let held = g.exclusive().await;
+                let g1 = g.clone();
+                let reader = tokio::spawn(async move {
+                    let _s = g1.shared().await;
+                });
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                drop(held);
+                reader.await.unwrap();
+            });
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the share waiter let the exclusive holder release");
+    }
 }

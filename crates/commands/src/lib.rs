@@ -8,9 +8,10 @@
 //! ```
 //! Handlers are grouped by family: `strings.rs`, `bits.rs`, `keys.rs`, `object.rs`,
 //! `connection.rs` (+ `client_cmd.rs`), `server.rs` (+ `info.rs`, `config_cmd.rs`),
-//! `introspect.rs` (COMMAND, with `docs.rs`). Each family exports `COMMANDS`; `FAMILIES`
-//! lists them. Containers (CLIENT, CONFIG, MEMORY, OBJECT, COMMAND) keep their subcommand
-//! rows in `CommandSpec::subcommands` and dispatch with `dispatch_sub`.
+//! `introspect.rs` (COMMAND, with `docs.rs`), `tx.rs` (MULTI/EXEC/WATCH), `pubsub.rs`.
+//! Each family exports `COMMANDS`; `FAMILIES` lists them. Containers (CLIENT, CONFIG,
+//! MEMORY, OBJECT, COMMAND, PUBSUB) keep their subcommand rows in `CommandSpec::subcommands`
+//! and dispatch with `dispatch_sub`.
 
 pub mod bits;
 pub mod blocking;
@@ -31,6 +32,7 @@ pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod object;
+pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -40,6 +42,7 @@ mod sort_dump_tests;
 pub mod strings;
 pub mod table;
 pub mod testing;
+pub mod tx;
 pub mod util;
 pub mod zset;
 
@@ -69,6 +72,8 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     sets::COMMANDS,
     zset::COMMANDS,
     scripting::COMMANDS,
+    tx::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 /// A counter split over cache lines by thread, so worker threads counting every batch never
@@ -187,6 +192,8 @@ pub struct ServerState {
     pub blocking: blocking::Blocking,
     /// The Lua engine and script cache (`scripting/engine.rs`).
     pub scripting: scripting::engine::Engine,
+    /// Channel and pattern subscribers (`pubsub.rs`).
+    pub pubsub: Arc<pubsub::PubSub>,
 }
 
 impl ServerState {
@@ -209,6 +216,7 @@ impl ServerState {
             gate: gate::Gate::default(),
             blocking: blocking::Blocking::default(),
             scripting: scripting::engine::Engine::default(),
+            pubsub: Arc::default(),
         }
     }
 
@@ -300,23 +308,41 @@ pub fn execute_in(
     let name = args.get(0);
     let Some(spec) = srv.table.lookup(name) else {
         let mut r = Reply::new(out, resp3);
-        r.error(&unknown_command_message(args));
+        tx::reject(sess, None, &mut r, &unknown_command_message(args));
         return Executed::Done(None);
     };
-    if !exclusive && spec.has(table::flags::EXCLUSIVE) {
-        return Executed::NeedsExclusive;
-    }
     let mut r = Reply::new(out, resp3);
     if !sess.authenticated && !spec.has(table::flags::NO_AUTH) {
-        r.error("NOAUTH Authentication required.");
+        tx::reject(sess, Some(spec), &mut r, "NOAUTH Authentication required.");
         return Executed::Done(Some(spec));
     }
     if !spec.arity_ok(args.len()) {
-        r.error(&CmdError::WrongArity.message(spec.name));
+        tx::reject(
+            sess,
+            Some(spec),
+            &mut r,
+            &CmdError::WrongArity.message(spec.name),
+        );
         return Executed::Done(Some(spec));
     }
-    if spec.has(table::flags::DENYOOM) && srv.ks.ensure_memory().is_err() {
-        r.error(&CmdError::Oom.message(spec.name));
+    // In MULTI every command but EXEC/DISCARD/… is queued, exclusive ones (EVAL) included,
+    // so this comes before the EXCLUSIVE check.
+    if (sess.multi.is_some() || sess.pubsub.is_some())
+        && tx::intercept(srv, sess, spec, args, &mut r)
+    {
+        return Executed::Done(Some(spec));
+    }
+    // EXEC outside MULTI is only an error: no need to wait for the gate.
+    if !exclusive
+        && spec.has(table::flags::EXCLUSIVE)
+        && (sess.multi.is_some() || spec.name != "exec")
+    {
+        return Executed::NeedsExclusive;
+    }
+    let needs_memory =
+        spec.has(table::flags::DENYOOM) || (spec.name == "exec" && tx::exec_needs_memory(sess));
+    if needs_memory && srv.ks.ensure_memory().is_err() {
+        tx::reject(sess, Some(spec), &mut r, &CmdError::Oom.message(spec.name));
         return Executed::Done(Some(spec));
     }
     let mut ctx = Ctx { srv, sess, out: r };

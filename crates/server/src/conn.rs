@@ -1,6 +1,11 @@
 //! One client connection: read, parse every complete request, execute in order, write all
 //! replies at once. Limits (query buffer, output buffer, idle timeout, protocol errors) close
 //! the connection; nothing a client sends can stop the server serving others.
+//!
+//! A subscribed client (`commands::pubsub`) also waits on its outbox: the loop `select!`s on
+//! the socket, a kill, and new messages, and writes messages as they come. A gate share is
+//! never held across an `.await`, so a subscriber blocked on a slow socket never holds up
+//! EXEC or a script.
 
 use crate::io::{Handoff, IoThreads, PIPELINED_BATCH};
 use crate::sock::Sock;
@@ -8,6 +13,7 @@ use bytes::{Buf, BytesMut};
 use commands::blocking::{Finish, Waiter};
 use commands::clients::{ClientHandle, Session};
 use commands::gate::Shared;
+use commands::pubsub::Outbox;
 use commands::{Executed, ServerState};
 use protocol::args::OwnedArgs;
 use protocol::resp::{Limits, Parsed, RequestParser};
@@ -168,10 +174,26 @@ async fn run(
         if handle.is_killed() {
             return Outcome::Closed(Some("killed".into()));
         }
+        // A subscriber's waiting messages go out first.
+        let outbox = sess.pubsub.as_ref().map(|p| p.outbox.clone());
+        if let Some(ob) = outbox.as_deref() {
+            if ob.drain_into(&mut wbuf)
+                && flush(state, &sock, &mut wbuf, handle, Some(ob))
+                    .await
+                    .is_err()
+            {
+                return Outcome::Closed(None);
+            }
+        }
         if rbuf.capacity() - rbuf.len() < 1024 {
             rbuf.reserve(READ_CHUNK);
         }
-        let idle = settings.timeout.load(Relaxed);
+        // Subscribers are exempt from the idle timeout, as in Redis.
+        let idle = if outbox.is_some() {
+            0
+        } else {
+            settings.timeout.load(Relaxed)
+        };
         let read = async {
             if idle > 0 {
                 match tokio::time::timeout(Duration::from_secs(idle), sock.read_buf(rbuf)).await {
@@ -191,6 +213,8 @@ async fn run(
                 Ok(None) => return Outcome::Closed(Some("idle timeout".into())),
             },
             _ = handle.kill_notify.notified() => return Outcome::Closed(Some("killed".into())),
+            // New messages: back to the top, which writes them.
+            _ = messages(outbox.as_deref()) => continue,
         };
         state.stats.total_net_input_bytes.add(n as u64);
         parser.limits.max_bulk_len = settings.proto_max_bulk_len.load(Relaxed);
@@ -259,7 +283,9 @@ async fn run(
                         if let Some(name) = last {
                             *handle.last_cmd.lock() = name;
                         }
-                        if !wbuf.is_empty() && flush(state, &sock, &mut wbuf).await.is_err() {
+                        if !wbuf.is_empty()
+                            && flush(state, &sock, &mut wbuf, handle, None).await.is_err()
+                        {
                             state.blocking.finish(&w, Finish::Gone);
                             return Outcome::Closed(None);
                         }
@@ -281,7 +307,7 @@ async fn run(
                     }
                     if wbuf.len() >= FLUSH_AT {
                         share = None;
-                        if flush(state, &sock, &mut wbuf).await.is_err() {
+                        if flush(state, &sock, &mut wbuf, handle, None).await.is_err() {
                             return Outcome::Closed(None);
                         }
                     }
@@ -308,7 +334,16 @@ async fn run(
             }
         }
         handle.qbuf.store(rbuf.len(), Relaxed);
-        if !wbuf.is_empty() && flush(state, &sock, &mut wbuf).await.is_err() {
+        // Messages that arrived while the batch ran follow its replies.
+        let outbox = sess.pubsub.as_ref().map(|p| p.outbox.clone());
+        if let Some(ob) = outbox.as_deref() {
+            ob.drain_into(&mut wbuf);
+        }
+        if !wbuf.is_empty()
+            && flush(state, &sock, &mut wbuf, handle, outbox.as_deref())
+                .await
+                .is_err()
+        {
             return Outcome::Closed(None);
         }
         if fatal.is_some() {
@@ -469,9 +504,37 @@ async fn park(
     }
 }
 
-async fn flush(state: &ServerState, sock: &Sock, wbuf: &mut Vec<u8>) -> std::io::Result<()> {
+/// Write `wbuf` out. A kill interrupts a write the client does not read (a subscriber cut
+/// off by its output-buffer limit); `outbox` learns how much is in flight meanwhile, which
+/// counts against that limit.
+async fn flush(
+    state: &ServerState,
+    sock: &Sock,
+    wbuf: &mut Vec<u8>,
+    handle: &ClientHandle,
+    outbox: Option<&Outbox>,
+) -> std::io::Result<()> {
     state.stats.total_net_output_bytes.add(wbuf.len() as u64);
-    let r = sock.write_all(wbuf).await;
+    if let Some(o) = outbox {
+        o.set_inflight(wbuf.len());
+    }
+    // Biased: a write that completes at once never registers with the kill notifier.
+    let r = tokio::select! {
+        biased;
+        r = sock.write_all(wbuf) => r,
+        _ = handle.kill_notify.notified() => Err(std::io::Error::other("killed")),
+    };
+    if let Some(o) = outbox {
+        o.set_inflight(0);
+    }
     wbuf.clear();
     r
+}
+
+/// Resolves when a subscriber's outbox has new messages; never without an outbox.
+async fn messages(outbox: Option<&Outbox>) {
+    match outbox {
+        Some(o) => o.notify.notified().await,
+        None => std::future::pending().await,
+    }
 }

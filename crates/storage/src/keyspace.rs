@@ -10,6 +10,7 @@ use crate::entry::{Entry, Expiry, NO_VOL};
 use crate::evict::{self, EvictionConfig, Oom, Policy};
 use crate::shard::{DbPart, ShardCounters, ShardData};
 use crate::slot::{key_slot, SLOTS};
+use crate::watch::{WatchFlag, Watches};
 use crate::{SHARDS, SLOTS_PER_SHARD};
 use foldhash::fast::FixedState;
 use parking_lot::{Mutex, MutexGuard};
@@ -34,6 +35,8 @@ pub struct Keyspace {
     ndbs: usize,
     evict_cursor: AtomicUsize,
     pub(crate) expire_cursor: AtomicUsize,
+    /// Watched keys (WATCH, `watch.rs`); shared with every shard's write paths.
+    pub watches: Arc<Watches>,
 }
 
 /// A key with its hash and slot, computed once per command.
@@ -77,12 +80,14 @@ impl Keyspace {
     pub fn new(ndbs: usize, clock: Arc<dyn Clock>, evict: Arc<EvictionConfig>) -> Keyspace {
         let seed: u64 = rand::rng().random();
         let hasher = FixedState::with_seed(seed);
+        let watches = Arc::new(Watches::default());
         let shards = (0..SHARDS)
             .map(|i| {
                 Padded(Mutex::new(ShardData::new(
                     ndbs,
                     hasher.clone(),
                     SmallRng::seed_from_u64(seed ^ i as u64),
+                    watches.clone(),
                 )))
             })
             .collect();
@@ -95,6 +100,7 @@ impl Keyspace {
             ndbs,
             evict_cursor: AtomicUsize::new(0),
             expire_cursor: AtomicUsize::new(0),
+            watches,
         }
     }
 
@@ -252,6 +258,25 @@ impl Keyspace {
     /// Empty database `db` (or all with `None`). With `lazy`, the memory is released on a
     /// background thread (FLUSHDB ASYNC), so the caller is not blocked by a large drop.
     pub fn flush(&self, db: Option<usize>, lazy: bool) {
+        if self.watches.active() {
+            // Watched keys that exist now are changed by the flush (Redis marks only those);
+            // one created after this check marks its watchers itself when inserted.
+            let dbs: Vec<usize> = match db {
+                Some(d) => vec![d],
+                None => (0..self.ndbs).collect(),
+            };
+            for (d, key) in self.watches.keys_in(&dbs) {
+                let k = self.key(&key);
+                let g = self.shards[k.shard()].0.lock();
+                if g.dbs[d]
+                    .table(k.slot)
+                    .and_then(|t| t.find(k.hash, &key))
+                    .is_some()
+                {
+                    self.watches.touch(d, &key);
+                }
+            }
+        }
         let mut garbage: Vec<DbPart> = Vec::new();
         for s in self.shards.iter() {
             let mut g = s.0.lock();
@@ -273,6 +298,22 @@ impl Keyspace {
     /// Swap two databases atomically (every shard locked).
     pub fn swap_db(&self, a: usize, b: usize) {
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.0.lock()).collect();
+        if self.watches.active() {
+            // As Redis: a key watched in either database changes if it exists in either.
+            for (d, key) in self.watches.keys_in(&[a, b]) {
+                let k = self.key(&key);
+                let g = &guards[k.shard()];
+                let present = |db: usize| {
+                    g.dbs[db]
+                        .table(k.slot)
+                        .and_then(|t| t.find(k.hash, &key))
+                        .is_some()
+                };
+                if present(a) || present(b) {
+                    self.watches.touch(d, &key);
+                }
+            }
+        }
         for g in guards.iter_mut() {
             g.dbs.swap(a, b);
         }
@@ -739,6 +780,7 @@ impl<'a> Txn<'a> {
         let i = self.locate(k)?;
         self.touch(k, i);
         let db = self.db;
+        self.ks.watches.touch(db, k.bytes);
         let sd = self.sd(k.shard());
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
@@ -780,6 +822,7 @@ impl<'a> Txn<'a> {
 
     fn modify_at(&mut self, k: &Key, i: usize, f: impl FnOnce(&mut Entry)) {
         let db = self.db;
+        self.ks.watches.touch(db, k.bytes);
         let sd = self.sd(k.shard());
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
@@ -833,6 +876,15 @@ impl<'a> Txn<'a> {
             }
             None => false,
         }
+    }
+
+    /// WATCH `k` with a client's flag: looks the key up first (an already expired key is
+    /// removed now, so its later deletion is no change), then registers while the key's
+    /// shard is locked, so no write can slip between (see `watch.rs`). The caller keeps
+    /// its registrations unique and removes them with `Watches::remove`.
+    pub fn watch(&mut self, k: &Key, flag: &Arc<WatchFlag>) {
+        let _ = self.locate(k);
+        self.ks.watches.add(self.db, k.bytes, flag);
     }
 
     /// Count a keyspace miss for a read that found a key of no use (e.g. wrong type).

@@ -23,6 +23,7 @@ pub mod shard;
 pub mod slot;
 pub mod table;
 pub mod types;
+pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use entry::{Enc, Entry, Expiry, ObjType};
@@ -30,6 +31,7 @@ pub use evict::{EvictionConfig, Oom, Policy};
 pub use keyspace::{DbInfo, Key, Keyspace, KeyspaceStats, Txn};
 pub use slot::{key_slot, SLOTS};
 pub use types::{Collection, Limits};
+pub use watch::{WatchFlag, Watches};
 
 /// Number of shards (a power of two). 64 gives 32 per core on the 2-core target and keeps
 /// lock contention negligible; each owns 16384/64 = 256 hash slots.

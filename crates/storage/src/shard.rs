@@ -5,11 +5,13 @@
 
 use crate::entry::{Entry, NO_VOL};
 use crate::table::SlotTable;
+use crate::watch::Watches;
 use crate::SHARDS;
 use crate::SLOTS_PER_SHARD;
 use foldhash::fast::FixedState;
 use rand::rngs::SmallRng;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 /// A key with a TTL, listed so active expiry can sample TTL keys directly.
 pub(crate) struct VolKey {
@@ -69,16 +71,24 @@ pub struct ShardData {
     /// Accounted bytes held by this shard (entries, volatile list).
     pub(crate) mem: usize,
     pub(crate) hasher: FixedState,
+    /// WATCH registry (`watch.rs`): every insert, removal and TTL change here touches it.
+    pub(crate) watches: Arc<Watches>,
 }
 
 impl ShardData {
-    pub(crate) fn new(ndbs: usize, hasher: FixedState, rng: SmallRng) -> Self {
+    pub(crate) fn new(
+        ndbs: usize,
+        hasher: FixedState,
+        rng: SmallRng,
+        watches: Arc<Watches>,
+    ) -> Self {
         ShardData {
             dbs: (0..ndbs).map(|_| DbPart::default()).collect(),
             counters: ShardCounters::default(),
             rng,
             mem: 0,
             hasher,
+            watches,
         }
     }
 
@@ -122,6 +132,7 @@ impl ShardData {
     /// Insert an entry whose key is absent. Returns (position, accounting delta).
     pub(crate) fn insert_new(&mut self, db: usize, hash: u64, entry: Entry) -> (usize, isize) {
         let mem = entry.mem_usage();
+        self.watches.touch(db, entry.key());
         let slot = entry.slot();
         let (kl, vl) = (entry.key_len(), entry.value_len());
         let hasher = self.hasher.clone();
@@ -157,6 +168,7 @@ impl ShardData {
         d.keys -= 1;
         d.key_bytes -= e.key_len();
         d.value_bytes -= e.value_len();
+        self.watches.touch(db, e.key());
         let m = e.mem_usage();
         self.mem -= m;
         delta -= m as isize;
@@ -165,6 +177,11 @@ impl ShardData {
 
     /// Set (at > 0) or clear (at == 0) the TTL of the entry at `i`. Returns the delta.
     pub(crate) fn set_expire_at(&mut self, db: usize, slot: u16, i: usize, at: u64) -> isize {
+        let e = self.entry_mut(db, slot, i);
+        if e.expire_at() != at && self.watches.active() {
+            let e = self.entry(db, slot, i);
+            self.watches.touch(db, e.key());
+        }
         let e = self.entry_mut(db, slot, i);
         e.set_expire_raw(at);
         let vol = e.vol_idx();

@@ -1,0 +1,378 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH, and the checks `execute_in` makes
+//! while a client is in MULTI or subscribed (`intercept`, `reject`).
+//!
+//! ```text
+//!  MULTI ─► session.multi = queue       every command ─► checks ─► queued (+QUEUED)
+//!  EXEC (flag EXCLUSIVE: runs holding the gate alone, see gate.rs)
+//!     ├─ a command was refused while queueing  ─► -EXECABORT
+//!     ├─ a WATCHed key changed (storage/watch.rs) ─► null array
+//!     └─ run every queued command in order      ─► array of their replies
+//! ```
+//!
+//! Redis's rules, kept here: a command refused while queueing (unknown, wrong arity,
+//! NOAUTH, `no_multi`, OOM) is answered with its error and makes EXEC answer EXECABORT; a
+//! queued command that fails when run (WRONGTYPE…) fails alone, the others keep their
+//! effects; EXEC and DISCARD forget the watched keys. EXEC is atomic with respect to every
+//! other client because it holds the exclusion gate alone (`flags::EXCLUSIVE`); the queued
+//! commands then run through `run_queued`, without the per-command OOM check (EXEC made it
+//! once, as Redis does), and with `Session::in_exec` set so blocking commands do not block.
+
+use crate::error::{CmdError, CmdResult};
+use crate::table::{flags::*, CommandSpec};
+use crate::{cmd, Ctx, ServerState};
+use protocol::args::OwnedArgs;
+use protocol::{Args, Reply};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use storage::{WatchFlag, Watches};
+
+const TX: u32 = NOSCRIPT | LOADING | STALE;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "multi",
+        1,
+        TX | FAST | ALLOW_BUSY,
+        0,
+        0,
+        0,
+        multi,
+        "transactions",
+        "1.2.0",
+        "Starts a transaction.",
+        ""
+    ),
+    cmd!(
+        "exec",
+        1,
+        TX | SKIP_SLOWLOG | EXCLUSIVE,
+        0,
+        0,
+        0,
+        exec,
+        "transactions",
+        "1.2.0",
+        "Executes all commands in a transaction.",
+        ""
+    ),
+    cmd!(
+        "discard",
+        1,
+        TX | FAST | ALLOW_BUSY,
+        0,
+        0,
+        0,
+        discard,
+        "transactions",
+        "2.0.0",
+        "Discards a transaction.",
+        ""
+    ),
+    cmd!(
+        "watch",
+        -2,
+        TX | FAST | ALLOW_BUSY,
+        1,
+        -1,
+        1,
+        watch,
+        "transactions",
+        "2.2.0",
+        "Monitors changes to keys to determine the execution of a transaction.",
+        "key [key ...]"
+    ),
+    cmd!(
+        "unwatch",
+        1,
+        TX | FAST | ALLOW_BUSY,
+        0,
+        0,
+        0,
+        unwatch,
+        "transactions",
+        "2.2.0",
+        "Forgets about watched keys of a transaction.",
+        ""
+    ),
+];
+
+/// A transaction being queued (MULTI … EXEC).
+#[derive(Default)]
+pub struct Multi {
+    queue: Vec<OwnedArgs>,
+    /// Union of the queued commands' flags: EXEC refuses under OOM if one is `denyoom`.
+    flags: u32,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    aborted: bool,
+}
+
+/// A client's watched keys and its dirty flag. Dropping it unregisters every key, so a
+/// session that ends (disconnect, kill) leaves nothing behind in the registry.
+pub struct WatchSet {
+    watches: Arc<Watches>,
+    flag: Arc<WatchFlag>,
+    keys: HashSet<(usize, Box<[u8]>)>,
+}
+
+impl Drop for WatchSet {
+    fn drop(&mut self) {
+        for (db, k) in &self.keys {
+            self.watches.remove(*db, k, &self.flag);
+        }
+    }
+}
+
+/// Commands that run at once in MULTI instead of being queued (Redis's list).
+fn runs_in_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Commands a RESP2 client may send while subscribed.
+fn allowed_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "ping"
+            | "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// End the session's transaction (if any) and forget its watched keys.
+fn end_transaction(sess: &mut crate::clients::Session) -> Option<Box<Multi>> {
+    sess.watching = None;
+    sess.handle.multi.store(-1, Relaxed);
+    sess.multi.take()
+}
+
+/// Refuse a command before it runs, as Redis's `rejectCommand`: inside MULTI the
+/// transaction is flagged, and a refused EXEC discards it with EXECABORT.
+pub(crate) fn reject(
+    sess: &mut crate::clients::Session,
+    spec: Option<&CommandSpec>,
+    r: &mut Reply<'_>,
+    msg: &str,
+) {
+    if let Some(m) = sess.multi.as_mut() {
+        if spec.is_some_and(|s| s.name == "exec") {
+            end_transaction(sess);
+            let why = msg.strip_prefix("ERR ").unwrap_or(msg);
+            r.error(&format!(
+                "EXECABORT Transaction discarded because of: {why}"
+            ));
+            return;
+        }
+        m.aborted = true;
+    }
+    r.error(msg);
+}
+
+/// The checks of a client in MULTI or subscribed (the caller tests that first, so other
+/// clients pay one branch): `no_multi`, OOM while queueing, the RESP2 subscribed-mode
+/// whitelist, then queueing. True when the command was answered here.
+pub(crate) fn intercept(
+    srv: &ServerState,
+    sess: &mut crate::clients::Session,
+    spec: &'static CommandSpec,
+    args: Args<'_>,
+    r: &mut Reply<'_>,
+) -> bool {
+    // A container's subcommand is refused at queueing time too, as Redis resolves it then.
+    let mut sub = None;
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        sub = crate::table::find_sub(spec, args.get(1));
+    }
+    if sess.multi.is_some() {
+        if !spec.subcommands.is_empty() && args.len() >= 2 {
+            match sub {
+                None => {
+                    let e = CmdError::UnknownSubcommand(crate::util::lossy(args.get(1)));
+                    reject(sess, Some(spec), r, &e.message(spec.name));
+                    return true;
+                }
+                Some(s) if !s.arity_ok(args.len()) => {
+                    reject(sess, Some(spec), r, &CmdError::WrongArity.message(s.name));
+                    return true;
+                }
+                Some(_) => {}
+            }
+        }
+        if spec.has(NO_MULTI) || sub.is_some_and(|s| s.has(NO_MULTI)) {
+            reject(
+                sess,
+                Some(spec),
+                r,
+                "ERR Command not allowed inside a transaction",
+            );
+            return true;
+        }
+        // Queueing may take any amount of memory: every command but EXEC/DISCARD/QUIT is
+        // refused over maxmemory (EXEC is checked when it runs).
+        if !matches!(spec.name, "exec" | "discard" | "quit" | "reset")
+            && srv.ks.ensure_memory().is_err()
+        {
+            reject(sess, Some(spec), r, &CmdError::Oom.message(spec.name));
+            return true;
+        }
+    }
+    if !sess.resp3
+        && sess.pubsub.as_ref().is_some_and(|p| p.count() > 0)
+        && !allowed_subscribed(spec.name)
+    {
+        let name = sub.map_or(spec.name, |s| s.name);
+        let msg = format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        );
+        reject(sess, Some(spec), r, &msg);
+        return true;
+    }
+    if let Some(m) = sess.multi.as_mut() {
+        if !runs_in_multi(spec.name) {
+            m.queue.push(OwnedArgs::new(args.iter()));
+            m.flags |= spec.flags | sub.map_or(0, |s| s.flags);
+            sess.handle.multi.store(m.queue.len() as i64, Relaxed);
+            r.simple("QUEUED");
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether EXEC must be refused under OOM: one of its queued commands is `denyoom`.
+pub(crate) fn exec_needs_memory(sess: &crate::clients::Session) -> bool {
+    sess.multi.as_ref().is_some_and(|m| m.flags & DENYOOM != 0)
+}
+
+/// MULTI
+fn multi(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    if ctx.sess.multi.is_some() {
+        return Err(CmdError::Static("ERR MULTI calls can not be nested"));
+    }
+    ctx.sess.multi = Some(Box::default());
+    ctx.sess.handle.multi.store(0, Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DISCARD
+fn discard(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    if ctx.sess.multi.is_none() {
+        return Err(CmdError::Static("ERR DISCARD without MULTI"));
+    }
+    end_transaction(ctx.sess);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// EXEC: runs holding the gate alone (the connection saw `flags::EXCLUSIVE`).
+fn exec(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    if ctx.sess.multi.is_none() {
+        return Err(CmdError::Static("ERR EXEC without MULTI"));
+    }
+    let watching = ctx.sess.watching.take();
+    let m = end_transaction(ctx.sess).expect("in MULTI");
+    if m.aborted {
+        return Err(CmdError::Static(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    if let Some(w) = &watching {
+        // Redis 7: a watched key whose time has passed since WATCH is a change. Looking it
+        // up removes it, and the removal marks the flag (storage/watch.rs).
+        let ks = &ctx.srv.ks;
+        for (db, key) in &w.keys {
+            let k = ks.key(key);
+            ks.txn1(*db, &k).exists(&k);
+        }
+        if w.flag.is_dirty() {
+            ctx.out.null_array();
+            return Ok(());
+        }
+    }
+    drop(watching);
+    let Ctx { srv, sess, out } = ctx;
+    out.array_len(m.queue.len());
+    let mut replies = Vec::new();
+    // Blocking commands answer at once inside EXEC (`in_exec`, `deny_blocking`); the
+    // waiters its writes readied are served when EXEC itself ends (`blocking.rs`).
+    sess.in_exec = true;
+    let deny = std::mem::replace(&mut sess.deny_blocking, true);
+    for a in &m.queue {
+        run_queued(srv, sess, a.args(), &mut replies);
+    }
+    sess.deny_blocking = deny;
+    sess.in_exec = false;
+    out.raw(&replies);
+    Ok(())
+}
+
+/// Run one queued command inside EXEC (the checks were made when it was queued).
+fn run_queued(
+    srv: &ServerState,
+    sess: &mut crate::clients::Session,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+) {
+    let resp3 = sess.resp3;
+    let Some(spec) = srv.table.lookup(args.get(0)) else {
+        // Unknown commands abort the transaction when queued; nothing unknown is queued.
+        Reply::new(out, resp3).error(&crate::unknown_command_message(args));
+        return;
+    };
+    let mut ctx = Ctx {
+        srv,
+        sess,
+        out: Reply::new(out, resp3),
+    };
+    let mark = ctx.out.len();
+    if let Err(e) = (spec.handler)(&mut ctx, args) {
+        ctx.out.truncate(mark);
+        ctx.out.error(&e.message(spec.name));
+    }
+}
+
+/// WATCH key [key ...]
+fn watch(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    if ctx.sess.multi.is_some() {
+        return Err(CmdError::Static("ERR WATCH inside MULTI is not allowed"));
+    }
+    let ks = &ctx.srv.ks;
+    let db = ctx.sess.db;
+    let w = ctx.sess.watching.get_or_insert_with(|| {
+        Box::new(WatchSet {
+            watches: ks.watches.clone(),
+            flag: Arc::new(WatchFlag::default()),
+            keys: HashSet::new(),
+        })
+    });
+    for key in args.iter().skip(1) {
+        let id = (db, Box::<[u8]>::from(key));
+        if w.keys.contains(&id) {
+            continue;
+        }
+        let k = ks.key(key);
+        ks.txn1(db, &k).watch(&k, &w.flag);
+        w.keys.insert(id);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// UNWATCH
+fn unwatch(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    ctx.sess.watching = None;
+    ctx.out.ok();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
