@@ -338,6 +338,10 @@ fn run_queued(
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
     }
+    // Mark the keys this write readied for blocked clients; they are served when EXEC ends.
+    if srv.blocking.has_waiters() {
+        crate::blocking::after_command(srv, sess, spec, args);
+    }
 }
 
 /// WATCH key [key ...]
