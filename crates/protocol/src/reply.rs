@@ -83,9 +83,32 @@ impl<'a> Reply<'a> {
 
     #[inline]
     pub fn bulk(&mut self, b: &[u8]) {
-        self.header(b'$', b.len() as i64);
-        self.buf.extend_from_slice(b);
-        self.buf.extend_from_slice(CRLF);
+        // One capacity check and three copies: LRANGE writes hundreds of these per reply.
+        let mut hdr = [0u8; 24];
+        hdr[0] = b'$';
+        let h = if b.len() < 10 {
+            hdr[1] = b'0' + b.len() as u8;
+            2
+        } else {
+            let mut ib = itoa::Buffer::new();
+            let d = ib.format(b.len()).as_bytes();
+            hdr[1..1 + d.len()].copy_from_slice(d);
+            1 + d.len()
+        };
+        hdr[h..h + 2].copy_from_slice(CRLF);
+        let h = h + 2;
+        let total = h + b.len() + 2;
+        self.buf.reserve(total);
+        let len = self.buf.len();
+        // SAFETY: `reserve` made room for `total` more bytes; the three sources are distinct
+        // from the vector's spare capacity; every byte up to the new length is written.
+        unsafe {
+            let dst = self.buf.as_mut_ptr().add(len);
+            std::ptr::copy_nonoverlapping(hdr.as_ptr(), dst, h);
+            std::ptr::copy_nonoverlapping(b.as_ptr(), dst.add(h), b.len());
+            std::ptr::copy_nonoverlapping(CRLF.as_ptr(), dst.add(h + b.len()), 2);
+            self.buf.set_len(len + total);
+        }
     }
 
     /// A bulk string built from parts, without concatenating them first.
