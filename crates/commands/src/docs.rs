@@ -497,13 +497,16 @@ pub fn commands_md(table: &CommandTable) -> String {
         "\n## Not supported\n\n\
          These are not part of this release; their commands answer \
          `ERR unknown command '<name>', with args beginning with: …`, never a fake `OK`:\n\n\
-         - Data types other than strings (hashes, lists, sets, sorted sets, streams, \
-         HyperLogLog, geo) arrive in a later release.\n\
+         - Streams, HyperLogLog and geo commands (XADD, PFADD, GEOADD…).\n\
          - Persistence: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE (and `SHUTDOWN SAVE` answers an error).\n\
          - Cluster commands (CLUSTER, READONLY, READWRITE, ASKING).\n\
-         - Scripting and functions: EVAL, EVALSHA, SCRIPT, FUNCTION, FCALL.\n\
-         - Pub/sub: SUBSCRIBE, PUBLISH, PSUBSCRIBE and the rest.\n\
-         - Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.\n\
+         - Functions (FUNCTION, FCALL, FCALL_RO) and SCRIPT DEBUG; in scripts, the `cjson`, \
+         `cmsgpack`, `struct` and `bit` libraries and `#!lua` shebang flags.\n\
+         - Sharded pub/sub (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, PUBSUB SHARDCHANNELS / SHARDNUMSUB) \
+         and RESET.\n\
+         - Options newer than Redis 7.0: HSCAN NOVALUES, ZRANK/ZREVRANK WITHSCORE, hash-field TTLs.\n\
+         - DUMP payloads are rcache's own format: RESTORE accepts what rcache's DUMP produced, \
+         and refuses a Redis payload with `ERR DUMP payload version or checksum are wrong`.\n\
          - ACL users beyond `default` (ACL), replication (REPLICAOF, SYNC), MONITOR, DEBUG.\n",
     );
     out
