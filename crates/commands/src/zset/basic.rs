@@ -373,24 +373,9 @@ pub(super) fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         Some(e) if e.obj_type() != storage::ObjType::ZSet => return Err(CmdError::WrongType),
         Some(e) => e,
     };
-    let (mut pat, mut count): (Option<&[u8]>, usize) = (None, 10);
-    let mut i = 3;
-    while i < args.len() {
-        let (opt, more) = (args.get(i), i + 1 < args.len());
-        if eq_ic(opt, "count") && more {
-            let c = parse_int(args.get(i + 1))?;
-            if c < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = usize::try_from(c).unwrap_or(usize::MAX);
-        } else if eq_ic(opt, "match") && more {
-            let p = args.get(i + 1);
-            pat = (p != b"*").then_some(p);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    // Options are read after the key, as Redis's scanGenericCommand does.
+    let opts = crate::coll::parse_scan(args)?;
+    let (pat, count) = (opts.pattern, opts.count);
     let mut buf = Vec::new();
     let mut n = 0usize;
     let next = {
