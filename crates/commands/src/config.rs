@@ -15,6 +15,10 @@ use storage::{EvictionConfig, Policy};
 pub struct Settings {
     pub bind: RwLock<String>,
     pub port: AtomicU16,
+    /// The other front doors' ports (`DOOR_OFF` = closed, 0 = pick a free port).
+    pub http_port: AtomicI64,
+    pub binary_port: AtomicI64,
+    pub memcache_port: AtomicI64,
     pub databases: AtomicU32,
     pub dir: RwLock<String>,
     pub requirepass: RwLock<Option<String>>,
@@ -75,6 +79,9 @@ impl Default for Settings {
         Settings {
             bind: RwLock::new("127.0.0.1".into()),
             port: AtomicU16::new(6379),
+            http_port: AtomicI64::new(DEFAULT_HTTP_PORT),
+            binary_port: AtomicI64::new(DEFAULT_BINARY_PORT),
+            memcache_port: AtomicI64::new(DEFAULT_MEMCACHE_PORT),
             databases: AtomicU32::new(16),
             dir: RwLock::new(".".into()),
             requirepass: RwLock::new(None),
@@ -140,10 +147,39 @@ fn yes_no(v: &str) -> Result<bool, String> {
     }
 }
 
+/// A door port setting's value when the door is closed (`--http-port off`).
+pub const DOOR_OFF: i64 = -1;
+/// Default ports of the HTTP/JSON API (webdis's, the usual HTTP front of Redis), the rcache
+/// binary protocol, and the memcached text protocol (memcached's own).
+pub const DEFAULT_HTTP_PORT: i64 = 7379;
+pub const DEFAULT_BINARY_PORT: i64 = 7380;
+pub const DEFAULT_MEMCACHE_PORT: i64 = 11211;
+
+fn door_port_get(v: i64) -> String {
+    if v == DOOR_OFF {
+        "off".into()
+    } else {
+        v.to_string()
+    }
+}
+
+fn door_port_set(v: &str) -> Result<i64, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "off" | "no" | "-1" => Ok(DOOR_OFF),
+        t => t
+            .parse::<u16>()
+            .map(i64::from)
+            .map_err(|_| "port must be 0-65535 or off".into()),
+    }
+}
+
 /// The settings table. Order is CONFIG GET's and CONFIG REWRITE's.
 pub const PARAMS: &[Param] = &[
     Param { name: "bind", mutable: false, help: "address to listen on", get: |s| s.bind.read().clone(), set: |s, v| { *s.bind.write() = v.to_string(); Ok(()) } },
     Param { name: "port", mutable: false, help: "RESP TCP port (0 = pick a free port)", get: |s| s.port.load(Relaxed).to_string(), set: |s, v| { s.port.store(num(v)?, Relaxed); Ok(()) } },
+    Param { name: "http-port", mutable: false, help: "HTTP/JSON API port (0 = pick a free port, off = closed)", get: |s| door_port_get(s.http_port.load(Relaxed)), set: |s, v| { s.http_port.store(door_port_set(v)?, Relaxed); Ok(()) } },
+    Param { name: "binary-port", mutable: false, help: "rcache binary protocol port (0 = pick a free port, off = closed)", get: |s| door_port_get(s.binary_port.load(Relaxed)), set: |s, v| { s.binary_port.store(door_port_set(v)?, Relaxed); Ok(()) } },
+    Param { name: "memcache-port", mutable: false, help: "memcached text protocol port (0 = pick a free port, off = closed)", get: |s| door_port_get(s.memcache_port.load(Relaxed)), set: |s, v| { s.memcache_port.store(door_port_set(v)?, Relaxed); Ok(()) } },
     Param { name: "databases", mutable: false, help: "number of logical databases (SELECT)", get: |s| s.databases.load(Relaxed).to_string(), set: |s, v| {
         let n: u32 = num(v)?;
         if !(1..=1024).contains(&n) { return Err("argument must be between 1 and 1024 inclusive".into()); }

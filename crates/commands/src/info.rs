@@ -148,6 +148,16 @@ fn server(ctx: &Ctx<'_>, f: &mut Fields) {
     f.kv("process_supervised", "no");
     f.kv("run_id", &srv.run_id);
     f.kv("tcp_port", srv.bound_port.load(Relaxed));
+    for d in [
+        crate::Door::Http,
+        crate::Door::Binary,
+        crate::Door::Memcache,
+    ] {
+        f.kv(
+            &format!("{}_port", d.name()),
+            srv.door_ports[d as usize].load(Relaxed),
+        );
+    }
     f.kv("server_time_usec", now.as_micros());
     f.kv("uptime_in_seconds", up);
     f.kv("uptime_in_days", up / 86400);

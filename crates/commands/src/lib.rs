@@ -39,6 +39,7 @@ pub mod sets;
 pub mod sort;
 #[cfg(test)]
 mod sort_dump_tests;
+pub mod stats;
 pub mod strings;
 pub mod table;
 pub mod testing;
@@ -108,9 +109,57 @@ impl ShardedCounter {
     }
 }
 
+/// The front doors a client can come through. All reach the same keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Door {
+    Resp = 0,
+    Http = 1,
+    Binary = 2,
+    Memcache = 3,
+}
+
+impl Door {
+    pub const ALL: [Door; 4] = [Door::Resp, Door::Http, Door::Binary, Door::Memcache];
+
+    /// The name stats, metrics and logs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Door::Resp => "resp",
+            Door::Http => "http",
+            Door::Binary => "binary",
+            Door::Memcache => "memcache",
+        }
+    }
+}
+
+/// Connections per door: open now, and accepted since start (or CONFIG RESETSTAT).
+#[derive(Default)]
+pub struct DoorStats {
+    pub connected: [AtomicU64; 4],
+    pub received: [AtomicU64; 4],
+}
+
+impl DoorStats {
+    pub fn opened(&self, d: Door) {
+        self.connected[d as usize].fetch_add(1, Relaxed);
+        self.received[d as usize].fetch_add(1, Relaxed);
+    }
+    pub fn closed(&self, d: Door) {
+        self.connected[d as usize].fetch_sub(1, Relaxed);
+    }
+    pub fn connected(&self, d: Door) -> u64 {
+        self.connected[d as usize].load(Relaxed)
+    }
+    pub fn received(&self, d: Door) -> u64 {
+        self.received[d as usize].load(Relaxed)
+    }
+}
+
 /// Counters the server keeps beyond the keyspace's own.
 #[derive(Default)]
 pub struct ServerStats {
+    /// Connections per front door.
+    pub doors: DoorStats,
     pub total_connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub total_commands_processed: ShardedCounter,
@@ -144,6 +193,9 @@ impl ServerStats {
             .store(0, Relaxed);
         self.instantaneous_ops_per_sec.store(0, Relaxed);
         self.used_memory_peak.store(0, Relaxed);
+        for r in &self.doors.received {
+            r.store(0, Relaxed);
+        }
     }
 }
 
@@ -186,6 +238,8 @@ pub struct ServerState {
     pub shutdown: Shutdown,
     /// The TCP port actually bound (differs from the setting when it was 0).
     pub bound_port: std::sync::atomic::AtomicU16,
+    /// Ports the front doors actually bound, indexed by `Door` (0 = door closed).
+    pub door_ports: [std::sync::atomic::AtomicU16; 4],
     /// Whole-command exclusion for EXEC and scripts (`gate.rs`).
     pub gate: gate::Gate,
     /// Clients blocked in BLPOP & co. (`blocking.rs`).
@@ -213,6 +267,7 @@ impl ServerState {
             run_id,
             shutdown: Shutdown::default(),
             bound_port: std::sync::atomic::AtomicU16::new(0),
+            door_ports: Default::default(),
             gate: gate::Gate::default(),
             blocking: blocking::Blocking::default(),
             scripting: scripting::engine::Engine::default(),
@@ -357,6 +412,14 @@ pub fn execute_in(
         blocking::after_command(srv, ctx.sess, spec, args);
     }
     Executed::Done(Some(spec))
+}
+
+/// Refuse a command before it runs, from outside the command layer (a front door that does
+/// not carry it): answers `msg` as an error, and inside MULTI flags the transaction as Redis
+/// does for any refused command.
+pub fn reply_error(sess: &mut Session, msg: &str, out: &mut Vec<u8>) {
+    let mut r = Reply::new(out, sess.resp3);
+    tx::reject(sess, None, &mut r, msg);
 }
 
 /// How long a script may run before other clients are answered BUSY

@@ -16,6 +16,15 @@ pub struct ServerArgs {
     /// RESP (Redis protocol) TCP port (default 6379; 0 picks a free port).
     #[arg(long, short = 'p', value_name = "PORT")]
     pub port: Option<String>,
+    /// HTTP/JSON API port (default 7379; 0 picks a free port; off closes the door).
+    #[arg(long, value_name = "PORT|off")]
+    pub http_port: Option<String>,
+    /// rcache binary protocol port (default 7380; 0 picks a free port; off closes the door).
+    #[arg(long, value_name = "PORT|off")]
+    pub binary_port: Option<String>,
+    /// memcached text protocol port (default 11211; 0 picks a free port; off closes the door).
+    #[arg(long, value_name = "PORT|off")]
+    pub memcache_port: Option<String>,
     /// Memory limit for the dataset: bytes or a size such as 100mb, 2gb (0 = no limit).
     #[arg(long, value_name = "SIZE")]
     pub maxmemory: Option<String>,
@@ -76,9 +85,12 @@ impl ServerArgs {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             *s.config_file.write() = Some(path.clone());
         }
-        let flags: [(&str, &Option<String>); 17] = [
+        let flags: [(&str, &Option<String>); 20] = [
             ("bind", &self.bind),
             ("port", &self.port),
+            ("http-port", &self.http_port),
+            ("binary-port", &self.binary_port),
+            ("memcache-port", &self.memcache_port),
             ("maxmemory", &self.maxmemory),
             ("maxmemory-policy", &self.maxmemory_policy),
             ("maxmemory-samples", &self.maxmemory_samples),

@@ -7,6 +7,7 @@
 //! never held across an `.await`, so a subscriber blocked on a slow socket never holds up
 //! EXEC or a script.
 
+use crate::door::{After, AnyCodec, Codec, Frame};
 use crate::io::{Handoff, IoThreads, PIPELINED_BATCH};
 use crate::sock::Sock;
 use bytes::{Buf, BytesMut};
@@ -14,9 +15,9 @@ use commands::blocking::{Finish, Waiter};
 use commands::clients::{ClientHandle, Session};
 use commands::gate::Shared;
 use commands::pubsub::Outbox;
-use commands::{Executed, ServerState};
+use commands::{Door, Executed, ServerState};
 use protocol::args::OwnedArgs;
-use protocol::resp::{Limits, Parsed, RequestParser};
+use protocol::resp::{Limits, RequestParser};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -34,11 +35,22 @@ pub async fn reject(mut sock: TcpStream, msg: &str) {
     let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
 }
 
-/// Serve a freshly accepted connection on I/O thread `thread`.
+/// A fresh codec for a connection through `door`.
+fn new_codec(door: Door) -> AnyCodec {
+    match door {
+        Door::Resp => AnyCodec::Resp(RequestParser::new(Limits::default())),
+        Door::Http | Door::Binary | Door::Memcache => {
+            unreachable!("{} is not served by conn", door.name())
+        }
+    }
+}
+
+/// Serve a freshly accepted connection through `door` on I/O thread `thread`.
 pub async fn serve(
     state: Arc<ServerState>,
     io: Arc<IoThreads>,
     thread: usize,
+    door: Door,
     sock: TcpStream,
     peer: SocketAddr,
 ) {
@@ -54,13 +66,17 @@ pub async fn serve(
     let id = state.clients.next_id();
     let handle = Arc::new(ClientHandle::new(id, peer.to_string(), laddr, fd));
     state.clients.register(handle.clone());
-    let sess = Session::new(handle, !state.auth_required());
+    let mut sess = Session::new(handle, !state.auth_required());
+    let codec = new_codec(door);
+    // The other doors translate RESP3's typed replies (maps, doubles…) into their own.
+    sess.resp3 = door != Door::Resp;
+    state.stats.doors.opened(door);
     match sock.into_std() {
         Ok(sock) => {
             let h = Handoff {
                 sock,
                 rbuf: BytesMut::with_capacity(READ_CHUNK),
-                parser: RequestParser::new(Limits::default()),
+                codec,
                 sess,
                 placed: false,
             };
@@ -68,6 +84,7 @@ pub async fn serve(
         }
         Err(e) => {
             tracing::debug!(client = id, "cannot take socket: {e}");
+            state.stats.doors.closed(door);
             state.clients.unregister(id);
         }
     }
@@ -89,11 +106,30 @@ enum Outcome {
 pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h: Handoff) {
     let Handoff {
         sock,
-        mut rbuf,
-        mut parser,
-        mut sess,
-        mut placed,
+        rbuf,
+        codec,
+        sess,
+        placed,
     } = h;
+    match codec {
+        AnyCodec::Resp(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
+    }
+}
+
+/// `drive` for one door's codec.
+#[allow(clippy::too_many_arguments)]
+async fn drive_with<C: Codec>(
+    state: Arc<ServerState>,
+    io: Arc<IoThreads>,
+    thread: usize,
+    sock: std::net::TcpStream,
+    mut rbuf: BytesMut,
+    mut parser: C,
+    mut sess: Session,
+    mut placed: bool,
+) where
+    AnyCodec: From<C>,
+{
     let handle = sess.handle.clone();
     io.conn_started(thread);
     let outcome = match Sock::from_std(sock) {
@@ -120,7 +156,7 @@ pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h
             let h = Handoff {
                 sock,
                 rbuf,
-                parser,
+                codec: AnyCodec::from(parser),
                 sess,
                 placed,
             };
@@ -142,24 +178,25 @@ pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h
     if let Some(r) = reason {
         tracing::debug!(client = handle.id, "closing client: {r}");
     }
+    state.stats.doors.closed(C::DOOR);
     state.clients.unregister(handle.id);
 }
 
 /// What a connection carries from thread to thread, borrowed by the request loop.
-struct ConnState<'a> {
+struct ConnState<'a, C> {
     rbuf: &'a mut BytesMut,
-    parser: &'a mut RequestParser,
+    parser: &'a mut C,
     sess: &'a mut Session,
     placed: &'a mut bool,
 }
 
 /// The request loop. Returns why the connection closed, when it is worth a log line.
-async fn run(
+async fn run<C: Codec>(
     state: &Arc<ServerState>,
     io: &IoThreads,
     thread: usize,
     sock: Sock,
-    c: &mut ConnState<'_>,
+    c: &mut ConnState<'_, C>,
     handle: &ClientHandle,
 ) -> Outcome {
     let ConnState {
@@ -217,7 +254,7 @@ async fn run(
             _ = messages(outbox.as_deref()) => continue,
         };
         state.stats.total_net_input_bytes.add(n as u64);
-        parser.limits.max_bulk_len = settings.proto_max_bulk_len.load(Relaxed);
+        parser.set_max_bulk_len(settings.proto_max_bulk_len.load(Relaxed));
         let mut off = 0;
         let mut ncmds = 0u64;
         let mut last: Option<&'static str> = None;
@@ -227,7 +264,7 @@ async fn run(
         let mut share: Option<Shared<'_>> = None;
         loop {
             match parser.parse(&rbuf[off..], sess.authenticated) {
-                Ok(Parsed::Incomplete { want }) => {
+                Ok(Frame::Incomplete { want }) => {
                     // Reserve once for a large bulk instead of growing read by read.
                     let have = rbuf.len() - off;
                     let limit = settings.client_query_buffer_limit.load(Relaxed) as usize;
@@ -236,9 +273,36 @@ async fn run(
                     }
                     break;
                 }
-                Ok(Parsed::Empty { consumed }) => off += consumed,
-                Ok(Parsed::Command { consumed }) => {
+                Ok(Frame::Empty { consumed }) => off += consumed,
+                Ok(Frame::Native { consumed }) => {
+                    if share.is_none() {
+                        share = Some(state.gate.shared().await);
+                    }
+                    let after =
+                        parser.run_native(state, sess, &rbuf[off..off + consumed], &mut wbuf);
+                    ncmds += 1;
+                    off += consumed;
+                    if after == After::Close {
+                        sess.close = true;
+                        break;
+                    }
+                    if wbuf.len() >= FLUSH_AT {
+                        share = None;
+                        if flush(state, &sock, &mut wbuf, handle, None).await.is_err() {
+                            return Outcome::Closed(None);
+                        }
+                    }
+                }
+                Ok(Frame::Command { consumed }) => {
                     let args = parser.args(&rbuf[off..]);
+                    let mark = wbuf.len();
+                    if let Some(msg) = parser.refuse(args) {
+                        commands::reply_error(sess, msg, &mut wbuf);
+                        parser.finish_reply(&mut wbuf, mark);
+                        ncmds += 1;
+                        off += consumed;
+                        continue;
+                    }
                     if share.is_none() {
                         match state.gate.try_shared() {
                             Some(g) => share = Some(g),
@@ -248,6 +312,7 @@ async fn run(
                                 Wait::NoGate => {}
                                 Wait::Busy => {
                                     wbuf.extend_from_slice(BUSY);
+                                    parser.finish_reply(&mut wbuf, mark);
                                     ncmds += 1;
                                     off += consumed;
                                     continue;
@@ -267,6 +332,7 @@ async fn run(
                             }
                         }
                     };
+                    parser.finish_reply(&mut wbuf, mark);
                     if let Some(spec) = spec {
                         last = Some(spec.name);
                     }
@@ -290,7 +356,11 @@ async fn run(
                             return Outcome::Closed(None);
                         }
                         match park(state, &sock, rbuf, handle, &w).await {
-                            Ok(reply) => wbuf.extend_from_slice(&reply),
+                            Ok(reply) => {
+                                let mark = wbuf.len();
+                                wbuf.extend_from_slice(&reply);
+                                parser.finish_reply(&mut wbuf, mark);
+                            }
                             Err(reason) => return Outcome::Closed(reason),
                         }
                     }
@@ -313,11 +383,8 @@ async fn run(
                     }
                 }
                 Err(e) => {
-                    let msg = format!("Protocol error: {}", e.message());
-                    wbuf.extend_from_slice(b"-ERR ");
-                    wbuf.extend_from_slice(msg.as_bytes());
-                    wbuf.extend_from_slice(b"\r\n");
-                    fatal = Some(msg);
+                    parser.protocol_error(&e.0, &mut wbuf);
+                    fatal = Some(format!("Protocol error: {}", e.0));
                     break;
                 }
             }

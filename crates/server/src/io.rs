@@ -12,7 +12,6 @@
 
 use bytes::BytesMut;
 use commands::clients::Session;
-use protocol::resp::RequestParser;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -21,7 +20,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 pub struct Handoff {
     pub sock: std::net::TcpStream,
     pub rbuf: BytesMut,
-    pub parser: RequestParser,
+    /// The door's codec and its parse state.
+    pub codec: crate::door::AnyCodec,
     pub sess: Session,
     /// Placed as a pipelining connection (counted in its thread's `pipelined`).
     pub placed: bool,

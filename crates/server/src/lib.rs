@@ -10,11 +10,12 @@
 pub mod cli;
 pub mod conn;
 pub mod cron;
+pub mod door;
 pub mod io;
 pub mod sock;
 
 use commands::config::Settings;
-use commands::ServerState;
+use commands::{Door, ServerState};
 use io::{Handoff, IoThreads};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering::Relaxed;
@@ -33,8 +34,27 @@ use tokio::sync::mpsc::UnboundedReceiver;
 /// path.
 pub struct Server {
     pub state: Arc<ServerState>,
-    listener: std::net::TcpListener,
+    /// Every open door's listener, RESP's first.
+    listeners: Vec<(Door, std::net::TcpListener)>,
     addr: SocketAddr,
+}
+
+/// The TCP doors this build serves besides RESP, each with its port setting and default.
+/// (A door is listed here once its codec is in `door::AnyCodec` or it has its own server.)
+const EXTRA_DOORS: &[Door] = &[];
+
+/// A door's configured port (`DOOR_OFF` = closed) and its default.
+fn door_port(settings: &Settings, door: Door) -> (i64, i64) {
+    use commands::config as c;
+    match door {
+        Door::Resp => (i64::from(settings.port.load(Relaxed)), 6379),
+        Door::Http => (settings.http_port.load(Relaxed), c::DEFAULT_HTTP_PORT),
+        Door::Binary => (settings.binary_port.load(Relaxed), c::DEFAULT_BINARY_PORT),
+        Door::Memcache => (
+            settings.memcache_port.load(Relaxed),
+            c::DEFAULT_MEMCACHE_PORT,
+        ),
+    }
 }
 
 /// A listening socket (SO_REUSEADDR, so a restart does not wait for TIME_WAIT; no
@@ -65,13 +85,49 @@ impl Server {
             })?;
         let listener = bind_listener(addr)?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(ServerState::new(settings, clock));
+        let state = Arc::new(ServerState::new(settings.clone(), clock));
         state.bound_port.store(addr.port(), Relaxed);
+        let mut listeners = vec![(Door::Resp, listener)];
+        for &door in EXTRA_DOORS {
+            let (port, default) = door_port(&settings, door);
+            if port == commands::config::DOOR_OFF {
+                continue;
+            }
+            let at = SocketAddr::new(addr.ip(), port as u16);
+            match bind_listener(at) {
+                Ok(l) => {
+                    let bound = l.local_addr()?;
+                    state.door_ports[door as usize].store(bound.port(), Relaxed);
+                    listeners.push((door, l));
+                }
+                // A default port that is taken (a second rcache, a real memcached) closes
+                // that door with a warning; a port the user chose is an error.
+                Err(e) if port == default => tracing::warn!(
+                    "{} door closed: cannot listen on {at}: {e} (set --{}-port)",
+                    door.name(),
+                    door.name()
+                ),
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("{} door: cannot listen on {at}: {e}", door.name()),
+                    ))
+                }
+            }
+        }
         Ok(Server {
             state,
-            listener,
+            listeners,
             addr,
         })
+    }
+
+    /// The address a door listens on, if open.
+    pub fn door_addr(&self, door: Door) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(d, _)| *d == door)
+            .and_then(|(_, l)| l.local_addr().ok())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -95,7 +151,7 @@ impl Server {
         let n = self.io_threads();
         let Server {
             state,
-            listener,
+            listeners,
             addr: _,
         } = self;
         let (io, mut receivers) = IoThreads::new(n);
@@ -111,7 +167,7 @@ impl Server {
                         .enable_all()
                         .build()
                     {
-                        Ok(rt) => rt.block_on(io_thread(st, io2, i + 1, rx, None)),
+                        Ok(rt) => rt.block_on(io_thread(st, io2, i + 1, rx, Vec::new())),
                         Err(e) => tracing::error!("I/O thread: cannot start runtime: {e}"),
                     }
                 });
@@ -127,7 +183,7 @@ impl Server {
                 st.stats.total_commands_processed.get()
             }))
         });
-        io_thread(state.clone(), io.clone(), 0, rx0, Some(listener)).await;
+        io_thread(state.clone(), io.clone(), 0, rx0, listeners).await;
         for t in threads {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
@@ -139,16 +195,35 @@ impl Server {
     }
 }
 
-/// One I/O thread: serves the connections handed to it (and, on thread 0, accepts new ones)
-/// until shutdown; then closes them.
+/// Accept on whichever listener has a connection first.
+async fn accept_any(
+    listeners: &[(Door, TcpListener)],
+) -> (Door, std::io::Result<(tokio::net::TcpStream, SocketAddr)>) {
+    std::future::poll_fn(|cx| {
+        for (door, l) in listeners {
+            if let std::task::Poll::Ready(r) = l.poll_accept(cx) {
+                return std::task::Poll::Ready((*door, r));
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+/// One I/O thread: serves the connections handed to it (and, on thread 0, accepts new ones
+/// on every door) until shutdown; then closes them.
 async fn io_thread(
     state: Arc<ServerState>,
     io: Arc<IoThreads>,
     me: usize,
     mut handoffs: UnboundedReceiver<Handoff>,
-    listener: Option<std::net::TcpListener>,
+    listeners: Vec<(Door, std::net::TcpListener)>,
 ) {
-    let listener = match listener.map(TcpListener::from_std).transpose() {
+    let listeners: Vec<(Door, TcpListener)> = match listeners
+        .into_iter()
+        .map(|(d, l)| TcpListener::from_std(l).map(|l| (d, l)))
+        .collect()
+    {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot register listener: {e}");
@@ -160,7 +235,7 @@ async fn io_thread(
     loop {
         tokio::select! {
             _ = state.shutdown.wait() => break,
-            r = async { listener.as_ref().expect("guarded").accept().await }, if listener.is_some() => match r {
+            (door, r) = accept_any(&listeners), if !listeners.is_empty() => match r {
                 Ok((sock, peer)) => {
                     state.stats.total_connections_received.fetch_add(1, Relaxed);
                     let max = state.settings.maxclients.load(Relaxed) as usize;
@@ -169,7 +244,7 @@ async fn io_thread(
                         conns.spawn(conn::reject(sock, "ERR max number of clients reached"));
                         continue;
                     }
-                    conns.spawn(conn::serve(state.clone(), io.clone(), me, sock, peer));
+                    conns.spawn(conn::serve(state.clone(), io.clone(), me, door, sock, peer));
                 }
                 Err(e) => {
                     // EMFILE and friends: log, back off a little, keep serving.
@@ -183,7 +258,7 @@ async fn io_thread(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    drop(listener);
+    drop(listeners);
     handoffs.close();
     while let Ok(h) = handoffs.try_recv() {
         state.clients.unregister(h.sess.id);

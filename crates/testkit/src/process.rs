@@ -121,6 +121,14 @@ impl RcacheProcessBuilder {
             argv.push(port.to_string());
         }
         argv.extend(self.args.iter().cloned());
+        // The other doors stay closed unless the test opens them (`--http-port 0`…), so
+        // parallel servers never race for their default ports.
+        for flag in ["--http-port", "--binary-port", "--memcache-port"] {
+            if !self.args.iter().any(|a| a == flag) {
+                argv.push(flag.into());
+                argv.push("off".into());
+            }
+        }
         let stdout = std::fs::File::create(dir.path().join("stdout.log")).expect("stdout log");
         let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr log");
         let mut cmd = Command::new(&self.bin);

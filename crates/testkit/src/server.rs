@@ -70,12 +70,16 @@ impl TestServerBuilder {
     /// Start the server and wait until it answers PING. Panics if it cannot.
     pub fn start(self) -> TestServer {
         let settings = Settings::default();
-        // The port is always ours to pick: 0, so parallel tests never collide.
-        for (name, value) in self
-            .settings
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .chain([("bind", "127.0.0.1"), ("port", "0")])
+        // The port is always ours to pick: 0, so parallel tests never collide. Every door
+        // is open, on a free port, unless the test closes it (`setting("http-port", "off")`).
+        for (name, value) in [
+            ("http-port", "0"),
+            ("binary-port", "0"),
+            ("memcache-port", "0"),
+        ]
+        .into_iter()
+        .chain(self.settings.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        .chain([("bind", "127.0.0.1"), ("port", "0")])
         {
             if let Err(e) = settings.set(name, value, true) {
                 match e {
@@ -162,6 +166,13 @@ impl TestServer {
     /// `redis://127.0.0.1:PORT/?protocol=resp3`: the redis crate then opens with HELLO 3.
     pub fn url_resp3(&self) -> String {
         format!("redis://{}/?protocol=resp3", self.addr)
+    }
+
+    /// Where a front door listens (HTTP, binary, memcached), if this build serves it and the
+    /// test left it open.
+    pub fn door_addr(&self, door: commands::Door) -> Option<SocketAddr> {
+        let port = self.state.door_ports[door as usize].load(std::sync::atomic::Ordering::Relaxed);
+        (port != 0).then(|| SocketAddr::new(self.addr.ip(), port))
     }
 
     /// The server's shared state: keyspace, settings, clients, counters.
