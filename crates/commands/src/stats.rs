@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn snapshot_counts_keys_hits_and_misses() {
-        let mut t = TestCtx::new();
+        let t = TestCtx::new();
         t.run(&["SET", "a", "1"]);
         t.run(&["SET", "b", "22", "EX", "100"]);
         t.run(&["GET", "a"]);

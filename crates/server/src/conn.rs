@@ -244,7 +244,16 @@ async fn run<C: Codec>(
         let n = tokio::select! {
             r = read => match r {
                 Ok(Some(0)) | Err(_) => {
-                    return Outcome::Closed(parser.in_progress().then(|| "client closed mid-request".into()));
+                    if !parser.in_progress() {
+                        return Outcome::Closed(None);
+                    }
+                    // A door may answer a cut-off frame (the binary protocol does) before
+                    // closing: the client may have shut only its writing half.
+                    parser.truncated_error(&mut wbuf);
+                    if !wbuf.is_empty() {
+                        let _ = flush(state, &sock, &mut wbuf, handle, None).await;
+                    }
+                    return Outcome::Closed(Some("client closed mid-request".into()));
                 }
                 Ok(Some(n)) => n,
                 Ok(None) => return Outcome::Closed(Some("idle timeout".into())),

@@ -74,6 +74,10 @@ pub trait Codec: Send + Sized + 'static {
     fn finish_reply(&mut self, _out: &mut Vec<u8>, _mark: usize) {}
     /// Answer a framing error (the connection closes after it).
     fn protocol_error(&mut self, msg: &str, out: &mut Vec<u8>);
+    /// The client stopped sending in the middle of a frame (read EOF while `in_progress`):
+    /// answer it if the door says so; the connection closes after. RESP stays silent, as
+    /// Redis does.
+    fn truncated_error(&mut self, _out: &mut Vec<u8>) {}
     /// Whether this door refuses a command of the table (an error message to answer).
     fn refuse(&self, _args: Args<'_>) -> Option<&'static str> {
         None
