@@ -241,6 +241,8 @@ pub struct RequestDecoder {
     pub limits: Limits,
     /// Inside a frame whose header has been read.
     in_frame: bool,
+    /// The last call saw the start of a header, not all of it.
+    partial_header: bool,
     opcode: u8,
     /// Arguments still to read.
     remaining: u32,
@@ -260,6 +262,7 @@ impl RequestDecoder {
         RequestDecoder {
             limits,
             in_frame: false,
+            partial_header: false,
             opcode: 0,
             remaining: 0,
             pos: 0,
@@ -269,12 +272,13 @@ impl RequestDecoder {
 
     /// Whether a frame is partly read (a peer that leaves now left mid-frame).
     pub fn in_progress(&self) -> bool {
-        self.in_frame
+        self.in_frame || self.partial_header
     }
 
     /// Decode the request at the front of `buf`. `authed` selects the limits: a client that
     /// must still authenticate gets the small ones.
     pub fn decode(&mut self, buf: &[u8], authed: bool) -> Result<Decoded, DecodeError> {
+        self.partial_header = false;
         if !self.in_frame {
             // Check the version as soon as it arrives: a peer speaking another version may
             // frame differently, so nothing after it can be trusted.
@@ -286,6 +290,7 @@ impl RequestDecoder {
                 Some(_) => {}
             }
             if buf.len() < REQUEST_HEADER_LEN {
+                self.partial_header = true;
                 return Ok(Decoded::Incomplete {
                     want: REQUEST_HEADER_LEN,
                 });
@@ -785,10 +790,12 @@ mod tests {
     fn incomplete_asks_for_whole_argument() {
         let mut d = RequestDecoder::default();
         assert_eq!(d.decode(b"", true), Ok(Decoded::Incomplete { want: 1 }));
+        assert!(!d.in_progress());
         assert_eq!(
             d.decode(b"\x01\x02", true),
             Ok(Decoded::Incomplete { want: 6 })
         );
+        assert!(d.in_progress(), "a partial header is a frame begun");
         let buf = b"\x01\x02\x00\x00\x00\x02\x00\x00\x00\x01k\x00\x00\x01\x00ab";
         assert_eq!(
             d.decode(buf, true),

@@ -176,7 +176,12 @@ impl Codec for BinaryCodec {
             arity_error(out, opcode);
             return After::Continue;
         }
-        let ttl = match args.try_get(2) {
+        let ttl_arg = if opcode == op::SET {
+            args.try_get(2)
+        } else {
+            None
+        };
+        let ttl = match ttl_arg {
             Some(t) => match <[u8; 8]>::try_from(t) {
                 Ok(b) => u64::from_be_bytes(b),
                 Err(_) => {
