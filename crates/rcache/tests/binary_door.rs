@@ -659,6 +659,18 @@ fn protocol_md_examples_against_a_live_server() {
     assert!(figs
         .iter()
         .any(|(k, x)| *k == v("hit_ratio") && matches!(x, BinValue::Double(_))));
+    // Every figure STATUS sends is in the document's table.
+    let doc = std::fs::read_to_string(doc_examples::doc_path()).unwrap();
+    for (k, _) in &figs {
+        let BinValue::Value(name) = k else {
+            panic!("a STATUS name is not a VALUE")
+        };
+        let name = String::from_utf8_lossy(name);
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "STATUS figure {name} is not documented in docs/PROTOCOL.md"
+        );
+    }
 
     // Framing errors, each on its own connection, which then closes.
     for (req, rep, shutdown) in [
