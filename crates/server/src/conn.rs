@@ -39,7 +39,8 @@ pub async fn reject(mut sock: TcpStream, msg: &str) {
 fn new_codec(door: Door) -> AnyCodec {
     match door {
         Door::Resp => AnyCodec::Resp(RequestParser::new(Limits::default())),
-        Door::Http | Door::Binary | Door::Memcache => {
+        Door::Binary => AnyCodec::Binary(crate::binary::BinaryCodec::new()),
+        Door::Http | Door::Memcache => {
             unreachable!("{} is not served by conn", door.name())
         }
     }
@@ -113,6 +114,7 @@ pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h
     } = h;
     match codec {
         AnyCodec::Resp(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
+        AnyCodec::Binary(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
     }
 }
 

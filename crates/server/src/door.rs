@@ -124,10 +124,17 @@ impl Codec for RequestParser {
 /// TCP door.
 pub enum AnyCodec {
     Resp(RequestParser),
+    Binary(crate::binary::BinaryCodec),
 }
 
 impl From<RequestParser> for AnyCodec {
     fn from(p: RequestParser) -> Self {
         AnyCodec::Resp(p)
+    }
+}
+
+impl From<crate::binary::BinaryCodec> for AnyCodec {
+    fn from(c: crate::binary::BinaryCodec) -> Self {
+        AnyCodec::Binary(c)
     }
 }

@@ -7,6 +7,7 @@
 //!  cron: active expiry (hz), ops/sec sampling        shutdown: SIGTERM/SIGINT or SHUTDOWN
 //! ```
 
+pub mod binary;
 pub mod cli;
 pub mod conn;
 pub mod cron;
@@ -41,7 +42,7 @@ pub struct Server {
 
 /// The TCP doors this build serves besides RESP, each with its port setting and default.
 /// (A door is listed here once its codec is in `door::AnyCodec` or it has its own server.)
-const EXTRA_DOORS: &[Door] = &[];
+const EXTRA_DOORS: &[Door] = &[Door::Binary];
 
 /// A door's configured port (`DOOR_OFF` = closed) and its default.
 fn door_port(settings: &Settings, door: Door) -> (i64, i64) {
