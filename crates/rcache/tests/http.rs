@@ -120,7 +120,11 @@ async fn seed_curl_lines_work_on_root_paths() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.text().await.unwrap(), "v1", "the seed's server echoes the value");
+    assert_eq!(
+        r.text().await.unwrap(),
+        "v1",
+        "the seed's server echoes the value"
+    );
     let r = c.post(format!("{}/size", base(&srv))).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "1");
@@ -130,7 +134,11 @@ async fn seed_curl_lines_work_on_root_paths() {
     // The same key through RESP, and /v1/keys.
     let mut conn = srv.connection();
     assert_eq!(conn.get::<_, String>("k1").unwrap(), "v1");
-    let r = c.get(format!("{}/v1/keys/k1", base(&srv))).send().await.unwrap();
+    let r = c
+        .get(format!("{}/v1/keys/k1", base(&srv)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.text().await.unwrap(), "v1");
     // A reserved name is a key when percent-encoded.
     let r = c
@@ -157,10 +165,7 @@ async fn key_crud_statuses_and_headers() {
     let url = format!("{}/v1/keys/greeting", base(&srv));
     let r = c.put(&url).body("hello").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(
-        r.headers().get("location").unwrap(),
-        "/v1/keys/greeting"
-    );
+    assert_eq!(r.headers().get("location").unwrap(), "/v1/keys/greeting");
     let r = c.put(&url).body("hello!").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT, "replacing answers 204");
     let r = c.post(&url).body("hello!!").send().await.unwrap();
@@ -190,16 +195,23 @@ async fn key_crud_statuses_and_headers() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(c.get(&url).send().await.unwrap().bytes().await.unwrap().len(), 0);
+    assert_eq!(
+        c.get(&url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
 
     let r = c.delete(&url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = c.get(&url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(
-        r.headers().get("content-type").unwrap(),
-        "application/json"
-    );
+    assert_eq!(r.headers().get("content-type").unwrap(), "application/json");
     assert_eq!(json_of(r).await, json!({"error": "ERR no such key"}));
     let r = c.head(&url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -263,10 +275,17 @@ async fn any_byte_is_addressable() {
 
 #[tokio::test]
 async fn ttl_header_and_expiry_on_a_manual_clock() {
-    let srv = TestServer::builder().manual_clock(1_700_000_000_000).start();
+    let srv = TestServer::builder()
+        .manual_clock(1_700_000_000_000)
+        .start();
     let c = client();
     let url = format!("{}/v1/keys/session", base(&srv));
-    let r = c.put(format!("{url}?ttl=10")).body("s").send().await.unwrap();
+    let r = c
+        .put(format!("{url}?ttl=10"))
+        .body("s")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers().get("x-ttl-ms").unwrap(), "10000");
     let r = c.get(&url).send().await.unwrap();
@@ -275,12 +294,23 @@ async fn ttl_header_and_expiry_on_a_manual_clock() {
     let r = c.head(&url).send().await.unwrap();
     assert_eq!(r.headers().get("x-ttl-ms").unwrap(), "6000");
     let mut conn = srv.connection();
-    assert_eq!(conn.pttl::<_, i64>("session").unwrap(), 6000, "RESP sees the TTL");
+    assert_eq!(
+        conn.pttl::<_, i64>("session").unwrap(),
+        6000,
+        "RESP sees the TTL"
+    );
     srv.advance_ms(6_000);
-    assert_eq!(c.get(&url).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        c.get(&url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
 
     // px, and a plain write clears a TTL as SET does.
-    c.put(format!("{url}?px=1500")).body("s").send().await.unwrap();
+    c.put(format!("{url}?px=1500"))
+        .body("s")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(conn.pttl::<_, i64>("session").unwrap(), 1500);
     c.put(&url).body("s").send().await.unwrap();
     assert_eq!(conn.pttl::<_, i64>("session").unwrap(), -1);
@@ -293,12 +323,29 @@ async fn ttl_header_and_expiry_on_a_manual_clock() {
         .unwrap();
     assert_eq!(r.headers().get("x-ttl-ms").unwrap(), "30000");
 
-    for bad in ["ttl=0", "ttl=-5", "ttl=abc", "px=0", "ttl=1&px=1", "color=red"] {
-        let r = c.put(format!("{url}?{bad}")).body("s").send().await.unwrap();
+    for bad in [
+        "ttl=0",
+        "ttl=-5",
+        "ttl=abc",
+        "px=0",
+        "ttl=1&px=1",
+        "color=red",
+    ] {
+        let r = c
+            .put(format!("{url}?{bad}"))
+            .body("s")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert!(json_of(r).await["error"].is_string());
     }
-    let r = c.put(format!("{url}?ttl=0")).body("s").send().await.unwrap();
+    let r = c
+        .put(format!("{url}?ttl=0"))
+        .body("s")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         json_of(r).await["error"],
         "ERR invalid expire time in 'set' command"
@@ -313,7 +360,11 @@ async fn conditional_writes() {
     let c = client();
     let url = format!("{}/v1/keys/lock", base(&srv));
     let r = c.put(format!("{url}?xx")).body("a").send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED, "xx on a missing key");
+    assert_eq!(
+        r.status(),
+        StatusCode::PRECONDITION_FAILED,
+        "xx on a missing key"
+    );
     let r = c
         .put(&url)
         .header("if-match", "*")
@@ -339,7 +390,12 @@ async fn conditional_writes() {
     let r = c.put(format!("{url}?xx")).body("c").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(c.get(&url).send().await.unwrap().text().await.unwrap(), "c");
-    let r = c.put(format!("{url}?nx&xx")).body("d").send().await.unwrap();
+    let r = c
+        .put(format!("{url}?nx&xx"))
+        .body("d")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -374,7 +430,12 @@ async fn wrong_type_is_409_with_redis_words() {
 async fn commands_single_form() {
     let srv = TestServer::start();
     let c = client();
-    let (s, v) = cmd(&c, &srv, json!(["HSET", "user:1", "name", "ada", "age", 36])).await;
+    let (s, v) = cmd(
+        &c,
+        &srv,
+        json!(["HSET", "user:1", "name", "ada", "age", 36]),
+    )
+    .await;
     assert_eq!((s, v), (StatusCode::OK, json!({"result": 2})));
     let (_, v) = cmd(&c, &srv, json!(["HGETALL", "user:1"])).await;
     assert_eq!(v, json!({"result": {"name": "ada", "age": "36"}}));
@@ -416,10 +477,16 @@ async fn commands_single_form() {
     // Errors: statuses by Redis's error code.
     let (s, v) = cmd(&c, &srv, json!(["GET"])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert_eq!(v, json!({"error": "ERR wrong number of arguments for 'get' command"}));
+    assert_eq!(
+        v,
+        json!({"error": "ERR wrong number of arguments for 'get' command"})
+    );
     let (s, v) = cmd(&c, &srv, json!(["NOSUCHCMD", "x"])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(v["error"].as_str().unwrap().starts_with("ERR unknown command 'NOSUCHCMD'"));
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("ERR unknown command 'NOSUCHCMD'"));
     let (s, v) = cmd(&c, &srv, json!(["LPUSH", "user:1", "x"])).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert!(v["error"].as_str().unwrap().starts_with("WRONGTYPE"));
@@ -429,7 +496,10 @@ async fn commands_single_form() {
         let (s, v) = cmd(&c, &srv, json!([name, "ch"])).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{name}");
         assert!(
-            v["error"].as_str().unwrap().contains("not supported over HTTP"),
+            v["error"]
+                .as_str()
+                .unwrap()
+                .contains("not supported over HTTP"),
             "{v}"
         );
     }
@@ -464,7 +534,12 @@ async fn http_push_wakes_a_blocked_resp_client() {
         info.contains("blocked_clients:1").then_some(())
     });
     cmd(&c, &srv, json!(["RPUSH", "src", "m"])).await;
-    let (_, v) = cmd(&c, &srv, json!(["BLMOVE", "src", "dst", "LEFT", "RIGHT", 0])).await;
+    let (_, v) = cmd(
+        &c,
+        &srv,
+        json!(["BLMOVE", "src", "dst", "LEFT", "RIGHT", 0]),
+    )
+    .await;
     assert_eq!(v, json!({"result": "m"}));
     assert_eq!(raw.reply(), "*2\r\n$3\r\ndst\r\n$1\r\nm\r\n");
 }
@@ -476,7 +551,13 @@ async fn commands_batch_form_multi_and_eval() {
     let (s, v) = cmd(
         &c,
         &srv,
-        json!([["SET", "a", "1"], ["GET", "a"], ["INCR", "a"], ["HGET", "a", "f"], ["GET", "a"]]),
+        json!([
+            ["SET", "a", "1"],
+            ["GET", "a"],
+            ["INCR", "a"],
+            ["HGET", "a", "f"],
+            ["GET", "a"]
+        ]),
     )
     .await;
     assert_eq!(s, StatusCode::OK);
@@ -494,7 +575,13 @@ async fn commands_batch_form_multi_and_eval() {
     let (_, v) = cmd(
         &c,
         &srv,
-        json!([["MULTI"], ["INCR", "n"], ["INCR", "n"], ["LPUSH", "a", "x"], ["EXEC"]]),
+        json!([
+            ["MULTI"],
+            ["INCR", "n"],
+            ["INCR", "n"],
+            ["LPUSH", "a", "x"],
+            ["EXEC"]
+        ]),
     )
     .await;
     assert_eq!(
@@ -520,20 +607,37 @@ async fn commands_batch_form_multi_and_eval() {
     let (_, v) = cmd(
         &c,
         &srv,
-        json!(["EVAL", "redis.call('SET', KEYS[1], ARGV[1]); return {1, 'two', redis.call('GET', KEYS[1])}", 1, "ek", "ev"]),
+        json!([
+            "EVAL",
+            "redis.call('SET', KEYS[1], ARGV[1]); return {1, 'two', redis.call('GET', KEYS[1])}",
+            1,
+            "ek",
+            "ev"
+        ]),
     )
     .await;
     assert_eq!(v, json!({"result": [1, "two", "ev"]}));
     let (_, v) = cmd(
         &c,
         &srv,
-        json!([["EVAL", "return redis.call('INCR', KEYS[1])", 1, "cnt"], ["EVAL", "return redis.call('INCR', KEYS[1])", 1, "cnt"]]),
+        json!([
+            ["EVAL", "return redis.call('INCR', KEYS[1])", 1, "cnt"],
+            ["EVAL", "return redis.call('INCR', KEYS[1])", 1, "cnt"]
+        ]),
     )
     .await;
     assert_eq!(v, json!([{"result": 1}, {"result": 2}]));
     // SELECT lasts for its batch only.
-    let (_, v) = cmd(&c, &srv, json!([["SELECT", 3], ["SET", "in3", "x"], ["DBSIZE"]])).await;
-    assert_eq!(v, json!([{"result": "OK"}, {"result": "OK"}, {"result": 1}]));
+    let (_, v) = cmd(
+        &c,
+        &srv,
+        json!([["SELECT", 3], ["SET", "in3", "x"], ["DBSIZE"]]),
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!([{"result": "OK"}, {"result": "OK"}, {"result": 1}])
+    );
     let (_, v) = cmd(&c, &srv, json!(["EXISTS", "in3"])).await;
     assert_eq!(v, json!({"result": 0}));
 }
@@ -543,7 +647,15 @@ async fn commands_bad_requests() {
     let srv = TestServer::start();
     let c = client();
     let url = format!("{}/v1/commands", base(&srv));
-    for body in ["not json", "{}", "[]", "[[]]", "[\"GET\", null]", "[[\"GET\",\"a\"], \"x\"]", "[{\"base64\": \"!\"}]"] {
+    for body in [
+        "not json",
+        "{}",
+        "[]",
+        "[[]]",
+        "[\"GET\", null]",
+        "[[\"GET\",\"a\"], \"x\"]",
+        "[{\"base64\": \"!\"}]",
+    ] {
         let r = c
             .post(&url)
             .header("content-type", "application/json")
@@ -558,7 +670,11 @@ async fn commands_bad_requests() {
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.headers().get("allow").unwrap(), "POST");
     // Unknown endpoints under /v1 are 404s, not keys.
-    let r = c.get(format!("{}/v1/nothing", base(&srv))).send().await.unwrap();
+    let r = c
+        .get(format!("{}/v1/nothing", base(&srv)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert!(json_of(r).await["error"].is_string());
     let r = c.get(format!("{}/", base(&srv))).send().await.unwrap();
@@ -574,9 +690,19 @@ async fn stats_health_ready() {
         .send()
         .await
         .unwrap();
-    c.get(format!("{}/v1/keys/a", base(&srv))).send().await.unwrap();
-    c.get(format!("{}/v1/keys/b", base(&srv))).send().await.unwrap();
-    let r = c.get(format!("{}/v1/stats", base(&srv))).send().await.unwrap();
+    c.get(format!("{}/v1/keys/a", base(&srv)))
+        .send()
+        .await
+        .unwrap();
+    c.get(format!("{}/v1/keys/b", base(&srv)))
+        .send()
+        .await
+        .unwrap();
+    let r = c
+        .get(format!("{}/v1/stats", base(&srv)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let v = json_of(r).await;
     assert_eq!(v["keys"], 1);
@@ -606,13 +732,21 @@ async fn stats_health_ready() {
         assert!(doors[d]["connected"].is_number(), "{d}");
     }
 
-    let r = c.get(format!("{}/health", base(&srv))).send().await.unwrap();
+    let r = c
+        .get(format!("{}/health", base(&srv)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(json_of(r).await, json!({"status": "ok"}));
     let r = c.get(format!("{}/ready", base(&srv))).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(json_of(r).await, json!({"status": "ready"}));
-    let r = c.post(format!("{}/health", base(&srv))).send().await.unwrap();
+    let r = c
+        .post(format!("{}/health", base(&srv)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     // While shutting down, /ready says so (or the connection is already closed).
     let mut s = raw_connect(&srv);
@@ -631,7 +765,8 @@ async fn stats_health_ready() {
 async fn http_connections_are_clients() {
     let srv = TestServer::start();
     let mut s = raw_connect(&srv);
-    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     assert_eq!(read_response(&mut r, false).status, 200);
     let mut conn = srv.connection();
@@ -673,9 +808,18 @@ async fn auth_with_bearer_token() {
         json_of(r).await,
         json!({"error": "NOAUTH Authentication required."})
     );
-    let r = c.put(&url).bearer_auth("wrong").body("v").send().await.unwrap();
+    let r = c
+        .put(&url)
+        .bearer_auth("wrong")
+        .body("v")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(json_of(r).await["error"].as_str().unwrap().starts_with("WRONGPASS"));
+    assert!(json_of(r).await["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("WRONGPASS"));
     for path in ["/v1/stats", "/size", "/k", "/v1/commands"] {
         let r = c
             .request(Method::POST, format!("{}{path}", base(&srv)))
@@ -685,7 +829,13 @@ async fn auth_with_bearer_token() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
     }
-    let r = c.put(&url).bearer_auth("s3cret").body("v").send().await.unwrap();
+    let r = c
+        .put(&url)
+        .bearer_auth("s3cret")
+        .body("v")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = c
         .post(format!("{}/v1/commands", base(&srv)))
@@ -721,7 +871,9 @@ async fn value_over_proto_max_bulk_len_is_413() {
     let s = raw_connect(&srv);
     let mut w = s.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
-        let _ = w.write_all(b"PUT /v1/keys/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let _ = w.write_all(
+            b"PUT /v1/keys/big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
         let chunk = vec![b'x'; 64 * 1024];
         for _ in 0..40 {
             let _ = w.write_all(format!("{:x}\r\n", chunk.len()).as_bytes());
@@ -754,8 +906,10 @@ async fn value_over_proto_max_bulk_len_is_413() {
 async fn writes_need_a_length() {
     let srv = TestServer::start();
     let mut s = raw_connect(&srv);
-    s.write_all(b"PUT /v1/keys/k HTTP/1.1\r\nHost: x\r\n\r\nPOST /v1/commands HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+    s.write_all(
+        b"PUT /v1/keys/k HTTP/1.1\r\nHost: x\r\n\r\nPOST /v1/commands HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let a = read_response(&mut r, false);
     assert_eq!(a.status, 411);
@@ -861,17 +1015,28 @@ async fn malformed_requests_are_refused_and_the_server_goes_on() {
     assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 400"));
     // A request line that is not HTTP: hyper closes the connection without an answer
     // (docs/HTTP.md); nothing runs.
-    for garbage in [&b"THIS IS NOT HTTP\r\n\r\n"[..], b"GET /a b c\r\n\r\n", b"\x00\x01\x02\r\n\r\n"] {
+    for garbage in [
+        &b"THIS IS NOT HTTP\r\n\r\n"[..],
+        b"GET /a b c\r\n\r\n",
+        b"\x00\x01\x02\r\n\r\n",
+    ] {
         let mut s = raw_connect(&srv);
         s.write_all(garbage).unwrap();
         let mut out = Vec::new();
         let _ = s.read_to_end(&mut out);
         let text = String::from_utf8_lossy(&out);
-        assert!(text.is_empty() || text.starts_with("HTTP/1.1 400"), "{text:?}");
+        assert!(
+            text.is_empty() || text.starts_with("HTTP/1.1 400"),
+            "{text:?}"
+        );
     }
     // Others are still served.
     let c = client();
-    let r = c.get(format!("{}/health", base(&srv))).send().await.unwrap();
+    let r = c
+        .get(format!("{}/health", base(&srv)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(srv.state().ks.dbsize(0), 0);
 }
@@ -889,7 +1054,8 @@ async fn maxclients_answers_503() {
         (state.clients.count() == 1).then_some(())
     });
     let mut s = raw_connect(&srv);
-    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s);
     let a = read_response(&mut r, false);
     assert_eq!(a.status, 503);

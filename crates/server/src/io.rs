@@ -156,7 +156,12 @@ impl IoThreads {
     }
 
     /// Send a freshly accepted HTTP connection to thread `to`; false if that thread is gone.
-    pub fn send_http(&self, to: usize, sock: std::net::TcpStream, peer: std::net::SocketAddr) -> bool {
+    pub fn send_http(
+        &self,
+        to: usize,
+        sock: std::net::TcpStream,
+        peer: std::net::SocketAddr,
+    ) -> bool {
         self.senders[to].send(Inbound::Http(sock, peer)).is_ok()
     }
 

@@ -6,10 +6,10 @@ use super::response::{self, Resp};
 use bytes::Bytes;
 use bytes::BytesMut;
 use http_body_util::BodyExt;
-use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use hyper::{HeaderMap, StatusCode};
+use std::time::Duration;
 
 /// Whether the request says how long its body is (Content-Length or chunked).
 pub fn has_length(headers: &HeaderMap) -> bool {

@@ -108,7 +108,10 @@ async fn run_one(state: &Arc<ServerState>, sess: &mut Session, cmd: json::Comman
     if let Some(w) = sess.blocked.take() {
         // Not reached with blocking denied; should a command block anyway, it answers as
         // on timeout (or with what served it in the meantime).
-        let r = state.blocking.finish(&w, Finish::Timeout).unwrap_or_default();
+        let r = state
+            .blocking
+            .finish(&w, Finish::Timeout)
+            .unwrap_or_default();
         out.extend_from_slice(&r);
     }
     if blocking && state.blocking.has_waiters() {
@@ -137,7 +140,7 @@ async fn run_one(state: &Arc<ServerState>, sess: &mut Session, cmd: json::Comman
 /// The JSON of a command's reply (one RESP3 reply in `out`).
 fn answer(out: &[u8]) -> Answer {
     if out.is_empty() {
-        // CLIENT REPLY OFF/SKIP: the command answered nothing.
+        // Nothing written (no command does that today): say so rather than fail.
         return Ok(Value::Null);
     }
     match parse_reply(out) {

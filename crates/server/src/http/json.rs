@@ -52,7 +52,10 @@ pub fn reply_to_json(v: &RespValue<'_>) -> Value {
             if pairs.iter().all(|(k, _)| text_key(k).is_some()) {
                 let mut m = Map::with_capacity(pairs.len());
                 for (k, v) in pairs {
-                    m.insert(text_key(k).unwrap_or_default().to_string(), reply_to_json(v));
+                    m.insert(
+                        text_key(k).unwrap_or_default().to_string(),
+                        reply_to_json(v),
+                    );
                 }
                 Value::Object(m)
             } else {
@@ -132,9 +135,9 @@ fn parse_arg(a: &Value) -> Result<Vec<u8>, String> {
         Value::String(s) => Ok(s.as_bytes().to_vec()),
         Value::Number(n) => Ok(n.to_string().into_bytes()),
         Value::Object(m) => match (m.len(), m.get("base64")) {
-            (1, Some(Value::String(s))) => B64
-                .decode(s)
-                .map_err(|e| format!("invalid base64: {e}")),
+            (1, Some(Value::String(s))) => {
+                B64.decode(s).map_err(|e| format!("invalid base64: {e}"))
+            }
             _ => Err("an object argument must be {\"base64\": \"...\"}".into()),
         },
         _ => Err("must be a string, a number or {\"base64\": \"...\"}".into()),

@@ -69,19 +69,20 @@ async fn share(state: &ServerState) -> Result<commands::gate::Shared<'_>, Resp> 
     }
 }
 
-fn no_query(query: Option<&str>) -> Result<(), Resp> {
+/// The 400 for a query string on a method that takes none.
+fn unexpected_query(query: Option<&str>) -> Option<Resp> {
     match query {
-        Some(q) if !q.is_empty() => Err(response::error(
+        Some(q) if !q.is_empty() => Some(response::error(
             StatusCode::BAD_REQUEST,
             &format!("unknown query parameters '{q}' (this method takes none)"),
         )),
-        _ => Ok(()),
+        _ => None,
     }
 }
 
 /// GET and HEAD: the value, `X-TTL-Ms` when it expires.
 async fn read(state: &ServerState, key: &[u8], head: bool, query: Option<&str>) -> Resp {
-    if let Err(r) = no_query(query) {
+    if let Some(r) = unexpected_query(query) {
         return r;
     }
     let found = {
@@ -139,16 +140,18 @@ fn flag(name: &str, v: &str) -> Result<bool, String> {
     match v {
         "" | "1" | "true" => Ok(true),
         "0" | "false" => Ok(false),
-        _ => Err(format!("invalid value '{v}' for '{name}' (use {name}, {name}=1 or {name}=0)")),
+        _ => Err(format!(
+            "invalid value '{v}' for '{name}' (use {name}, {name}=1 or {name}=0)"
+        )),
     }
 }
 
 fn positive(name: &str, v: &str, unit_ms: u64) -> Result<u64, String> {
     // Redis's words for a TTL that is not a positive integer or overflows.
     let bad = || "ERR invalid expire time in 'set' command".to_string();
-    let n: i64 = v.parse().map_err(|_| {
-        format!("ERR value is not an integer or out of range ('{name}={v}')")
-    })?;
+    let n: i64 = v
+        .parse()
+        .map_err(|_| format!("ERR value is not an integer or out of range ('{name}={v}')"))?;
     if n <= 0 {
         return Err(bad());
     }
@@ -272,7 +275,7 @@ async fn write(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api) ->
 
 /// DELETE: 204 when the key was removed, 404 when there was none.
 async fn delete(state: &ServerState, key: &[u8], query: Option<&str>) -> Resp {
-    if let Err(r) = no_query(query) {
+    if let Some(r) = unexpected_query(query) {
         return r;
     }
     let removed = {
@@ -317,7 +320,15 @@ mod tests {
         assert!(opts("xx=true", &[]).unwrap().xx);
         assert!(opts("", &[("if-none-match", "*")]).unwrap().nx);
         assert!(opts("", &[("if-match", " * ")]).unwrap().xx);
-        for bad in ["ttl=0", "ttl=-1", "ttl=x", "px=1&ttl=1", "nx&xx", "nx=maybe", "foo=1"] {
+        for bad in [
+            "ttl=0",
+            "ttl=-1",
+            "ttl=x",
+            "px=1&ttl=1",
+            "nx&xx",
+            "nx=maybe",
+            "foo=1",
+        ] {
             assert!(opts(bad, &[]).is_err(), "{bad}");
         }
         assert!(opts("ttl=99999999999999999999", &[]).is_err());

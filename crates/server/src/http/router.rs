@@ -37,17 +37,21 @@ pub async fn handle(ctx: &ConnCtx, req: Request<Incoming>) -> Resp {
         "health" => return probe(&req, true, "ok"),
         "ready" => {
             let serving = !ctx.state.shutdown.is_requested();
-            return probe(&req, serving, if serving { "ready" } else { "shutting down" });
+            return probe(
+                &req,
+                serving,
+                if serving { "ready" } else { "shutting down" },
+            );
         }
         _ => {}
     }
-    if let Err(r) = authorize(ctx, &req) {
+    if let Some(r) = refuse_unauthorized(ctx, &req) {
         return r;
     }
     if let Some(raw) = rest.strip_prefix("v1/keys/") {
         return match decode_key(raw) {
-            Ok(key) => keys::route(ctx, req, key, Api::V1).await,
-            Err(r) => r,
+            Some(key) => keys::route(ctx, req, key, Api::V1).await,
+            None => bad_key(),
         };
     }
     match rest {
@@ -79,22 +83,22 @@ pub async fn handle(ctx: &ConnCtx, req: Request<Incoming>) -> Resp {
         raw => {
             debug_assert!(!RESERVED.contains(&raw));
             match decode_key(raw) {
-                Ok(key) => keys::route(ctx, req, key, Api::Root).await,
-                Err(r) => r,
+                Some(key) => keys::route(ctx, req, key, Api::Root).await,
+                None => bad_key(),
             }
         }
     }
 }
 
-fn decode_key(raw: &str) -> Result<Vec<u8>, Resp> {
-    url::percent_decode(raw.as_bytes(), false)
-        .map(|k| k.into_owned())
-        .ok_or_else(|| {
-            response::error(
-                StatusCode::BAD_REQUEST,
-                "invalid percent-encoding in the key (use %XX with two hex digits)",
-            )
-        })
+fn decode_key(raw: &str) -> Option<Vec<u8>> {
+    url::percent_decode(raw.as_bytes(), false).map(|k| k.into_owned())
+}
+
+fn bad_key() -> Resp {
+    response::error(
+        StatusCode::BAD_REQUEST,
+        "invalid percent-encoding in the key (use %XX with two hex digits)",
+    )
 }
 
 /// `/health` and `/ready`: open to everyone (load balancers and orchestrators probe them
@@ -114,18 +118,17 @@ fn probe(req: &Request<Incoming>, up: bool, status: &str) -> Resp {
 }
 
 /// With `requirepass` set, every route but the probes needs `Authorization: Bearer <pw>`.
-fn authorize(ctx: &ConnCtx, req: &Request<Incoming>) -> Result<(), Resp> {
+/// The 401 for a request without the right credentials, if it lacks them.
+fn refuse_unauthorized(ctx: &ConnCtx, req: &Request<Incoming>) -> Option<Resp> {
     let pass = ctx.state.settings.requirepass.read();
-    let Some(pass) = pass.as_deref() else {
-        return Ok(());
-    };
+    let pass = pass.as_deref()?;
     let given = req
         .headers()
         .get(AUTHORIZATION)
         .map(|v| v.as_bytes())
         .and_then(|v| v.strip_prefix(b"Bearer "));
     let msg = match given {
-        Some(p) if constant_time_eq(p, pass.as_bytes()) => return Ok(()),
+        Some(p) if constant_time_eq(p, pass.as_bytes()) => return None,
         Some(_) => "WRONGPASS invalid username-password pair or user is disabled.",
         None => "NOAUTH Authentication required.",
     };
@@ -134,7 +137,7 @@ fn authorize(ctx: &ConnCtx, req: &Request<Incoming>) -> Result<(), Resp> {
         WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"rcache\""),
     );
-    Err(r)
+    Some(r)
 }
 
 /// Compare without an early exit, so the time taken does not reveal the matching prefix.

@@ -83,7 +83,10 @@ mod tests {
             Some(Cow::Borrowed(_))
         ));
         assert_eq!(&*percent_decode(b"a%20b%2Fc", false).unwrap(), b"a b/c");
-        assert_eq!(&*percent_decode(b"%00%ff%FE", false).unwrap(), &[0, 255, 254]);
+        assert_eq!(
+            &*percent_decode(b"%00%ff%FE", false).unwrap(),
+            &[0, 255, 254]
+        );
         assert_eq!(&*percent_decode(b"a+b", false).unwrap(), b"a+b");
         assert_eq!(&*percent_decode(b"a+b", true).unwrap(), b"a b");
         assert!(percent_decode(b"%", false).is_none());
@@ -106,7 +109,10 @@ mod tests {
             vec![("ttl".into(), "10".into()), ("nx".into(), "".into())]
         );
         assert_eq!(query_pairs("").unwrap(), vec![]);
-        assert_eq!(query_pairs("a=%31").unwrap(), vec![("a".into(), "1".into())]);
+        assert_eq!(
+            query_pairs("a=%31").unwrap(),
+            vec![("a".into(), "1".into())]
+        );
         assert!(query_pairs("a=%zz").is_err());
         assert!(query_pairs("a=%ff").is_err(), "not UTF-8");
     }
