@@ -503,6 +503,11 @@ async fn commands_single_form() {
             "{v}"
         );
     }
+    // Maps with string keys are objects; QUIT leaves the HTTP connection alone.
+    let (_, v) = cmd(&c, &srv, json!(["CONFIG", "GET", "maxmemory-policy"])).await;
+    assert_eq!(v, json!({"result": {"maxmemory-policy": "noeviction"}}));
+    let (_, v) = cmd(&c, &srv, json!([["QUIT"], ["PING"]])).await;
+    assert_eq!(v, json!([{"result": "OK"}, {"result": "PONG"}]));
     // Blocking commands answer at once.
     let (s, v) = cmd(&c, &srv, json!(["BLPOP", "nolist", 0])).await;
     assert_eq!((s, v), (StatusCode::OK, json!({"result": null})));

@@ -316,6 +316,13 @@ mod tests {
     }
 
     #[test]
+    fn http_connections_go_round_robin() {
+        let (io, _rx) = IoThreads::new(3);
+        let picks: Vec<usize> = (0..6).map(|_| io.next_http_thread()).collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
     fn proc_stat_is_readable_here() {
         let mut c = CpuIdle::new();
         let s = c.sample();
