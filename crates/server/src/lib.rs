@@ -1,7 +1,8 @@
 //! The rcache server: accepts connections, runs the request loop, owns background tasks.
 //!
 //! ```text
-//!  TcpListener ──accept──► conn::serve (one task per client)
+//!  TcpListener ──accept──► conn::serve (one task per client; RESP, binary, memcached)
+//!               └─ HTTP ──► http::serve on the next I/O thread (round-robin; hyper)
 //!       read into rbuf ─► parse every complete request ─► commands::execute ─► wbuf
 //!       ─► one write per batch (pipelining) ─► repeat
 //!  cron: active expiry (hz), ops/sec sampling        shutdown: SIGTERM/SIGINT or SHUTDOWN
