@@ -468,11 +468,11 @@ async fn run<C: Codec>(
     }
 }
 
-const BUSY: &[u8] =
+pub(crate) const BUSY: &[u8] =
     b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
 
 /// How a command that found the gate closed may run.
-enum Wait<'a> {
+pub(crate) enum Wait<'a> {
     Share(Shared<'a>),
     /// An `ALLOW_BUSY` command (SCRIPT KILL…): runs without a share, beside the holder.
     NoGate,
@@ -482,7 +482,7 @@ enum Wait<'a> {
 
 /// Wait for a gate share while an exclusive command runs, answering BUSY once a script has
 /// run past the threshold.
-async fn wait_share<'a>(state: &'a ServerState, args: protocol::Args<'_>) -> Wait<'a> {
+pub(crate) async fn wait_share<'a>(state: &'a ServerState, args: protocol::Args<'_>) -> Wait<'a> {
     if commands::spec_of(state, args).is_some_and(|s| s.has(commands::table::flags::ALLOW_BUSY)) {
         return Wait::NoGate;
     }
@@ -503,7 +503,7 @@ async fn wait_share<'a>(state: &'a ServerState, args: protocol::Args<'_>) -> Wai
 /// Run an `EXCLUSIVE` command (EXEC, EVAL…): hold the gate alone and execute it on a
 /// blocking-pool thread, so a long script does not stall the other connections of this I/O
 /// thread (they wait for a share, or get BUSY). `None` if the runtime is shutting down.
-async fn run_exclusive(
+pub(crate) async fn run_exclusive(
     state: &Arc<ServerState>,
     sess: &mut Session,
     args: OwnedArgs,

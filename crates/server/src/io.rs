@@ -16,6 +16,15 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+/// What an I/O thread receives from the others.
+pub enum Inbound {
+    /// A connection of the shared loop moving here (`conn::drive`).
+    Moved(Handoff),
+    /// A freshly accepted HTTP connection to serve here (`http::serve`): HTTP connections
+    /// are spread over the threads at accept, round-robin, and never move afterwards.
+    Http(std::net::TcpStream, std::net::SocketAddr),
+}
+
 /// A connection in flight between I/O threads.
 pub struct Handoff {
     pub sock: std::net::TcpStream,
@@ -39,9 +48,11 @@ struct PerThread {
 
 pub struct IoThreads {
     threads: Vec<PerThread>,
-    senders: Vec<UnboundedSender<Handoff>>,
+    senders: Vec<UnboundedSender<Inbound>>,
     /// Whether the balancer lets connections move now.
     spread: std::sync::atomic::AtomicBool,
+    /// The thread the next HTTP connection goes to (round-robin).
+    next_http: AtomicUsize,
 }
 
 /// Request/response connections spread when nearly a whole core stays idle. Request/response connections
@@ -54,7 +65,7 @@ const IDLE_TO_SPREAD_ANY: f64 = 0.40;
 pub const PIPELINED_BATCH: u64 = 4;
 
 impl IoThreads {
-    pub fn new(n: usize) -> (IoThreads, Vec<UnboundedReceiver<Handoff>>) {
+    pub fn new(n: usize) -> (IoThreads, Vec<UnboundedReceiver<Inbound>>) {
         let mut senders = Vec::with_capacity(n);
         let mut receivers = Vec::with_capacity(n);
         for _ in 0..n {
@@ -68,6 +79,7 @@ impl IoThreads {
                 threads,
                 senders,
                 spread: std::sync::atomic::AtomicBool::new(false),
+                next_http: AtomicUsize::new(0),
             },
             receivers,
         )
@@ -133,7 +145,24 @@ impl IoThreads {
     /// Send a connection to thread `to`; false if that thread is gone (shutdown), and the
     /// connection is dropped (closed).
     pub fn send(&self, to: usize, h: Handoff) -> bool {
-        self.senders[to].send(h).is_ok()
+        self.senders[to].send(Inbound::Moved(h)).is_ok()
+    }
+
+    /// The thread that serves the next HTTP connection. HTTP requests cost more CPU than
+    /// RESP ones (parsing headers, building responses), so HTTP connections are spread over
+    /// every I/O thread from the start rather than waiting for the balancer.
+    pub fn next_http_thread(&self) -> usize {
+        self.next_http.fetch_add(1, Relaxed) % self.threads.len()
+    }
+
+    /// Send a freshly accepted HTTP connection to thread `to`; false if that thread is gone.
+    pub fn send_http(
+        &self,
+        to: usize,
+        sock: std::net::TcpStream,
+        peer: std::net::SocketAddr,
+    ) -> bool {
+        self.senders[to].send(Inbound::Http(sock, peer)).is_ok()
     }
 
     /// One balancing decision: with enough idle CPU, ask the busiest thread to move half
@@ -284,6 +313,13 @@ mod tests {
             on[io.place_pipelined(0)] += 1;
         }
         assert_eq!(on, [5, 5]);
+    }
+
+    #[test]
+    fn http_connections_go_round_robin() {
+        let (io, _rx) = IoThreads::new(3);
+        let picks: Vec<usize> = (0..6).map(|_| io.next_http_thread()).collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The rcache server: accepts connections, runs the request loop, owns background tasks.
 //!
 //! ```text
-//!  TcpListener ──accept──► conn::serve (one task per client)
+//!  TcpListener ──accept──► conn::serve (one task per client; RESP, binary, memcached)
+//!               └─ HTTP ──► http::serve on the next I/O thread (round-robin; hyper)
 //!       read into rbuf ─► parse every complete request ─► commands::execute ─► wbuf
 //!       ─► one write per batch (pipelining) ─► repeat
 //!  cron: active expiry (hz), ops/sec sampling        shutdown: SIGTERM/SIGINT or SHUTDOWN
@@ -12,12 +13,13 @@ pub mod cli;
 pub mod conn;
 pub mod cron;
 pub mod door;
+pub mod http;
 pub mod io;
 pub mod sock;
 
 use commands::config::Settings;
 use commands::{Door, ServerState};
-use io::{Handoff, IoThreads};
+use io::{Inbound, IoThreads};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -42,7 +44,7 @@ pub struct Server {
 
 /// The TCP doors this build serves besides RESP, each with its port setting and default.
 /// (A door is listed here once its codec is in `door::AnyCodec` or it has its own server.)
-const EXTRA_DOORS: &[Door] = &[Door::Binary];
+const EXTRA_DOORS: &[Door] = &[Door::Http, Door::Binary];
 
 /// A door's configured port (`DOOR_OFF` = closed) and its default.
 fn door_port(settings: &Settings, door: Door) -> (i64, i64) {
@@ -217,7 +219,7 @@ async fn io_thread(
     state: Arc<ServerState>,
     io: Arc<IoThreads>,
     me: usize,
-    mut handoffs: UnboundedReceiver<Handoff>,
+    mut handoffs: UnboundedReceiver<Inbound>,
     listeners: Vec<(Door, std::net::TcpListener)>,
 ) {
     let listeners: Vec<(Door, TcpListener)> = match listeners
@@ -242,7 +244,21 @@ async fn io_thread(
                     let max = state.settings.maxclients.load(Relaxed) as usize;
                     if state.clients.count() >= max {
                         state.stats.rejected_connections.fetch_add(1, Relaxed);
-                        conns.spawn(conn::reject(sock, "ERR max number of clients reached"));
+                        if door == Door::Http {
+                            conns.spawn(http::reject(sock));
+                        } else {
+                            conns.spawn(conn::reject(sock, "ERR max number of clients reached"));
+                        }
+                        continue;
+                    }
+                    if door == Door::Http {
+                        // HTTP connections are spread over the I/O threads at accept.
+                        let to = io.next_http_thread();
+                        if to == me {
+                            conns.spawn(http::serve(state.clone(), io.clone(), me, sock, peer));
+                        } else if let Ok(sock) = sock.into_std() {
+                            io.send_http(to, sock, peer);
+                        }
                         continue;
                     }
                     conns.spawn(conn::serve(state.clone(), io.clone(), me, door, sock, peer));
@@ -253,16 +269,23 @@ async fn io_thread(
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
             },
-            Some(h) = handoffs.recv() => {
-                conns.spawn(conn::drive(state.clone(), io.clone(), me, h));
-            }
+            Some(inbound) = handoffs.recv() => match inbound {
+                Inbound::Moved(h) => {
+                    conns.spawn(conn::drive(state.clone(), io.clone(), me, h));
+                }
+                Inbound::Http(sock, peer) => {
+                    conns.spawn(http::serve_std(state.clone(), io.clone(), me, sock, peer));
+                }
+            },
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
     drop(listeners);
     handoffs.close();
-    while let Ok(h) = handoffs.try_recv() {
-        state.clients.unregister(h.sess.id);
+    while let Ok(inbound) = handoffs.try_recv() {
+        if let Inbound::Moved(h) = inbound {
+            state.clients.unregister(h.sess.id);
+        }
     }
     state.clients.kill_all();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
