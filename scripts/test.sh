@@ -4,8 +4,8 @@
 #   scripts/test.sh
 #
 # 1. installs what the tests need when it is missing: redis-cli and redis-benchmark
-#    (Debian's redis-tools; `apt-get update` only if the install needs it; sudo only when
-#    not root);
+#    (Debian's redis-tools) and curl (`apt-get update` only if the install needs it; sudo
+#    only when not root);
 # 2. cargo fmt --check, cargo clippy -D warnings (every target), then every test of the
 #    workspace: with cargo-nextest when installed (one process per test, both cores busy,
 #    hung tests killed; see .config/nextest.toml), else cargo test. Debug builds: a cold
@@ -16,7 +16,7 @@
 #    fails) and filled from tests/py/requirements.txt only when missing or changed.
 #
 # Environment:
-#   RCACHE_ALLOW_MISSING_TOOLS=1   tests that need redis-cli/redis-benchmark skip (loudly)
+#   RCACHE_ALLOW_MISSING_TOOLS=1   tests that need those tools skip (loudly)
 #                                  instead of failing; never set in CI
 #   RCACHE_TEST_RUNNER=cargo       use cargo test even when nextest is installed
 #   RCACHE_SKIP_PY=1               leave out the redis-py suite (step 3)
@@ -37,27 +37,34 @@ as_root() {
     fi
 }
 
-install_redis_tools() {
-    if command -v redis-cli >/dev/null 2>&1 && command -v redis-benchmark >/dev/null 2>&1; then
-        return 0
-    fi
+# The Debian packages whose commands the tests drive: redis-cli/redis-benchmark
+# (redis-tools) and curl (the HTTP door's script test).
+NEEDED_TOOLS=("redis-cli:redis-tools" "redis-benchmark:redis-tools" "curl:curl")
+
+install_tools() {
+    local missing=() pkgs=() t
+    for t in "${NEEDED_TOOLS[@]}"; do
+        command -v "${t%%:*}" >/dev/null 2>&1 || { missing+=("${t%%:*}"); pkgs+=("${t#*:}"); }
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
     if [ "${RCACHE_ALLOW_MISSING_TOOLS:-}" = "1" ]; then
-        echo "redis-cli/redis-benchmark missing; RCACHE_ALLOW_MISSING_TOOLS=1: their tests will SKIP"
+        echo "${missing[*]} missing; RCACHE_ALLOW_MISSING_TOOLS=1: their tests will SKIP"
         return 0
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
-        echo "error: redis-cli/redis-benchmark are missing and there is no apt-get to install them." >&2
-        echo "Install redis-tools (or redis) by hand, or set RCACHE_ALLOW_MISSING_TOOLS=1 to skip those tests." >&2
+        echo "error: ${missing[*]} missing and there is no apt-get to install them." >&2
+        echo "Install Debian's ${pkgs[*]} (or equivalents) by hand, or set RCACHE_ALLOW_MISSING_TOOLS=1 to skip those tests." >&2
         return 1
     fi
-    step "installing redis-tools (redis-cli, redis-benchmark)"
+    mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
+    step "installing ${pkgs[*]} (for ${missing[*]})"
     export DEBIAN_FRONTEND=noninteractive
-    if ! as_root apt-get install -y -qq --no-install-recommends redis-tools </dev/null; then
+    if ! as_root apt-get install -y -qq --no-install-recommends "${pkgs[@]}" </dev/null; then
         echo "apt-get install failed; refreshing the package lists and retrying"
         as_root apt-get update -qq </dev/null
-        as_root apt-get install -y -qq --no-install-recommends redis-tools </dev/null
+        as_root apt-get install -y -qq --no-install-recommends "${pkgs[@]}" </dev/null
     fi
-    command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null
+    for t in "${missing[@]}"; do command -v "$t" >/dev/null || return 1; done
 }
 
 # The redis-py suite's venv: created when missing, its packages installed when missing or
@@ -85,7 +92,7 @@ setup_python_venv() {
     cp "$req" "$stamp"
 }
 
-install_redis_tools
+install_tools
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
