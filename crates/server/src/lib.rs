@@ -12,6 +12,7 @@ pub mod conn;
 pub mod cron;
 pub mod door;
 pub mod io;
+pub mod metrics;
 pub mod sock;
 
 use commands::config::Settings;
