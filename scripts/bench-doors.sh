@@ -34,7 +34,7 @@ run_http() {
   # wrk asks the HTTP door for the same key, so both return the same 1000-byte value.
   head -c 1000 /dev/zero | tr '\0' x | redis-cli -p "$RP" -x SET key:__rand_int__ >/dev/null
   local r h
-  r=$(redis-benchmark -p "$RP" -c 50 -n $((SECS * 60000)) -d 1000 -t get -q | awk -F'[: ]+' '/GET/ {print $2}')
+  r=$(redis-benchmark -p "$RP" -c 50 -n $((SECS * 60000)) -d 1000 -t get --csv | awk -F'","' '/^"GET/ {print $2}')
   h=$(wrk -t 1 -c 50 -d "${SECS}s" "http://127.0.0.1:$HP/v1/keys/key%3A__rand_int__" | awk '/Requests\/sec/ {print $2}')
   add http_resp "$r"; add http_http "$h"
   echo "  HTTP round: resp GET $r rps, http GET $h rps"

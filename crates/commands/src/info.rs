@@ -1,6 +1,8 @@
-//! INFO: the sections server, clients, memory, persistence, stats, replication, cpu, cluster
-//! and keyspace, in Redis's `# Section\r\nfield:value\r\n` format and with Redis's field
-//! names, so monitoring tools and client libraries that parse INFO work unchanged.
+//! INFO: the sections server, clients, memory, persistence, stats, replication, cpu,
+//! commandstats, latencystats, cluster and keyspace, in Redis's `# Section\r\nfield:value\r\n`
+//! format and with Redis's field names, so monitoring tools and client libraries that parse
+//! INFO work unchanged. As in Redis 7, commandstats and latencystats are left out of the
+//! default set and shown by `INFO all`, `INFO everything` or by name.
 //!
 //! rcache additions are marked in the field list: `rcache_version`, `total_keys_bytes`,
 //! `total_values_bytes` and the buffer-limit disconnection counters. Process figures (RSS,
@@ -24,20 +26,33 @@ pub const SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "commandstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
 
+/// Whether a section is in plain `INFO` (and `INFO default`): all but the per-command ones.
+fn in_default(name: &str) -> bool {
+    !matches!(name, "commandstats" | "latencystats")
+}
+
 /// INFO [section [section …]]
 pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let mut want = [false; SECTIONS.len()];
+    let default: [bool; SECTIONS.len()] = std::array::from_fn(|i| in_default(SECTIONS[i]));
     if args.len() == 1 {
-        want = [true; SECTIONS.len()];
+        want = default;
     }
     for a in args.iter().skip(1) {
         let a = lossy(a).to_ascii_lowercase();
         match a.as_str() {
-            "all" | "everything" | "default" => want = [true; SECTIONS.len()],
+            "all" | "everything" => want = [true; SECTIONS.len()],
+            "default" => {
+                for (w, d) in want.iter_mut().zip(default) {
+                    *w |= d;
+                }
+            }
             s => {
                 if let Some(i) = SECTIONS.iter().position(|n| *n == s) {
                     want[i] = true;
@@ -70,6 +85,23 @@ pub fn render(ctx: &Ctx<'_>, want: &[bool; SECTIONS.len()]) -> String {
             "stats" => stats(ctx, &mut f),
             "replication" => replication(ctx, &mut f),
             "cpu" => cpu(&mut f),
+            "commandstats" => {
+                f.title("Commandstats");
+                for c in ctx.srv.stats.cmdstats.snapshot(ctx.srv.table) {
+                    f.kv(&format!("cmdstat_{}", c.name), c.info_line());
+                }
+            }
+            "latencystats" => {
+                f.title("Latencystats");
+                for c in ctx.srv.stats.cmdstats.snapshot(ctx.srv.table) {
+                    if c.calls() > 0 {
+                        f.kv(
+                            &format!("latency_percentiles_usec_{}", c.name),
+                            c.latency_line(),
+                        );
+                    }
+                }
+            }
             "cluster" => {
                 f.title("Cluster");
                 f.kv("cluster_enabled", 0);
@@ -533,12 +565,23 @@ mod tests {
         let text = body(&r);
         assert!(text.starts_with("# Server\r\n") && text.contains("\r\n\r\n# CPU\r\n"));
         assert!(!text.contains("# Memory"));
-        for all in ["all", "everything", "default"] {
+        for all in ["all", "everything"] {
             assert_eq!(
                 body(&t.run(&["INFO", all])).matches("\r\n# ").count() + 1,
                 SECTIONS.len()
             );
         }
+        // As Redis 7: the per-command sections only on request.
+        let default = body(&t.run(&["INFO", "default"])).to_string();
+        assert_eq!(default.matches("\r\n# ").count() + 1, SECTIONS.len() - 2);
+        assert!(!default.contains("# Commandstats") && !default.contains("# Latencystats"));
+        let all = t.run(&["INFO", "all"]);
+        let all = body(&all);
+        let cpu = all.find("# CPU").unwrap();
+        let cmd = all.find("# Commandstats").unwrap();
+        let lat = all.find("# Latencystats").unwrap();
+        let cluster = all.find("# Cluster").unwrap();
+        assert!(cpu < cmd && cmd < lat && lat < cluster, "{all}");
         t.resp3();
         assert_eq!(
             t.run(&["INFO", "keyspace"]),

@@ -17,6 +17,7 @@ pub mod bits;
 pub mod blocking;
 pub mod client_cmd;
 pub mod clients;
+pub mod cmdstats;
 pub mod coll;
 pub mod config;
 pub mod config_cmd;
@@ -172,6 +173,8 @@ pub struct ServerStats {
     pub instantaneous_ops_per_sec: AtomicU64,
     /// Highest `used_memory` seen (cron samples it; INFO and MEMORY STATS too).
     pub used_memory_peak: AtomicU64,
+    /// Per-command calls, time, failures, rejections and latency (`cmdstats.rs`).
+    pub cmdstats: cmdstats::CmdStats,
 }
 
 impl ServerStats {
@@ -196,6 +199,7 @@ impl ServerStats {
         for r in &self.doors.received {
             r.store(0, Relaxed);
         }
+        self.cmdstats.reset();
     }
 }
 
@@ -361,31 +365,53 @@ pub fn execute_in(
 ) -> Executed {
     let resp3 = sess.resp3;
     let name = args.get(0);
-    let Some(spec) = srv.table.lookup(name) else {
+    let Some(row) = srv.table.lookup_row(name) else {
         let mut r = Reply::new(out, resp3);
         tx::reject(sess, None, &mut r, &unknown_command_message(args));
         return Executed::Done(None);
     };
+    let spec = row.spec;
+    // What the call counts under in INFO commandstats (`client|list`; none for an unknown
+    // subcommand), and how refusals are counted there.
+    let stat = srv.table.stat_id(row, args);
+    let rejected = || {
+        if let Some(id) = stat {
+            srv.stats.cmdstats.rejected(id);
+        }
+    };
     let mut r = Reply::new(out, resp3);
     if !sess.authenticated && !spec.has(table::flags::NO_AUTH) {
         tx::reject(sess, Some(spec), &mut r, "NOAUTH Authentication required.");
+        rejected();
         return Executed::Done(Some(spec));
     }
-    if !spec.arity_ok(args.len()) {
+    // A container's subcommand (`CLIENT SETNAME`) has its own arity; refusing it here,
+    // not in `dispatch_sub`, counts it as Redis does (rejected, not failed).
+    let checked = match stat {
+        Some(id) if !spec.subcommands.is_empty() => srv.table.stat_spec(id).unwrap_or(spec),
+        _ => spec,
+    };
+    if !checked.arity_ok(args.len()) {
         tx::reject(
             sess,
             Some(spec),
             &mut r,
-            &CmdError::WrongArity.message(spec.name),
+            &CmdError::WrongArity.message(checked.name),
         );
+        rejected();
         return Executed::Done(Some(spec));
     }
     // In MULTI every command but EXEC/DISCARD/… is queued, exclusive ones (EVAL) included,
     // so this comes before the EXCLUSIVE check.
-    if (sess.multi.is_some() || sess.pubsub.is_some())
-        && tx::intercept(srv, sess, spec, args, &mut r)
-    {
-        return Executed::Done(Some(spec));
+    if sess.multi.is_some() || sess.pubsub.is_some() {
+        match tx::intercept(srv, sess, spec, args, &mut r) {
+            tx::Intercepted::Run => {}
+            tx::Intercepted::Queued => return Executed::Done(Some(spec)),
+            tx::Intercepted::Refused => {
+                rejected();
+                return Executed::Done(Some(spec));
+            }
+        }
     }
     // EXEC outside MULTI is only an error: no need to wait for the gate.
     if !exclusive
@@ -398,18 +424,30 @@ pub fn execute_in(
         spec.has(table::flags::DENYOOM) || (spec.name == "exec" && tx::exec_needs_memory(sess));
     if needs_memory && srv.ks.ensure_memory().is_err() {
         tx::reject(sess, Some(spec), &mut r, &CmdError::Oom.message(spec.name));
+        rejected();
         return Executed::Done(Some(spec));
     }
-    let mut ctx = Ctx { srv, sess, out: r };
+    let mut ctx = Ctx {
+        srv,
+        sess: &mut *sess,
+        out: r,
+    };
     let mark = ctx.out.len();
+    let started = Instant::now();
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         // A handler that failed half-way through a reply must not leave a partial frame.
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
     }
+    if let Some(id) = stat {
+        // Failed = answered an error, as Redis counts it (scripts write theirs directly).
+        let failed = matches!(out.get(mark), Some(b'-' | b'!'));
+        let nanos = started.elapsed().as_nanos() as u64;
+        srv.stats.cmdstats.record(id, nanos, failed);
+    }
     // Wake clients blocked on keys this command wrote (one relaxed load when none wait).
     if srv.blocking.has_waiters() {
-        blocking::after_command(srv, ctx.sess, spec, args);
+        blocking::after_command(srv, sess, spec, args);
     }
     Executed::Done(Some(spec))
 }

@@ -119,8 +119,21 @@ impl CommandSpec {
 
 /// The table, built once from the family lists.
 pub struct CommandTable {
-    by_name: FastMap<&'static str, &'static CommandSpec>,
+    by_name: FastMap<&'static str, Row>,
     all: Vec<&'static CommandSpec>,
+    /// Every row with a statistics id (its index here): each command, then its subcommands,
+    /// so `client|list` counts apart from `client|kill` (`cmdstats.rs`).
+    stat_specs: Vec<&'static CommandSpec>,
+}
+
+/// A command's row with its statistics ids.
+#[derive(Clone, Copy)]
+pub struct Row {
+    pub spec: &'static CommandSpec,
+    /// The command's statistics id.
+    pub stat: u32,
+    /// Its first subcommand's id (the others follow in `spec.subcommands` order).
+    sub_base: u32,
 }
 
 impl CommandTable {
@@ -132,20 +145,66 @@ impl CommandTable {
     pub fn build(families: &[&'static [CommandSpec]]) -> CommandTable {
         let mut by_name = FastMap::default();
         let mut all = Vec::new();
+        let mut stat_specs = Vec::new();
         for fam in families {
             for c in fam.iter() {
-                let prev = by_name.insert(c.name, c);
+                let stat = stat_specs.len() as u32;
+                stat_specs.push(c);
+                let sub_base = stat_specs.len() as u32;
+                stat_specs.extend(c.subcommands.iter());
+                let row = Row {
+                    spec: c,
+                    stat,
+                    sub_base,
+                };
+                let prev = by_name.insert(c.name, row);
                 assert!(prev.is_none(), "command {} defined twice", c.name);
                 all.push(c);
             }
         }
         all.sort_by_key(|c| c.name);
-        CommandTable { by_name, all }
+        CommandTable {
+            by_name,
+            all,
+            stat_specs,
+        }
     }
 
     /// Look up a command by name, case-insensitively, without allocating.
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        self.lookup_row(name).map(|r| r.spec)
+    }
+
+    /// The statistics id a call counts under: a container's subcommand when one is named
+    /// (`CLIENT LIST` → `client|list`), none for an unknown subcommand (Redis does not count
+    /// those either), else the command's own.
+    #[inline]
+    pub fn stat_id(&self, row: Row, args: Args<'_>) -> Option<u32> {
+        if row.spec.subcommands.is_empty() || args.len() < 2 {
+            return Some(row.stat);
+        }
+        let sub = args.get(1);
+        row.spec
+            .subcommands
+            .iter()
+            .position(|c| sub_matches(c, sub))
+            .map(|i| row.sub_base + i as u32)
+    }
+
+    /// How many statistics ids there are.
+    pub fn stat_count(&self) -> usize {
+        self.stat_specs.len()
+    }
+
+    /// The row a statistics id stands for.
+    pub fn stat_spec(&self, id: u32) -> Option<&'static CommandSpec> {
+        self.stat_specs.get(id as usize).copied()
+    }
+
+    /// Look up a command's row and statistics ids by name, as `lookup`.
+    #[inline]
+    pub fn lookup_row(&self, name: &[u8]) -> Option<Row> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
             return None;
@@ -165,10 +224,13 @@ impl CommandTable {
 
 /// Find a subcommand of `parent` by name (case-insensitive).
 pub fn find_sub(parent: &'static CommandSpec, sub: &[u8]) -> Option<&'static CommandSpec> {
-    parent.subcommands.iter().find(|c| {
-        let short = c.name.rsplit('|').next().unwrap_or(c.name);
-        short.as_bytes().eq_ignore_ascii_case(sub)
-    })
+    parent.subcommands.iter().find(|c| sub_matches(c, sub))
+}
+
+/// Whether subcommand row `c` (`client|list`) is named `sub` (`LIST`), case-insensitively.
+fn sub_matches(c: &CommandSpec, sub: &[u8]) -> bool {
+    let short = c.name.rsplit('|').next().unwrap_or(c.name);
+    short.as_bytes().eq_ignore_ascii_case(sub)
 }
 
 /// Shorthand for a table row: `cmd!(name, arity, flags, first, last, step, handler, group,

@@ -176,16 +176,26 @@ pub(crate) fn reject(
     r.error(msg);
 }
 
+/// What `intercept` did with a command.
+pub(crate) enum Intercepted {
+    /// Nothing: run it.
+    Run,
+    /// Queued for EXEC (answered `+QUEUED`).
+    Queued,
+    /// Refused with an error (counted as a rejected call).
+    Refused,
+}
+
 /// The checks of a client in MULTI or subscribed (the caller tests that first, so other
 /// clients pay one branch): `no_multi`, OOM while queueing, the RESP2 subscribed-mode
-/// whitelist, then queueing. True when the command was answered here.
+/// whitelist, then queueing.
 pub(crate) fn intercept(
     srv: &ServerState,
     sess: &mut crate::clients::Session,
     spec: &'static CommandSpec,
     args: Args<'_>,
     r: &mut Reply<'_>,
-) -> bool {
+) -> Intercepted {
     // A container's subcommand is refused at queueing time too, as Redis resolves it then.
     let mut sub = None;
     if !spec.subcommands.is_empty() && args.len() >= 2 {
@@ -197,11 +207,11 @@ pub(crate) fn intercept(
                 None => {
                     let e = CmdError::UnknownSubcommand(crate::util::lossy(args.get(1)));
                     reject(sess, Some(spec), r, &e.message(spec.name));
-                    return true;
+                    return Intercepted::Refused;
                 }
                 Some(s) if !s.arity_ok(args.len()) => {
                     reject(sess, Some(spec), r, &CmdError::WrongArity.message(s.name));
-                    return true;
+                    return Intercepted::Refused;
                 }
                 Some(_) => {}
             }
@@ -213,7 +223,7 @@ pub(crate) fn intercept(
                 r,
                 "ERR Command not allowed inside a transaction",
             );
-            return true;
+            return Intercepted::Refused;
         }
         // Queueing may take any amount of memory: every command but EXEC/DISCARD/QUIT is
         // refused over maxmemory (EXEC is checked when it runs).
@@ -221,7 +231,7 @@ pub(crate) fn intercept(
             && srv.ks.ensure_memory().is_err()
         {
             reject(sess, Some(spec), r, &CmdError::Oom.message(spec.name));
-            return true;
+            return Intercepted::Refused;
         }
     }
     if !sess.resp3
@@ -233,7 +243,7 @@ pub(crate) fn intercept(
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         );
         reject(sess, Some(spec), r, &msg);
-        return true;
+        return Intercepted::Refused;
     }
     if let Some(m) = sess.multi.as_mut() {
         if !runs_in_multi(spec.name) {
@@ -241,10 +251,10 @@ pub(crate) fn intercept(
             m.flags |= spec.flags | sub.map_or(0, |s| s.flags);
             sess.handle.multi.store(m.queue.len() as i64, Relaxed);
             r.simple("QUEUED");
-            return true;
+            return Intercepted::Queued;
         }
     }
-    false
+    Intercepted::Run
 }
 
 /// Whether EXEC must be refused under OOM: one of its queued commands is `denyoom`.
@@ -323,20 +333,28 @@ fn run_queued(
     out: &mut Vec<u8>,
 ) {
     let resp3 = sess.resp3;
-    let Some(spec) = srv.table.lookup(args.get(0)) else {
+    let Some(row) = srv.table.lookup_row(args.get(0)) else {
         // Unknown commands abort the transaction when queued; nothing unknown is queued.
         Reply::new(out, resp3).error(&crate::unknown_command_message(args));
         return;
     };
+    let spec = row.spec;
     let mut ctx = Ctx {
         srv,
-        sess,
+        sess: &mut *sess,
         out: Reply::new(out, resp3),
     };
     let mark = ctx.out.len();
+    let started = std::time::Instant::now();
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
+    }
+    // Each queued command counts in INFO commandstats, as in Redis.
+    if let Some(id) = srv.table.stat_id(row, args) {
+        let failed = matches!(out.get(mark), Some(b'-' | b'!'));
+        let nanos = started.elapsed().as_nanos() as u64;
+        srv.stats.cmdstats.record(id, nanos, failed);
     }
     // Mark the keys this write readied for blocked clients; they are served when EXEC ends.
     if srv.blocking.has_waiters() {

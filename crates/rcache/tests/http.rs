@@ -1075,3 +1075,44 @@ async fn closed_http_door() {
     let srv = TestServer::builder().setting("http-port", "off").start();
     assert!(srv.door_addr(Door::Http).is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_in_prometheus_text() {
+    let srv = TestServer::start();
+    let c = client();
+    let (status, _) = cmd(&c, &srv, json!(["SET", "a", "1"])).await;
+    assert_eq!(status, 200);
+    let (_, _) = cmd(&c, &srv, json!(["INCR", "a"])).await;
+    let (status, _) = cmd(&c, &srv, json!(["HGET", "a", "f"])).await;
+    assert_eq!(status, 409, "WRONGTYPE is a failed call");
+    let r = c
+        .get(format!("{}/metrics", base(&srv)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ctype = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ctype.starts_with("application/openmetrics-text"), "{ctype}");
+    let text = r.text().await.unwrap();
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+    };
+    assert_eq!(sample(r#"rcache_commands_total{cmd="set"}"#), 1.0);
+    assert_eq!(sample(r#"rcache_commands_total{cmd="incr"}"#), 1.0);
+    assert_eq!(sample(r#"rcache_commands_failed_total{cmd="hget"}"#), 1.0);
+    assert_eq!(
+        sample(r#"rcache_command_duration_seconds_count{cmd="set"}"#),
+        1.0
+    );
+    assert_eq!(sample("rcache_keys"), 1.0);
+    assert!(sample(r#"rcache_connections{door="http"}"#) >= 1.0);
+    assert!(text.trim_end().ends_with("# EOF"));
+    let r = c
+        .post(format!("{}/metrics", base(&srv)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+}

@@ -15,6 +15,7 @@ pub mod cron;
 pub mod door;
 pub mod http;
 pub mod io;
+pub mod metrics;
 pub mod sock;
 
 use commands::config::Settings;

@@ -6,7 +6,7 @@
 //! |-------------------|-----------------------------|----------------------------------------|
 //! | `/health`         | GET, HEAD                   | alive (never needs auth)               |
 //! | `/ready`          | GET, HEAD                   | serving; 503 while shutting down       |
-//! | `/metrics`        | GET                         | Prometheus text (reserved)             |
+//! | `/metrics`        | GET                         | Prometheus/OpenMetrics text            |
 //! | `/size`           | GET, HEAD, POST             | number of keys (db 0), plain text      |
 //! | `/v1/keys/{key}`  | GET, HEAD, PUT, POST, DELETE| the key's value                        |
 //! | `/v1/commands`    | POST                        | run commands (JSON)                    |
@@ -68,10 +68,14 @@ pub async fn handle(ctx: &ConnCtx, req: Request<Incoming>) -> Resp {
             }
             _ => response::method_not_allowed("GET, HEAD, POST"),
         },
-        "metrics" => response::error(
-            StatusCode::NOT_IMPLEMENTED,
-            "metrics are not served by this build",
-        ),
+        "metrics" => match *req.method() {
+            Method::GET | Method::HEAD => response::with_body(
+                StatusCode::OK,
+                HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+                crate::metrics::render(&ctx.state),
+            ),
+            _ => response::method_not_allowed("GET, HEAD"),
+        },
         "" => response::error(
             StatusCode::NOT_FOUND,
             "no key in the path: use /v1/keys/{key} (see docs/HTTP.md)",
