@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod inline;
+pub mod memcache;
 pub mod reply;
 pub mod resp;
 pub mod value;
