@@ -172,6 +172,8 @@ pub struct ServerStats {
     pub instantaneous_ops_per_sec: AtomicU64,
     /// Highest `used_memory` seen (cron samples it; INFO and MEMORY STATS too).
     pub used_memory_peak: AtomicU64,
+    /// The memcached door's counters (its `stats`).
+    pub memcache: stats::MemcacheStats,
 }
 
 impl ServerStats {
@@ -193,6 +195,7 @@ impl ServerStats {
             .store(0, Relaxed);
         self.instantaneous_ops_per_sec.store(0, Relaxed);
         self.used_memory_peak.store(0, Relaxed);
+        self.memcache.reset();
         for r in &self.doors.received {
             r.store(0, Relaxed);
         }

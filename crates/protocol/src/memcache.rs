@@ -109,7 +109,8 @@ impl MetaOp {
     fn allowed(self) -> &'static [u8] {
         match self {
             MetaOp::Get => b"bcfhklOqstvENRTu",
-            MetaOp::Set => b"bcCEFIkOqsSTM",
+            // memcached 1.6.18 refuses `s` and `S` on ms (the data length is positional).
+            MetaOp::Set => b"bcCEFIkOqTM",
             MetaOp::Delete => b"bCEIkOqTx",
             MetaOp::Arith => b"bCENJDTMOqtcvk",
             MetaOp::Noop | MetaOp::Debug => b"",
@@ -569,7 +570,8 @@ impl Parser {
                 Done(Request::Delete { key, noreply })
             }
             b"incr" | b"decr" => {
-                if n != 2 + usize::from(noreply) {
+                // memcached ignores a third token that is not `noreply`.
+                if !(2..=3).contains(&n) {
                     return Done(err(ERROR, false));
                 }
                 let key = self.tokens[0];
@@ -781,7 +783,13 @@ impl Parser {
                 b'T' => parse_i32(v).map(|x| m.ttl = Some(x)).is_some(),
                 b'N' => parse_i32(v).map(|x| m.vivify = Some(x)).is_some(),
                 b'R' => parse_i32(v).map(|x| m.recache = Some(x)).is_some(),
-                b'F' => parse_u32(v).map(|x| m.client_flags = Some(x)).is_some(),
+                b'F' => match parse_u32(v) {
+                    Some(x) => {
+                        m.client_flags = Some(x);
+                        true
+                    }
+                    None => return fail(BAD_FORMAT),
+                },
                 b'C' => parse_u64(v).map(|x| m.compare_cas = Some(x)).is_some(),
                 b'E' => parse_u64(v).map(|x| m.new_cas = Some(x)).is_some(),
                 b'J' | b'D' => match parse_u64(v) {

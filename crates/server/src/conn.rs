@@ -30,16 +30,21 @@ use tokio::net::TcpStream;
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Answer one error line and close (max clients reached).
-pub async fn reject(mut sock: TcpStream, msg: &str) {
-    let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
+/// Answer one error line and close (max clients reached), in the door's own words.
+pub async fn reject(mut sock: TcpStream, door: Door, msg: &str) {
+    let line = match door {
+        Door::Memcache => format!("{}\r\n", crate::memcache::TOO_MANY_CONNECTIONS),
+        _ => format!("-{msg}\r\n"),
+    };
+    let _ = sock.write_all(line.as_bytes()).await;
 }
 
 /// A fresh codec for a connection through `door`.
 fn new_codec(door: Door) -> AnyCodec {
     match door {
         Door::Resp => AnyCodec::Resp(RequestParser::new(Limits::default())),
-        Door::Http | Door::Binary | Door::Memcache => {
+        Door::Memcache => AnyCodec::Memcache(crate::memcache::McCodec::new()),
+        Door::Http | Door::Binary => {
             unreachable!("{} is not served by conn", door.name())
         }
     }
@@ -113,6 +118,7 @@ pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h
     } = h;
     match codec {
         AnyCodec::Resp(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
+        AnyCodec::Memcache(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
     }
 }
 

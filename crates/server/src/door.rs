@@ -124,10 +124,17 @@ impl Codec for RequestParser {
 /// TCP door.
 pub enum AnyCodec {
     Resp(RequestParser),
+    Memcache(crate::memcache::McCodec),
 }
 
 impl From<RequestParser> for AnyCodec {
     fn from(p: RequestParser) -> Self {
         AnyCodec::Resp(p)
+    }
+}
+
+impl From<crate::memcache::McCodec> for AnyCodec {
+    fn from(c: crate::memcache::McCodec) -> Self {
+        AnyCodec::Memcache(c)
     }
 }

@@ -12,6 +12,7 @@ pub mod conn;
 pub mod cron;
 pub mod door;
 pub mod io;
+pub mod memcache;
 pub mod sock;
 
 use commands::config::Settings;
@@ -41,7 +42,7 @@ pub struct Server {
 
 /// The TCP doors this build serves besides RESP, each with its port setting and default.
 /// (A door is listed here once its codec is in `door::AnyCodec` or it has its own server.)
-const EXTRA_DOORS: &[Door] = &[];
+const EXTRA_DOORS: &[Door] = &[Door::Memcache];
 
 /// A door's configured port (`DOOR_OFF` = closed) and its default.
 fn door_port(settings: &Settings, door: Door) -> (i64, i64) {
@@ -241,7 +242,7 @@ async fn io_thread(
                     let max = state.settings.maxclients.load(Relaxed) as usize;
                     if state.clients.count() >= max {
                         state.stats.rejected_connections.fetch_add(1, Relaxed);
-                        conns.spawn(conn::reject(sock, "ERR max number of clients reached"));
+                        conns.spawn(conn::reject(sock, door, "ERR max number of clients reached"));
                         continue;
                     }
                     conns.spawn(conn::serve(state.clone(), io.clone(), me, door, sock, peer));

@@ -878,18 +878,19 @@ impl<'a> Txn<'a> {
             self.sd(k.shard()).counters.misses += 1;
             return None;
         };
-        self.touch(k, i);
         let db = self.db;
         let sd = self.sd(k.shard());
         sd.counters.hits += 1;
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
+        // `f` runs before the LRU/LFU refresh, so it can report the idle time (meta `l`).
         let r = f(&mut McView(e));
         let (m1, v1) = (e.mem_usage(), e.value_len());
         if m1 != m0 {
             let d = sd.account_change(db, m0, v0, m1, v1);
             self.delta += d;
         }
+        self.touch(k, i);
         Some(r)
     }
 

@@ -1,0 +1,1 @@
+//! Unit tests of the memcached door, run in-process against a ServerState.
