@@ -620,11 +620,13 @@ impl Parser {
                 };
                 Done(Request::FlushAll { delay, noreply })
             }
-            b"version" if n == 0 => Done(Request::Version),
-            b"quit" if n == 0 => Done(Request::Quit),
+            // memcached ignores extra tokens after these two.
+            b"version" => Done(Request::Version),
+            b"quit" => Done(Request::Quit),
             b"verbosity" => {
-                let rest = n - usize::from(noreply);
-                if rest != 1 {
+                // memcached: one or two arguments, the level first (even `verbosity
+                // noreply` is a bad level, answered only without noreply).
+                if !(1..=2).contains(&n) {
                     return Done(err(ERROR, false));
                 }
                 if parse_u32(tok(0)).is_none() {

@@ -151,6 +151,9 @@ fn other_commands() {
     assert_eq!(one(b"quit\r\n").0, Request::Quit);
     assert_eq!(one(b"verbosity 1 noreply\r\n").0, Request::Verbosity { noreply: true });
     assert_eq!(err_of(b"verbosity\r\n"), ERROR);
+    assert_eq!(one(b"verbosity noreply\r\n").0, Request::Error { msg: BAD_FORMAT, noreply: true });
+    assert_eq!(one(b"version foo bar\r\n").0, Request::Version);
+    assert!(matches!(one(b"incr k 1 2\r\n").0, Request::Arith { noreply: false, .. }));
     assert_eq!(err_of(b"verbosity x\r\n"), BAD_FORMAT);
     assert!(matches!(one(b"stats\r\n").0, Request::Stats { .. }));
     assert_eq!(err_of(b"GET k\r\n"), ERROR);
