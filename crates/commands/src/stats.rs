@@ -193,6 +193,7 @@ mod tests {
 /// memcached's own counters, reported by the memcached door's `stats` under memcached's
 /// names. Split per thread like `ShardedCounter` (one lookup of the thread's slot, then
 /// that thread's own cache lines), since every get and set counts.
+#[derive(Default)]
 pub struct MemcacheStats {
     parts: [McPart; 16],
     /// A pending delayed `flush_all`: absolute ms, 0 = none.
@@ -202,15 +203,6 @@ pub struct MemcacheStats {
 #[repr(align(128))]
 #[derive(Default)]
 struct McPart([std::sync::atomic::AtomicU64; Mc::COUNT]);
-
-impl Default for MemcacheStats {
-    fn default() -> Self {
-        MemcacheStats {
-            parts: Default::default(),
-            flush_at: Default::default(),
-        }
-    }
-}
 
 /// One memcached counter; `Mc::NAMES` holds the names `stats` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

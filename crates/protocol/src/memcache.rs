@@ -331,7 +331,10 @@ impl Default for Parser {
 
 fn is_get_line(line: &[u8]) -> bool {
     let l = trim_start(line);
-    l.starts_with(b"get ") || l.starts_with(b"gets ") || l.starts_with(b"gat ") || l.starts_with(b"gats ")
+    l.starts_with(b"get ")
+        || l.starts_with(b"gets ")
+        || l.starts_with(b"gat ")
+        || l.starts_with(b"gats ")
 }
 
 fn trim_start(b: &[u8]) -> &[u8] {
@@ -487,9 +490,7 @@ impl Parser {
                 _ => {}
             }
         }
-        Parsed::Request {
-            consumed: p.total,
-        }
+        Parsed::Request { consumed: p.total }
     }
 
     /// Split `buf[..end]` into tokens (at most `MAX_TOKENS`; `None` past that).
@@ -696,8 +697,7 @@ impl Parser {
         } else {
             Some(0)
         };
-        let (Some(flags), Some(exptime), Some(len), Some(cas)) = (flags, exptime, len, cas)
-        else {
+        let (Some(flags), Some(exptime), Some(len), Some(cas)) = (flags, exptime, len, cas) else {
             return Done(err(BAD_FORMAT, false));
         };
         if len < 0 || !valid_key(key.of(buf)) {
@@ -744,7 +744,12 @@ impl Parser {
         let mut first_flag = 1;
         let mut datalen = None;
         if op == MetaOp::Set {
-            match self.tokens.get(1).filter(|_| n > 1).and_then(|t| parse_i32(t.of(buf))) {
+            match self
+                .tokens
+                .get(1)
+                .filter(|_| n > 1)
+                .and_then(|t| parse_i32(t.of(buf)))
+            {
                 Some(l) if l >= 0 => datalen = Some(l as usize),
                 _ => return Done(err(BAD_FORMAT, false)),
             }
@@ -878,9 +883,15 @@ impl Parser {
 enum LineResult {
     Done(Request),
     /// A data block of `len` bytes (+ CRLF) follows.
-    Data { req: Request, len: usize },
+    Data {
+        req: Request,
+        len: usize,
+    },
     /// Answer `req`, then skip `len` bytes (+ CRLF) of data.
-    Swallow { req: Request, len: usize },
+    Swallow {
+        req: Request,
+        len: usize,
+    },
 }
 
 fn err(msg: &'static str, noreply: bool) -> Request {

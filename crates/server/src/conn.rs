@@ -43,7 +43,7 @@ pub async fn reject(mut sock: TcpStream, door: Door, msg: &str) {
 fn new_codec(door: Door) -> AnyCodec {
     match door {
         Door::Resp => AnyCodec::Resp(RequestParser::new(Limits::default())),
-        Door::Memcache => AnyCodec::Memcache(crate::memcache::McCodec::new()),
+        Door::Memcache => AnyCodec::Memcache(Box::default()),
         Door::Http | Door::Binary => {
             unreachable!("{} is not served by conn", door.name())
         }
@@ -118,7 +118,7 @@ pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h
     } = h;
     match codec {
         AnyCodec::Resp(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
-        AnyCodec::Memcache(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
+        AnyCodec::Memcache(c) => drive_with(state, io, thread, sock, rbuf, *c, sess, placed).await,
     }
 }
 

@@ -124,7 +124,8 @@ impl Codec for RequestParser {
 /// TCP door.
 pub enum AnyCodec {
     Resp(RequestParser),
-    Memcache(crate::memcache::McCodec),
+    /// Boxed: its parser holds a token array and meta flags (~460 bytes).
+    Memcache(Box<crate::memcache::McCodec>),
 }
 
 impl From<RequestParser> for AnyCodec {
@@ -135,6 +136,6 @@ impl From<RequestParser> for AnyCodec {
 
 impl From<crate::memcache::McCodec> for AnyCodec {
     fn from(c: crate::memcache::McCodec) -> Self {
-        AnyCodec::Memcache(c)
+        AnyCodec::Memcache(Box::new(c))
     }
 }

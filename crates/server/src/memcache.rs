@@ -65,9 +65,7 @@ impl Codec for McCodec {
     const DOOR: Door = Door::Memcache;
 
     fn set_max_bulk_len(&mut self, n: i64) {
-        self.p.max_value = usize::try_from(n)
-            .unwrap_or(0)
-            .min(mc::DEFAULT_MAX_VALUE);
+        self.p.max_value = usize::try_from(n).unwrap_or(0).min(mc::DEFAULT_MAX_VALUE);
     }
 
     #[inline]
@@ -116,7 +114,15 @@ impl Codec for McCodec {
                 if !sess.authenticated {
                     x.auth(sess, data.of(frame));
                 } else {
-                    x.store(op, key.of(frame), flags, exptime, cas, noreply, data.of(frame));
+                    x.store(
+                        op,
+                        key.of(frame),
+                        flags,
+                        exptime,
+                        cas,
+                        noreply,
+                        data.of(frame),
+                    );
                 }
             }
             Request::Get { op, exptime, keys } => x.get(op, exptime, keys.of(frame)),
@@ -178,10 +184,7 @@ impl Codec for McCodec {
 pub fn flush_if_due(state: &ServerState) {
     let flag = &state.stats.memcache.flush_at;
     let at = flag.load(Relaxed);
-    if at != 0
-        && state.ks.now() >= at
-        && flag.compare_exchange(at, 0, Relaxed, Relaxed).is_ok()
-    {
+    if at != 0 && state.ks.now() >= at && flag.compare_exchange(at, 0, Relaxed, Relaxed).is_ok() {
         state.ks.flush(Some(0), false);
     }
 }
@@ -638,10 +641,20 @@ impl<'a> Exec<'a> {
             "tcpport",
             st.door_ports[Door::Memcache as usize].load(Relaxed),
         );
-        self.stat("evictions", if st.settings.evict.policy() == storage::Policy::NoEviction { "off" } else { "on" });
+        self.stat(
+            "evictions",
+            if st.settings.evict.policy() == storage::Policy::NoEviction {
+                "off"
+            } else {
+                "on"
+            },
+        );
         self.stat("cas_enabled", "yes");
         self.stat("item_size_max", mc::DEFAULT_MAX_VALUE);
-        self.stat("auth_enabled_ascii", if st.auth_required() { "yes" } else { "no" });
+        self.stat(
+            "auth_enabled_ascii",
+            if st.auth_required() { "yes" } else { "no" },
+        );
         self.stat("meta_response_old", "no");
         self.line("END\r\n");
     }
@@ -1026,7 +1039,9 @@ impl<'a> Exec<'a> {
         let k = self.st.ks.key(key);
         let mut t = self.txn(&k);
         let now = t.now();
-        let new_cas = f.new_cas.unwrap_or_else(|| if f.has(b'c') { next_cas() } else { 0 });
+        let new_cas = f
+            .new_cas
+            .unwrap_or_else(|| if f.has(b'c') { next_cas() } else { 0 });
         let mut r = apply_delta(
             &mut t,
             &k,
@@ -1127,23 +1142,30 @@ impl<'a> Exec<'a> {
         let mut t = self.txn(&k);
         let now = t.now();
         let lfu = self.st.settings.evict.policy().is_lfu();
-        let line = t.peek(&k).filter(|e| e.obj_type() == ObjType::String).map(|e| {
-            let m = e.mc_meta();
-            let la = if lfu {
-                0
-            } else {
-                storage::evict::idle_ms(e.lru(), now) / 1000
-            };
-            format!(
-                "ME {} exp={} la={} cas={} fetch={} cls=1 size={}\r\n",
-                String::from_utf8_lossy(key),
-                ttl_left(e.expire_at(), now),
-                la,
-                m.cas,
-                if m.bits & MC_FETCHED != 0 { "yes" } else { "no" },
-                e.value_len() + key.len() + 48,
-            )
-        });
+        let line = t
+            .peek(&k)
+            .filter(|e| e.obj_type() == ObjType::String)
+            .map(|e| {
+                let m = e.mc_meta();
+                let la = if lfu {
+                    0
+                } else {
+                    storage::evict::idle_ms(e.lru(), now) / 1000
+                };
+                format!(
+                    "ME {} exp={} la={} cas={} fetch={} cls=1 size={}\r\n",
+                    String::from_utf8_lossy(key),
+                    ttl_left(e.expire_at(), now),
+                    la,
+                    m.cas,
+                    if m.bits & MC_FETCHED != 0 {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    e.value_len() + key.len() + 48,
+                )
+            });
         drop(t);
         match line {
             Some(l) => self.line(&l),

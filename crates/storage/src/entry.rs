@@ -623,7 +623,10 @@ mod tests {
             bits: MC_FETCHED,
         };
         let mut e = Entry::new_string_meta(b"key", b"value", m, 3, 0);
-        assert_eq!((e.key(), e.value(), e.value_len()), (&b"key"[..], &b"value"[..], 5));
+        assert_eq!(
+            (e.key(), e.value(), e.value_len()),
+            (&b"key"[..], &b"value"[..], 5)
+        );
         assert_eq!(e.enc(), Enc::Meta);
         assert_eq!(e.mc_meta(), m);
         // In-place edits keep the flags and clear the CAS.
@@ -639,12 +642,21 @@ mod tests {
         // A copy keeps flags, not the CAS.
         e.set_mc_meta(McMeta { cas: 9, ..m });
         let c = e.clone_as(b"other", 1);
-        assert_eq!((c.value(), c.mc_meta().flags, c.mc_meta().cas), (&b"Va"[..], 7, 0));
+        assert_eq!(
+            (c.value(), c.mc_meta().flags, c.mc_meta().cas),
+            (&b"Va"[..], 7, 0)
+        );
         // A whole new value drops the prefix.
         e.set_value(b"plain");
-        assert_eq!((e.enc(), e.value(), e.mc_meta()), (Enc::Raw, &b"plain"[..], McMeta::default()));
+        assert_eq!(
+            (e.enc(), e.value(), e.mc_meta()),
+            (Enc::Raw, &b"plain"[..], McMeta::default())
+        );
         // A plain string can be given a CAS.
-        e.set_mc_meta(McMeta { cas: 5, ..Default::default() });
+        e.set_mc_meta(McMeta {
+            cas: 5,
+            ..Default::default()
+        });
         assert_eq!((e.value(), e.mc_meta().cas), (&b"plain"[..], 5));
         e.set_value_meta(b"new", m);
         assert_eq!((e.value(), e.mc_meta()), (&b"new"[..], m));
