@@ -81,7 +81,9 @@ class _Process:
         self.log = Path(logdir) / f"rcache-{port}.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                [str(binary), "server", "--port", str(port)],
+                # Every door on a free port of its own; tests find them in INFO server.
+                [str(binary), "server", "--port", str(port), "--memcache-port", "0",
+                 "--http-port", "off", "--binary-port", "off"],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -141,6 +143,19 @@ def server_addr():
             # Lost the port to someone else between the check and the bind: try another.
             last = p.output()
         raise RuntimeError(f"rcache did not start:\n{last}")
+
+
+@pytest.fixture(scope="session")
+def memcache_addr(server_addr):
+    """(host, port) of the memcached door, from INFO server's `memcache_port`."""
+    c = redis.Redis(host=server_addr[0], port=server_addr[1], decode_responses=True)
+    try:
+        port = int(c.info("server").get("memcache_port", 0))
+    finally:
+        c.close()
+    if not port:
+        pytest.skip("the server under test has no memcached door")
+    return (server_addr[0], port)
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])

@@ -27,7 +27,7 @@ pub(crate) fn is_empty(e: &Entry) -> bool {
     match e.enc() {
         Enc::Compact => compact::count(e.value()) == 0,
         Enc::Boxed => e.collection().is_none_or(|c| c.is_empty()),
-        Enc::Raw => false,
+        Enc::Raw | Enc::Meta => false,
     }
 }
 

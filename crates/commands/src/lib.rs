@@ -175,6 +175,8 @@ pub struct ServerStats {
     pub used_memory_peak: AtomicU64,
     /// Per-command calls, time, failures, rejections and latency (`cmdstats.rs`).
     pub cmdstats: cmdstats::CmdStats,
+    /// The memcached door's counters (its `stats`).
+    pub memcache: stats::MemcacheStats,
 }
 
 impl ServerStats {
@@ -196,6 +198,7 @@ impl ServerStats {
             .store(0, Relaxed);
         self.instantaneous_ops_per_sec.store(0, Relaxed);
         self.used_memory_peak.store(0, Relaxed);
+        self.memcache.reset();
         for r in &self.doors.received {
             r.store(0, Relaxed);
         }

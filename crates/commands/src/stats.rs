@@ -189,3 +189,104 @@ mod tests {
         assert_eq!(snap.doors.len(), 4);
     }
 }
+
+/// memcached's own counters, reported by the memcached door's `stats` under memcached's
+/// names. Split per thread like `ShardedCounter` (one lookup of the thread's slot, then
+/// that thread's own cache lines), since every get and set counts.
+#[derive(Default)]
+pub struct MemcacheStats {
+    parts: [McPart; 16],
+    /// A pending delayed `flush_all`: absolute ms, 0 = none.
+    pub flush_at: std::sync::atomic::AtomicU64,
+}
+
+#[repr(align(128))]
+#[derive(Default)]
+struct McPart([std::sync::atomic::AtomicU64; Mc::COUNT]);
+
+/// One memcached counter; `Mc::NAMES` holds the names `stats` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Mc {
+    CmdGet,
+    CmdSet,
+    CmdFlush,
+    CmdTouch,
+    CmdMeta,
+    GetHits,
+    GetMisses,
+    GetExpired,
+    DeleteMisses,
+    DeleteHits,
+    IncrMisses,
+    IncrHits,
+    DecrMisses,
+    DecrHits,
+    CasMisses,
+    CasHits,
+    CasBadval,
+    TouchHits,
+    TouchMisses,
+    StoreTooLarge,
+    StoreNoMemory,
+    AuthCmds,
+    AuthErrors,
+    TotalItems,
+}
+
+impl Mc {
+    pub const COUNT: usize = 24;
+    /// In `Mc` order: memcached's field names.
+    pub const NAMES: [&'static str; Mc::COUNT] = [
+        "cmd_get",
+        "cmd_set",
+        "cmd_flush",
+        "cmd_touch",
+        "cmd_meta",
+        "get_hits",
+        "get_misses",
+        "get_expired",
+        "delete_misses",
+        "delete_hits",
+        "incr_misses",
+        "incr_hits",
+        "decr_misses",
+        "decr_hits",
+        "cas_misses",
+        "cas_hits",
+        "cas_badval",
+        "touch_hits",
+        "touch_misses",
+        "store_too_large",
+        "store_no_memory",
+        "auth_cmds",
+        "auth_errors",
+        "total_items",
+    ];
+}
+
+impl MemcacheStats {
+    #[inline]
+    pub fn add(&self, c: Mc, n: u64) {
+        let i = crate::COUNTER_SLOT.with(|s| *s);
+        self.parts[i].0[c as usize].fetch_add(n, Relaxed);
+    }
+    #[inline]
+    pub fn incr(&self, c: Mc) {
+        self.add(c, 1);
+    }
+    pub fn get(&self, c: Mc) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| p.0[c as usize].load(Relaxed))
+            .sum()
+    }
+    /// `stats reset` and CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for p in &self.parts {
+            for c in &p.0 {
+                c.store(0, Relaxed);
+            }
+        }
+    }
+}

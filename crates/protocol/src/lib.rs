@@ -12,6 +12,7 @@
 pub mod args;
 pub mod binary;
 pub mod inline;
+pub mod memcache;
 pub mod reply;
 pub mod resp;
 pub mod value;

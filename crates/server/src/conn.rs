@@ -30,9 +30,18 @@ use tokio::net::TcpStream;
 const FLUSH_AT: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Answer one error line and close (max clients reached).
-pub async fn reject(mut sock: TcpStream, msg: &str) {
-    let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
+/// Answer one error line and close (max clients reached), in the door's own words.
+pub async fn reject(mut sock: TcpStream, door: Door, msg: &str) {
+    let line = match door {
+        Door::Memcache => format!("{}\r\n", crate::memcache::TOO_MANY_CONNECTIONS).into_bytes(),
+        Door::Binary => {
+            let mut out = vec![protocol::binary::VERSION];
+            protocol::binary::put_error(&mut out, msg.as_bytes());
+            out
+        }
+        Door::Resp | Door::Http => format!("-{msg}\r\n").into_bytes(),
+    };
+    let _ = sock.write_all(&line).await;
 }
 
 /// A fresh codec for a connection through `door`.
@@ -40,7 +49,8 @@ fn new_codec(door: Door) -> AnyCodec {
     match door {
         Door::Resp => AnyCodec::Resp(RequestParser::new(Limits::default())),
         Door::Binary => AnyCodec::Binary(crate::binary::BinaryCodec::new()),
-        Door::Http | Door::Memcache => {
+        Door::Memcache => AnyCodec::Memcache(Box::default()),
+        Door::Http => {
             unreachable!("{} is not served by conn", door.name())
         }
     }
@@ -115,6 +125,7 @@ pub async fn drive(state: Arc<ServerState>, io: Arc<IoThreads>, thread: usize, h
     match codec {
         AnyCodec::Resp(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
         AnyCodec::Binary(c) => drive_with(state, io, thread, sock, rbuf, c, sess, placed).await,
+        AnyCodec::Memcache(c) => drive_with(state, io, thread, sock, rbuf, *c, sess, placed).await,
     }
 }
 

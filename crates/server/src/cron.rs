@@ -26,6 +26,8 @@ pub async fn run(state: Arc<ServerState>) {
             }
         })
         .await;
+        // A delayed memcached `flush_all` whose time has come.
+        crate::memcache::flush_if_due(&state);
         state.stats.note_memory(state.ks.used_memory());
         let el = last_t.elapsed();
         if el >= Duration::from_secs(1) {

@@ -125,6 +125,8 @@ impl Codec for RequestParser {
 pub enum AnyCodec {
     Resp(RequestParser),
     Binary(crate::binary::BinaryCodec),
+    /// Boxed: its parser holds a token array and meta flags (~460 bytes).
+    Memcache(Box<crate::memcache::McCodec>),
 }
 
 impl From<RequestParser> for AnyCodec {
@@ -136,5 +138,11 @@ impl From<RequestParser> for AnyCodec {
 impl From<crate::binary::BinaryCodec> for AnyCodec {
     fn from(c: crate::binary::BinaryCodec) -> Self {
         AnyCodec::Binary(c)
+    }
+}
+
+impl From<crate::memcache::McCodec> for AnyCodec {
+    fn from(c: crate::memcache::McCodec) -> Self {
+        AnyCodec::Memcache(Box::new(c))
     }
 }

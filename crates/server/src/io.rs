@@ -19,7 +19,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 /// What an I/O thread receives from the others.
 pub enum Inbound {
     /// A connection of the shared loop moving here (`conn::drive`).
-    Moved(Handoff),
+    Moved(Box<Handoff>),
     /// A freshly accepted HTTP connection to serve here (`http::serve`): HTTP connections
     /// are spread over the threads at accept, round-robin, and never move afterwards.
     Http(std::net::TcpStream, std::net::SocketAddr),
@@ -145,7 +145,7 @@ impl IoThreads {
     /// Send a connection to thread `to`; false if that thread is gone (shutdown), and the
     /// connection is dropped (closed).
     pub fn send(&self, to: usize, h: Handoff) -> bool {
-        self.senders[to].send(Inbound::Moved(h)).is_ok()
+        self.senders[to].send(Inbound::Moved(Box::new(h))).is_ok()
     }
 
     /// The thread that serves the next HTTP connection. HTTP requests cost more CPU than

@@ -15,6 +15,7 @@ pub mod cron;
 pub mod door;
 pub mod http;
 pub mod io;
+pub mod memcache;
 pub mod metrics;
 pub mod sock;
 
@@ -45,7 +46,7 @@ pub struct Server {
 
 /// The TCP doors this build serves besides RESP, each with its port setting and default.
 /// (A door is listed here once its codec is in `door::AnyCodec` or it has its own server.)
-const EXTRA_DOORS: &[Door] = &[Door::Http, Door::Binary];
+const EXTRA_DOORS: &[Door] = &[Door::Http, Door::Binary, Door::Memcache];
 
 /// A door's configured port (`DOOR_OFF` = closed) and its default.
 fn door_port(settings: &Settings, door: Door) -> (i64, i64) {
@@ -248,7 +249,7 @@ async fn io_thread(
                         if door == Door::Http {
                             conns.spawn(http::reject(sock));
                         } else {
-                            conns.spawn(conn::reject(sock, "ERR max number of clients reached"));
+                            conns.spawn(conn::reject(sock, door, "ERR max number of clients reached"));
                         }
                         continue;
                     }
@@ -272,7 +273,7 @@ async fn io_thread(
             },
             Some(inbound) = handoffs.recv() => match inbound {
                 Inbound::Moved(h) => {
-                    conns.spawn(conn::drive(state.clone(), io.clone(), me, h));
+                    conns.spawn(conn::drive(state.clone(), io.clone(), me, *h));
                 }
                 Inbound::Http(sock, peer) => {
                     conns.spawn(http::serve_std(state.clone(), io.clone(), me, sock, peer));

@@ -14,6 +14,17 @@
 //!   a string's bytes, a small collection's compact blob (`types::compact`), or, for a large
 //!   collection, an 8-byte pointer to a boxed `types::Collection` that this entry owns.
 //!
+//! **memcached metadata** (`Enc::Meta`). A string written through the memcached door carries
+//! a 16-byte prefix between key and value: client flags (u32), CAS unique (u64, 0 = none
+//! stamped yet) and memcached's item bits (u32: fetched, stale, win token sent). `value()`
+//! skips it (the offset is computed without a branch from the `enc` byte), so every RESP
+//! string path sees only the user's bytes, and plain strings (`Enc::Raw`) pay nothing. A
+//! write that replaces the value (`set_value`: SET, INCR…) drops the prefix (flags back to
+//! 0); an in-place edit (`append`, `value_mut`, `resize_value`: APPEND, SETRANGE, SETBIT)
+//! keeps the flags and clears the CAS, so the next `gets` stamps a new one and a client's
+//! old CAS no longer matches (memcached: any modification changes the CAS). CAS values come
+//! from one process-wide counter (`next_cas`).
+//!
 //! The table holds only the 8-byte pointer, so a 16-byte key with a 100-byte value costs one
 //! 160-byte allocation plus about 20 bytes of index: less than Redis's dictEntry + robj + two
 //! sds strings + bucket (≈200 bytes for the same pair).
@@ -81,6 +92,36 @@ pub enum Enc {
     Compact = 1,
     /// An 8-byte pointer to a `Box<Collection>` owned by the entry.
     Boxed = 2,
+    /// A string with a memcached prefix (`McMeta`, `META_LEN` bytes) before its bytes.
+    Meta = 3,
+}
+
+/// Bytes of the memcached prefix of an `Enc::Meta` string: flags u32, cas u64, bits u32.
+pub const META_LEN: usize = 16;
+
+/// memcached's per-item data, kept only for strings written through the memcached door.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct McMeta {
+    /// The client's 32-bit opaque flags.
+    pub flags: u32,
+    /// The CAS unique; 0 = none stamped yet (the next `gets` stamps one).
+    pub cas: u64,
+    /// `MC_FETCHED` | `MC_STALE` | `MC_WIN_SENT`.
+    pub bits: u32,
+}
+
+/// The item was read since it was stored (meta `h`).
+pub const MC_FETCHED: u32 = 1;
+/// Marked stale by `md … I` or `ms … I` (meta `X`).
+pub const MC_STALE: u32 = 2;
+/// A client was handed the win token to recache it (meta `W` sent; others see `Z`).
+pub const MC_WIN_SENT: u32 = 4;
+
+static CAS_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// A fresh CAS unique, never 0, never handed out twice in this process.
+pub fn next_cas() -> u64 {
+    CAS_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What a write does to the key's TTL.
@@ -180,10 +221,91 @@ impl Entry {
             e.0[O_TYPE] = self.0[O_TYPE];
             return e;
         }
-        let mut e = Entry::new_string(key, self.value(), slot, self.lru());
+        // The raw value area: a memcached prefix travels with the bytes (flags survive
+        // RENAME/COPY); the copy's CAS is cleared, as it is a new item.
+        let raw = &self.0[HDR + self.key_len()..];
+        let mut e = Entry::new_string(key, raw, slot, self.lru());
         e.0[O_TYPE] = self.0[O_TYPE];
         e.0[O_ENC] = self.0[O_ENC];
+        e.clear_cas();
         e
+    }
+
+    /// A new string written through the memcached door, with its metadata.
+    pub fn new_string_meta(key: &[u8], value: &[u8], meta: McMeta, slot: u16, lru: u32) -> Entry {
+        let mut v: ThinVec<u8> = ThinVec::with_capacity(HDR + key.len() + META_LEN + value.len());
+        push_slice(&mut v, &[0u8; HDR]);
+        push_slice(&mut v, key);
+        push_slice(&mut v, &meta_bytes(meta));
+        push_slice(&mut v, value);
+        let mut e = Entry(v);
+        e.put_u32(O_LRU, lru);
+        e.put_u32(O_KLEN, key.len() as u32);
+        e.put_u32(O_VOL, NO_VOL);
+        e.0[O_SLOT..O_SLOT + 2].copy_from_slice(&slot.to_le_bytes());
+        e.0[O_TYPE] = ObjType::String as u8;
+        e.0[O_ENC] = Enc::Meta as u8;
+        e
+    }
+
+    /// The memcached metadata: all zeros for an entry that has none (written through
+    /// another door, or not a string).
+    #[inline]
+    pub fn mc_meta(&self) -> McMeta {
+        if self.enc() != Enc::Meta {
+            return McMeta::default();
+        }
+        let b = HDR + self.key_len();
+        McMeta {
+            flags: self.get_u32(b),
+            cas: u64::from_le_bytes(self.0[b + 4..b + 12].try_into().unwrap()),
+            bits: self.get_u32(b + 12),
+        }
+    }
+
+    /// Store memcached metadata on a string, adding the prefix if it had none (a string
+    /// set through RESP, now given a CAS). Not for collections.
+    pub fn set_mc_meta(&mut self, meta: McMeta) {
+        debug_assert_eq!(self.obj_type(), ObjType::String);
+        let b = HDR + self.key_len();
+        if self.enc() != Enc::Meta {
+            let len = self.0.len();
+            resize_zeroed(&mut self.0, len + META_LEN);
+            self.0.copy_within(b..len, b + META_LEN);
+            self.0[O_ENC] = Enc::Meta as u8;
+        }
+        self.0[b..b + META_LEN].copy_from_slice(&meta_bytes(meta));
+    }
+
+    /// Replace the value (of whatever type) with a memcached string.
+    pub fn set_value_meta(&mut self, value: &[u8], meta: McMeta) {
+        if self.enc() == Enc::Boxed {
+            drop(self.take_box());
+        }
+        self.0[O_TYPE] = ObjType::String as u8;
+        self.0[O_ENC] = Enc::Meta as u8;
+        let base = HDR + self.key_len();
+        self.0.truncate(base);
+        self.0.reserve(META_LEN + value.len());
+        push_slice(&mut self.0, &meta_bytes(meta));
+        push_slice(&mut self.0, value);
+        self.shrink_if_loose();
+    }
+
+    /// An in-place change of the value: a stored CAS no longer holds (flags stay).
+    #[inline]
+    fn clear_cas(&mut self) {
+        if self.enc() == Enc::Meta {
+            let b = HDR + self.key_len() + 4;
+            self.0[b..b + 8].fill(0);
+        }
+    }
+
+    /// Where the value bytes start: after the key, and after the memcached prefix when
+    /// there is one. Branch-free, as every string read goes through it.
+    #[inline]
+    fn vbase(&self) -> usize {
+        HDR + self.key_len() + META_LEN * usize::from(self.0[O_ENC] == Enc::Meta as u8)
     }
 
     #[inline]
@@ -191,6 +313,7 @@ impl Entry {
         match self.0[O_ENC] {
             1 => Enc::Compact,
             2 => Enc::Boxed,
+            3 => Enc::Meta,
             _ => Enc::Raw,
         }
     }
@@ -263,7 +386,7 @@ impl Entry {
 
     /// Replace bytes `range` of the value with `with` (compact blobs edited in place).
     pub fn splice_value(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
-        let base = HDR + self.key_len();
+        let base = self.vbase();
         let (start, end) = (base + range.start, base + range.end);
         let len = self.0.len();
         assert!(start <= end && end <= len);
@@ -302,15 +425,15 @@ impl Entry {
         &self.0[HDR..HDR + self.key_len()]
     }
 
-    /// The string value.
+    /// The string value (never the memcached prefix).
     #[inline]
     pub fn value(&self) -> &[u8] {
-        &self.0[HDR + self.key_len()..]
+        &self.0[self.vbase()..]
     }
 
     #[inline]
     pub fn value_len(&self) -> usize {
-        self.0.len() - HDR - self.key_len()
+        self.0.len() - self.vbase()
     }
 
     pub fn obj_type(&self) -> ObjType {
@@ -383,19 +506,24 @@ impl Entry {
     }
 
     /// Append to the value, growing geometrically (APPEND in a loop is amortised O(1)).
+    /// Clears a memcached CAS.
     pub fn append(&mut self, more: &[u8]) {
+        self.clear_cas();
         push_slice(&mut self.0, more);
     }
 
-    /// Resize the value to `len` bytes, zero-filling growth (SETRANGE, SETBIT).
+    /// Resize the value to `len` bytes, zero-filling growth (SETRANGE, SETBIT). Clears a
+    /// memcached CAS.
     pub fn resize_value(&mut self, len: usize) {
-        let base = HDR + self.key_len();
+        self.clear_cas();
+        let base = self.vbase();
         resize_zeroed(&mut self.0, base + len);
     }
 
-    /// Mutable view of the value bytes.
+    /// Mutable view of the value bytes. Clears a memcached CAS: the caller changes them.
     pub fn value_mut(&mut self) -> &mut [u8] {
-        let base = HDR + self.key_len();
+        self.clear_cas();
+        let base = self.vbase();
         &mut self.0[base..]
     }
 
@@ -426,6 +554,15 @@ impl Entry {
             None => own,
         }
     }
+}
+
+/// The prefix bytes of `Enc::Meta` (little-endian).
+fn meta_bytes(m: McMeta) -> [u8; META_LEN] {
+    let mut b = [0u8; META_LEN];
+    b[..4].copy_from_slice(&m.flags.to_le_bytes());
+    b[4..12].copy_from_slice(&m.cas.to_le_bytes());
+    b[12..].copy_from_slice(&m.bits.to_le_bytes());
+    b
 }
 
 /// The size an allocator with jemalloc's size classes really reserves for `n` bytes: 16-byte
@@ -476,6 +613,54 @@ mod tests {
         assert_eq!(e.key(), b"key");
         let c = e.clone_as(b"other", 5);
         assert_eq!((c.key(), c.value(), c.slot()), (&b"other"[..], &b""[..], 5));
+    }
+
+    #[test]
+    fn memcached_meta_is_invisible_to_value() {
+        let m = McMeta {
+            flags: 7,
+            cas: 42,
+            bits: MC_FETCHED,
+        };
+        let mut e = Entry::new_string_meta(b"key", b"value", m, 3, 0);
+        assert_eq!(
+            (e.key(), e.value(), e.value_len()),
+            (&b"key"[..], &b"value"[..], 5)
+        );
+        assert_eq!(e.enc(), Enc::Meta);
+        assert_eq!(e.mc_meta(), m);
+        // In-place edits keep the flags and clear the CAS.
+        e.append(b"!");
+        assert_eq!(e.value(), b"value!");
+        assert_eq!(e.mc_meta().cas, 0);
+        assert_eq!(e.mc_meta().flags, 7);
+        e.set_mc_meta(McMeta { cas: 9, ..m });
+        e.value_mut()[0] = b'V';
+        assert_eq!((e.value(), e.mc_meta().cas), (&b"Value!"[..], 0));
+        e.resize_value(2);
+        assert_eq!(e.value(), b"Va");
+        // A copy keeps flags, not the CAS.
+        e.set_mc_meta(McMeta { cas: 9, ..m });
+        let c = e.clone_as(b"other", 1);
+        assert_eq!(
+            (c.value(), c.mc_meta().flags, c.mc_meta().cas),
+            (&b"Va"[..], 7, 0)
+        );
+        // A whole new value drops the prefix.
+        e.set_value(b"plain");
+        assert_eq!(
+            (e.enc(), e.value(), e.mc_meta()),
+            (Enc::Raw, &b"plain"[..], McMeta::default())
+        );
+        // A plain string can be given a CAS.
+        e.set_mc_meta(McMeta {
+            cas: 5,
+            ..Default::default()
+        });
+        assert_eq!((e.value(), e.mc_meta().cas), (&b"plain"[..], 5));
+        e.set_value_meta(b"new", m);
+        assert_eq!((e.value(), e.mc_meta()), (&b"new"[..], m));
+        assert!(next_cas() < next_cas());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! Locks are never held across an `.await`: `Txn` is not `Send`.
 
 use crate::clock::Clock;
-use crate::entry::{Entry, Expiry, NO_VOL};
+use crate::entry::{Entry, Expiry, McMeta, NO_VOL};
 use crate::evict::{self, EvictionConfig, Oom, Policy};
 use crate::shard::{DbPart, ShardCounters, ShardData};
 use crate::slot::{key_slot, SLOTS};
@@ -627,6 +627,25 @@ pub struct Txn<'a> {
     delta: isize,
 }
 
+/// An entry seen through `Txn::get_mc`: its value and metadata readable, only its memcached
+/// metadata writable.
+pub struct McView<'e>(&'e mut Entry);
+
+impl McView<'_> {
+    #[inline]
+    pub fn entry(&self) -> &Entry {
+        self.0
+    }
+
+    /// Store memcached metadata on a string (`Entry::set_mc_meta`); collections are left
+    /// alone.
+    pub fn set_meta(&mut self, meta: McMeta) {
+        if self.0.obj_type() == crate::ObjType::String {
+            self.0.set_mc_meta(meta);
+        }
+    }
+}
+
 impl Drop for Txn<'_> {
     fn drop(&mut self) {
         self.ks.apply_delta(self.delta);
@@ -818,6 +837,67 @@ impl<'a> Txn<'a> {
                 false
             }
         }
+    }
+
+    /// Write a string with memcached metadata (the memcached door's storage commands).
+    /// Returns whether the key existed (live) before.
+    pub fn set_meta(&mut self, k: &Key, value: &[u8], meta: McMeta, ttl: Expiry) -> bool {
+        let db = self.db;
+        match self.locate(k) {
+            Some(i) => {
+                self.modify_at(k, i, |e| e.set_value_meta(value, meta));
+                self.touch(k, i);
+                match ttl {
+                    Expiry::Keep => {}
+                    Expiry::Clear => self.set_expire_at(k, i, 0),
+                    Expiry::At(at) => self.set_expire_at(k, i, at),
+                }
+                true
+            }
+            None => {
+                let lru = evict::initial_lru(self.now, self.lfu);
+                let e = Entry::new_string_meta(k.bytes, value, meta, k.slot, lru);
+                let sd = self.sd(k.shard());
+                let (i, d) = sd.insert_new(db, k.hash, e);
+                self.delta += d;
+                if let Expiry::At(at) = ttl {
+                    self.set_expire_at(k, i, at);
+                }
+                false
+            }
+        }
+    }
+
+    /// Read a key as `get` does (hit or miss, LRU/LFU) and hand `f` a view that may update
+    /// its memcached metadata but not its value: stamp a CAS on a string that has none
+    /// (`gets`), mark it fetched or its win token sent (meta commands). The value does not
+    /// change, so watchers are not touched; accounting follows the prefix a plain string
+    /// gains when first stamped.
+    pub fn get_mc<R>(&mut self, k: &Key, f: impl FnOnce(&mut McView<'_>) -> R) -> Option<R> {
+        let Some(i) = self.locate(k) else {
+            self.sd(k.shard()).counters.misses += 1;
+            return None;
+        };
+        let db = self.db;
+        let sd = self.sd(k.shard());
+        sd.counters.hits += 1;
+        let e = sd.entry_mut(db, k.slot, i);
+        let (m0, v0) = (e.mem_usage(), e.value_len());
+        // `f` runs before the LRU/LFU refresh, so it can report the idle time (meta `l`).
+        let r = f(&mut McView(e));
+        let (m1, v1) = (e.mem_usage(), e.value_len());
+        if m1 != m0 {
+            let d = sd.account_change(db, m0, v0, m1, v1);
+            self.delta += d;
+        }
+        self.touch(k, i);
+        Some(r)
+    }
+
+    /// Keys found expired (and removed) so far in `k`'s shard: the memcached door compares
+    /// it around a read to count `get_expired`.
+    pub fn expired_count(&mut self, k: &Key) -> u64 {
+        self.sd(k.shard()).counters.expired
     }
 
     fn modify_at(&mut self, k: &Key, i: usize, f: impl FnOnce(&mut Entry)) {

@@ -26,9 +26,9 @@ pub mod types;
 pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use entry::{Enc, Entry, Expiry, ObjType};
+pub use entry::{next_cas, Enc, Entry, Expiry, McMeta, ObjType};
 pub use evict::{EvictionConfig, Oom, Policy};
-pub use keyspace::{DbInfo, Key, Keyspace, KeyspaceStats, Txn};
+pub use keyspace::{DbInfo, Key, Keyspace, KeyspaceStats, McView, Txn};
 pub use slot::{key_slot, SLOTS};
 pub use types::{Collection, Limits};
 pub use watch::{WatchFlag, Watches};

@@ -178,7 +178,7 @@ pub fn new_entry<'a>(
 pub fn len(e: &Entry) -> usize {
     match e.enc() {
         Enc::Boxed => list_obj(e).len(),
-        Enc::Compact | Enc::Raw => compact::count(e.value()),
+        Enc::Compact | Enc::Raw | Enc::Meta => compact::count(e.value()),
     }
 }
 

@@ -103,7 +103,7 @@ pub fn encoding_name(e: &crate::Entry) -> &'static str {
     match (e.obj_type(), e.enc()) {
         (ObjType::String, _) => "raw",
         (ObjType::Set, Enc::Compact) => set::compact_encoding_name(e.value()),
-        (_, Enc::Compact | Enc::Raw) => "listpack",
+        (_, Enc::Compact | Enc::Raw | Enc::Meta) => "listpack",
         (ObjType::List, Enc::Boxed) => "quicklist",
         (ObjType::Set | ObjType::Hash, Enc::Boxed) => "hashtable",
         (ObjType::ZSet, Enc::Boxed) => "skiplist",

@@ -1,0 +1,407 @@
+//! The memcached text protocol door over real sockets: every error line, noreply,
+//! pipelining, meta commands, auth, OOM, big values, connection limits, and the same keys
+//! seen through RESP (the `redis` crate) and the server's state.
+
+use commands::Door;
+use redis::Commands;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use testkit::TestServer;
+
+fn connect(srv: &TestServer) -> TcpStream {
+    let addr = srv.door_addr(Door::Memcache).expect("memcache door open");
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Send `input`, read until exactly `want.len()` bytes came back, compare.
+fn expect(s: &mut TcpStream, input: &[u8], want: &str) {
+    s.write_all(input).unwrap();
+    let mut got = vec![0u8; want.len()];
+    s.read_exact(&mut got)
+        .unwrap_or_else(|e| panic!("reading reply to {:?}: {e}", String::from_utf8_lossy(input)));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        want,
+        "reply to {:?}",
+        String::from_utf8_lossy(&input[..input.len().min(200)])
+    );
+}
+
+/// Read everything until the server closes the connection.
+fn read_to_close(s: &mut TcpStream) -> String {
+    let mut v = Vec::new();
+    let _ = s.read_to_end(&mut v);
+    String::from_utf8_lossy(&v).into_owned()
+}
+
+#[test]
+fn every_error_line() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    for (input, want) in [
+        (&b"bogus\r\n"[..], "ERROR\r\n"),
+        (b"\r\n", "ERROR\r\n"),
+        (b"GET k\r\n", "ERROR\r\n"),
+        (b"get\r\n", "ERROR\r\n"),
+        (b"set k 0 0\r\n", "ERROR\r\n"),
+        (
+            b"set k x 0 1\r\n",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        (
+            b"set k 0 0 -1\r\n",
+            "CLIENT_ERROR bad command line format\r\n",
+        ),
+        (
+            b"set k 0 0 3\r\nabcd\r\n",
+            "CLIENT_ERROR bad data chunk\r\nERROR\r\n",
+        ),
+        (
+            b"incr k x\r\n",
+            "CLIENT_ERROR invalid numeric delta argument\r\n",
+        ),
+        (
+            b"touch k x\r\n",
+            "CLIENT_ERROR invalid exptime argument\r\n",
+        ),
+        (b"gat x k\r\n", "CLIENT_ERROR invalid exptime argument\r\n"),
+        (
+            b"delete k 5\r\n",
+            "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n",
+        ),
+        (b"get k\x01\r\n", "CLIENT_ERROR bad command line format\r\n"),
+        (b"mg k zz\r\n", "CLIENT_ERROR invalid flag\r\n"),
+        (b"mg k v v\r\n", "CLIENT_ERROR duplicate flag\r\n"),
+        (
+            b"mg k Tx\r\n",
+            "CLIENT_ERROR bad token in command line format\r\n",
+        ),
+        (
+            b"ms k 1 MZ\r\nx\r\n",
+            "CLIENT_ERROR invalid mode for ms M token\r\n",
+        ),
+        (
+            b"ma k MZ\r\n",
+            "CLIENT_ERROR invalid mode for ma M token\r\n",
+        ),
+        (b"mg !! b\r\n", "CLIENT_ERROR error decoding key\r\n"),
+        (b"stats nope\r\n", "ERROR\r\n"),
+    ] {
+        expect(&mut s, input, want);
+    }
+    let long = format!("get {}\r\n", "k".repeat(251));
+    expect(
+        &mut s,
+        long.as_bytes(),
+        "CLIENT_ERROR bad command line format\r\n",
+    );
+    expect(
+        &mut s,
+        b"set s 0 0 1\r\nx\r\nincr s 1\r\n",
+        "STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+    );
+    // A line that never ends is fatal.
+    s.write_all(&[b'x'; 5000]).unwrap();
+    assert_eq!(read_to_close(&mut s), "CLIENT_ERROR line too long\r\n");
+    // Others are unaffected.
+    expect(
+        &mut connect(&srv),
+        b"version\r\n",
+        &format!("VERSION {}\r\n", server::memcache::VERSION),
+    );
+}
+
+#[test]
+fn noreply_and_pipelining() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    // Quiet commands answer nothing; the version after them proves they ran in order.
+    expect(
+        &mut s,
+        b"set a 1 0 1 noreply\r\nx\r\nadd a 0 0 1 noreply\r\ny\r\nappend a 0 0 1 noreply\r\nz\r\n\
+incr n 1 noreply\r\ndelete nope noreply\r\ntouch a 100 noreply\r\nflush_all 0 noreply\r\n\
+set b 0 0 1 noreply\r\nyy\r\nversion\r\n",
+        // The bad chunk is quiet (noreply); the stray LF after it is an empty line: ERROR.
+        &format!("ERROR\r\nVERSION {}\r\n", server::memcache::VERSION),
+    );
+    // Many commands in one write, answered in order.
+    let mut input = Vec::new();
+    let mut want = String::new();
+    for i in 0..500 {
+        input.extend_from_slice(
+            format!("set key:{i} {i} 0 {}\r\nv{i}\r\n", format!("v{i}").len()).as_bytes(),
+        );
+        want.push_str("STORED\r\n");
+    }
+    for i in 0..500 {
+        input.extend_from_slice(format!("get key:{i}\r\n").as_bytes());
+        want.push_str(&format!(
+            "VALUE key:{i} {i} {}\r\nv{i}\r\nEND\r\n",
+            format!("v{i}").len()
+        ));
+    }
+    expect(&mut s, &input, &want);
+    // A multi-get of all of them.
+    let mut line = b"get".to_vec();
+    let mut want = String::new();
+    for i in 0..500 {
+        line.extend_from_slice(format!(" key:{i}").as_bytes());
+        want.push_str(&format!(
+            "VALUE key:{i} {i} {}\r\nv{i}\r\n",
+            format!("v{i}").len()
+        ));
+    }
+    line.extend_from_slice(b"\r\n");
+    want.push_str("END\r\n");
+    expect(&mut s, &line, &want);
+    // Byte by byte.
+    let mut s2 = connect(&srv);
+    for b in b"set slow 0 0 3\r\nabc\r\n" {
+        s2.write_all(&[*b]).unwrap();
+    }
+    expect(
+        &mut s2,
+        b"get slow\r\n",
+        "STORED\r\nVALUE slow 0 3\r\nabc\r\nEND\r\n",
+    );
+    expect(&mut s2, b"quit\r\n", "");
+    assert_eq!(read_to_close(&mut s2), "");
+}
+
+#[test]
+fn meta_commands() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    expect(&mut s, b"ms m 3 F9 T60\r\nabc\r\n", "HD\r\n");
+    expect(
+        &mut s,
+        b"mg m v f t s k Oop\r\n",
+        "VA 3 f9 t60 s3 km Oop\r\nabc\r\n",
+    );
+    expect(
+        &mut s,
+        b"mg none v q\r\nmg none v\r\nmn\r\n",
+        "EN\r\nMN\r\n",
+    );
+    expect(
+        &mut s,
+        b"ma cnt N0 J10 v\r\nma cnt D5 v\r\nma cnt MD D100 v\r\n",
+        "VA 2\r\n10\r\nVA 2\r\n15\r\nVA 1\r\n0\r\n",
+    );
+    expect(&mut s, b"md m q\r\nmd m\r\nmn\r\n", "NF\r\nMN\r\n");
+    expect(
+        &mut s,
+        b"ms Zm9v 3 b\r\nbar\r\nmg Zm9v b k v\r\n",
+        "HD\r\nVA 3 kZm9v b\r\nbar\r\n",
+    );
+    expect(
+        &mut s,
+        b"mg v N30 v\r\nmg v N30 v\r\n",
+        "VA 0 W\r\n\r\nVA 0 Z\r\n\r\n",
+    );
+}
+
+#[test]
+fn cross_door_keys_flags_cas_and_ttl() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    let mut r = srv.connection();
+    // memcached → RESP: the data bytes only; flags survive.
+    expect(&mut s, b"set mc 123 0 5\r\nhello\r\n", "STORED\r\n");
+    let v: Vec<u8> = r.get("mc").unwrap();
+    assert_eq!(v, b"hello");
+    let st = srv.state();
+    let k = st.ks.key(b"mc");
+    let (val, meta) = st
+        .ks
+        .txn1(0, &k)
+        .peek(&k)
+        .map(|e| (e.value().to_vec(), e.mc_meta()))
+        .unwrap();
+    assert_eq!((val.as_slice(), meta.flags), (&b"hello"[..], 123));
+    let _: () = r.append("mc", "!").unwrap();
+    expect(&mut s, b"get mc\r\n", "VALUE mc 123 6\r\nhello!\r\nEND\r\n");
+    // RESP → memcached: flags 0.
+    let _: () = r.set("rk", "from-resp").unwrap();
+    expect(
+        &mut s,
+        b"get rk\r\n",
+        "VALUE rk 0 9\r\nfrom-resp\r\nEND\r\n",
+    );
+    // RESP SET invalidates a CAS.
+    s.write_all(b"gets rk\r\n").unwrap();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap();
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let cas: u64 = line
+        .lines()
+        .next()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let _: () = r.set("rk", "changed").unwrap();
+    expect(
+        &mut s,
+        format!("cas rk 0 0 1 {cas}\r\nx\r\n").as_bytes(),
+        "EXISTS\r\n",
+    );
+    // TTL via memcached, seen via RESP TTL; TTL via RESP, seen via memcached.
+    expect(&mut s, b"set t 0 100 1\r\nx\r\n", "STORED\r\n");
+    let ttl: i64 = r.ttl("t").unwrap();
+    assert!((99..=100).contains(&ttl), "{ttl}");
+    let _: () = redis::cmd("SET")
+        .arg("rt")
+        .arg("v")
+        .arg("EX")
+        .arg(50)
+        .query(&mut r)
+        .unwrap();
+    s.write_all(b"mg rt t\r\n").unwrap();
+    let n = s.read(&mut buf).unwrap();
+    let t: i64 = String::from_utf8_lossy(&buf[..n])
+        .trim()
+        .strip_prefix("HD t")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((49..=50).contains(&t));
+    // Deleted through RESP, gone here.
+    let _: () = r.del("mc").unwrap();
+    expect(&mut s, b"get mc\r\n", "END\r\n");
+    // A collection is a miss for reads.
+    let _: () = r.rpush("list", "a").unwrap();
+    expect(&mut s, b"get list\r\n", "END\r\n");
+}
+
+#[test]
+fn expiry_on_a_manual_clock() {
+    let srv = TestServer::builder()
+        .manual_clock(1_700_000_000_000)
+        .start();
+    let mut s = connect(&srv);
+    expect(
+        &mut s,
+        b"set a 0 10 1\r\nx\r\nset b 0 1700000020 1\r\ny\r\n",
+        "STORED\r\nSTORED\r\n",
+    );
+    srv.advance_ms(10_000);
+    expect(&mut s, b"get a b\r\n", "VALUE b 0 1\r\ny\r\nEND\r\n");
+    srv.advance_ms(10_000);
+    expect(&mut s, b"get b\r\n", "END\r\n");
+    expect(
+        &mut s,
+        b"set c 0 0 1\r\nz\r\nflush_all 5\r\nget c\r\n",
+        "STORED\r\nOK\r\nVALUE c 0 1\r\nz\r\nEND\r\n",
+    );
+    srv.advance_ms(5_000);
+    expect(&mut s, b"get c\r\n", "END\r\n");
+}
+
+#[test]
+fn auth_oom_and_big_values() {
+    let srv = TestServer::builder().requirepass("pw").start();
+    let mut s = connect(&srv);
+    expect(&mut s, b"get k\r\n", "CLIENT_ERROR unauthenticated\r\n");
+    expect(&mut s, b"version\r\n", "CLIENT_ERROR unauthenticated\r\n");
+    expect(
+        &mut s,
+        b"set x 0 0 6\r\nuser x\r\n",
+        "CLIENT_ERROR authentication failure\r\n",
+    );
+    expect(&mut s, b"set x 0 0 7\r\nuser pw\r\n", "STORED\r\n");
+    expect(
+        &mut s,
+        b"set k 0 0 1\r\nv\r\nget k\r\n",
+        "STORED\r\nVALUE k 0 1\r\nv\r\nEND\r\n",
+    );
+    // Big values: 1 MiB stored and read back; one byte more refused, data swallowed.
+    let mut big = b"set big 7 0 1048576\r\n".to_vec();
+    big.extend((0..1 << 20).map(|i| b'a' + (i % 26) as u8));
+    big.extend_from_slice(b"\r\n");
+    expect(&mut s, &big, "STORED\r\n");
+    s.write_all(b"get big\r\n").unwrap();
+    let mut got = vec![0u8; 21 + (1 << 20) + 7];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got[..21], b"VALUE big 7 1048576\r\n");
+    assert_eq!(&got[21..21 + (1 << 20)], &big[21..21 + (1 << 20)]);
+    let mut over = b"set big 0 0 1048577\r\n".to_vec();
+    over.extend(std::iter::repeat_n(b'x', 1048577));
+    over.extend_from_slice(b"\r\nget big\r\n");
+    expect(
+        &mut s,
+        &over,
+        "SERVER_ERROR object too large for cache\r\nEND\r\n",
+    );
+    // OOM under noeviction.
+    let mut r = srv.client().get_connection().unwrap();
+    let _: () = redis::cmd("AUTH").arg("pw").query(&mut r).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("fill")
+        .arg(vec![0u8; 10_000])
+        .query(&mut r)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("1000")
+        .query(&mut r)
+        .unwrap();
+    expect(
+        &mut s,
+        b"set k 0 0 1\r\nv\r\n",
+        "SERVER_ERROR out of memory storing object\r\n",
+    );
+    expect(&mut s, b"get k\r\n", "VALUE k 0 1\r\nv\r\nEND\r\n");
+}
+
+#[test]
+fn too_many_connections_in_memcacheds_words() {
+    let srv = TestServer::builder().setting("maxclients", "1").start();
+    let _hold = connect(&srv);
+    // The server registers the first connection before it refuses the next.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while srv.state().clients.count() < 1 {
+        assert!(Instant::now() < deadline);
+        std::thread::yield_now();
+    }
+    let mut s = connect(&srv);
+    assert_eq!(
+        read_to_close(&mut s),
+        "SERVER_ERROR too many open connections\r\n"
+    );
+}
+
+#[test]
+fn stats_count_this_door() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    expect(
+        &mut s,
+        b"set a 0 0 1\r\nx\r\nget a b\r\n",
+        "STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\n",
+    );
+    s.write_all(b"stats\r\n").unwrap();
+    let mut all = String::new();
+    let mut buf = [0u8; 4096];
+    while !all.ends_with("END\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        all.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    for line in [
+        "STAT cmd_get 2\r\n",
+        "STAT get_hits 1\r\n",
+        "STAT get_misses 1\r\n",
+        "STAT cmd_set 1\r\n",
+        "STAT curr_connections 1\r\n",
+        "STAT curr_items 1\r\n",
+    ] {
+        assert!(all.contains(line), "{line:?} not in {all}");
+    }
+}

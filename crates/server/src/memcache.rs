@@ -1,0 +1,1293 @@
+//! The memcached text protocol door (`--memcache-port`): memcached 1.6's classic commands
+//! and meta commands, run directly against the keyspace (database 0).
+//!
+//! ```text
+//!  rbuf ─► protocol::memcache::Parser ─► Request (spans of rbuf) ─► McCodec::run_native
+//!        ─► Txn on db 0 (get_mc / set_meta / modify / delete) ─► memcached reply lines
+//! ```
+//!
+//! Every request is `Frame::Native`: nothing goes through the command table, so a get or a
+//! set costs one shard lock and no RESP round trip. Values written here are strings with
+//! memcached metadata (`storage::McMeta`: client flags, CAS, item bits) that RESP reads as
+//! plain strings; a string written through RESP reads here with flags 0, and gets a CAS
+//! stamped the first time `gets`/`mg c` asks for one. docs/MEMCACHE.md lists what is
+//! supported and every difference from memcached.
+//!
+//! Choices (documented there too):
+//! * A key holding a Redis collection (list, hash…) is a miss for reads and value updates
+//!   (get/gets/gat/mg miss; append, prepend, cas, incr, decr, ma find no value), but it is
+//!   still a key for whole-key operations: set/replace/ms overwrite it as Redis's SET does,
+//!   add fails, delete and touch act on it.
+//! * Writes run `Keyspace::ensure_memory` first, as Redis's `denyoom` commands do; a refusal
+//!   is `SERVER_ERROR out of memory storing object`.
+//! * The value limit is memcached's default item size, 1 MiB, or `proto-max-bulk-len` if
+//!   smaller.
+
+use crate::door::{After, Codec, Frame, FrameError};
+use base64::Engine as _;
+use commands::clients::Session;
+use commands::stats::{Mc, MemcacheStats};
+use commands::{Door, ServerState};
+use protocol::memcache::{
+    self as mc, keys_of, GetOp, MetaFlags, MetaOp, Parsed, Parser, Request, SetMode, StoreOp,
+};
+use protocol::Args;
+use std::sync::atomic::Ordering::Relaxed;
+use storage::entry::{MC_FETCHED, MC_STALE, MC_WIN_SENT};
+use storage::{next_cas, Expiry, Key, McMeta, ObjType, Txn};
+
+/// The version `version` and `stats` report: the memcached release whose protocol we speak,
+/// then ours.
+pub const VERSION: &str = concat!("1.6.18 rcache-", env!("CARGO_PKG_VERSION"));
+/// memcached's limit between relative and absolute expiry times: 30 days in seconds.
+const REL_MAX: i64 = 60 * 60 * 24 * 30;
+const OOM: &str = "SERVER_ERROR out of memory storing object";
+const NON_NUMERIC: &str = "CLIENT_ERROR cannot increment or decrement non-numeric value";
+const AUTH_FAILED: &str = "CLIENT_ERROR authentication failure";
+const KEY_DECODE: &str = "CLIENT_ERROR error decoding key";
+/// The line a connection over `maxclients` gets before it is closed.
+pub const TOO_MANY_CONNECTIONS: &str = "SERVER_ERROR too many open connections";
+
+/// The memcached door's codec: the parser and a buffer for base64-decoded meta keys.
+#[derive(Default)]
+pub struct McCodec {
+    p: Parser,
+    kbuf: Vec<u8>,
+}
+
+impl McCodec {
+    pub fn new() -> McCodec {
+        McCodec::default()
+    }
+}
+
+impl Codec for McCodec {
+    const DOOR: Door = Door::Memcache;
+
+    fn set_max_bulk_len(&mut self, n: i64) {
+        self.p.max_value = usize::try_from(n).unwrap_or(0).min(mc::DEFAULT_MAX_VALUE);
+    }
+
+    #[inline]
+    fn parse(&mut self, buf: &[u8], authed: bool) -> Result<Frame, FrameError> {
+        match self.p.parse(buf, authed) {
+            Ok(Parsed::Incomplete { want }) => Ok(Frame::Incomplete { want }),
+            Ok(Parsed::Skipped { consumed }) => Ok(Frame::Empty { consumed }),
+            Ok(Parsed::Request { consumed }) => Ok(Frame::Native { consumed }),
+            Err(mc::LineTooLong) => Err(FrameError("line too long".into())),
+        }
+    }
+
+    fn args<'a>(&'a self, _buf: &'a [u8]) -> Args<'a> {
+        unreachable!("every memcached request is native")
+    }
+
+    fn in_progress(&self) -> bool {
+        self.p.in_progress()
+    }
+
+    fn run_native(
+        &mut self,
+        state: &ServerState,
+        sess: &mut Session,
+        frame: &[u8],
+        out: &mut Vec<u8>,
+    ) -> After {
+        flush_if_due(state);
+        let req = self.p.request().clone();
+        let mut x = Exec {
+            st: state,
+            ms: &state.stats.memcache,
+            frame,
+            out,
+        };
+        match req {
+            Request::Store {
+                op,
+                key,
+                flags,
+                exptime,
+                cas,
+                noreply,
+                data,
+            } => {
+                if !sess.authenticated {
+                    x.auth(sess, data.of(frame));
+                } else {
+                    x.store(
+                        op,
+                        key.of(frame),
+                        flags,
+                        exptime,
+                        cas,
+                        noreply,
+                        data.of(frame),
+                    );
+                }
+            }
+            Request::Get { op, exptime, keys } => x.get(op, exptime, keys.of(frame)),
+            Request::Delete { key, noreply } => x.delete(key.of(frame), noreply),
+            Request::Arith {
+                incr,
+                key,
+                delta,
+                noreply,
+            } => x.arith(incr, key.of(frame), delta, noreply),
+            Request::Touch {
+                key,
+                exptime,
+                noreply,
+            } => x.touch(key.of(frame), exptime, noreply),
+            Request::FlushAll { delay, noreply } => x.flush_all(delay, noreply),
+            Request::Version => {
+                x.line("VERSION ");
+                x.line(VERSION);
+                x.line("\r\n");
+            }
+            Request::Verbosity { noreply } => x.reply(noreply, "OK"),
+            Request::Quit => return After::Close,
+            Request::Stats { args } => x.stats(args.of(frame)),
+            Request::Meta { op, key, data } => {
+                x.ms.incr(Mc::CmdMeta);
+                let flags = &self.p.meta;
+                x.meta(op, key.of(frame), data.of(frame), flags, &mut self.kbuf);
+            }
+            Request::TooLarge {
+                key,
+                drops_old,
+                noreply,
+                meta,
+            } => {
+                x.ms.incr(Mc::StoreTooLarge);
+                if drops_old {
+                    // memcached drops the old value, so a failed set never leaves it stale.
+                    let k = state.ks.key(key.of(frame));
+                    state.ks.txn1(0, &k).delete(&k);
+                }
+                let _ = meta;
+                x.reply(noreply, mc::TOO_LARGE);
+            }
+            Request::Error { msg, noreply } => x.reply(noreply, msg),
+        }
+        After::Continue
+    }
+
+    fn protocol_error(&mut self, msg: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"CLIENT_ERROR ");
+        out.extend_from_slice(msg.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Run a delayed `flush_all` whose time has come (checked before every memcached request
+/// and by the cron).
+pub fn flush_if_due(state: &ServerState) {
+    let flag = &state.stats.memcache.flush_at;
+    let at = flag.load(Relaxed);
+    if at != 0 && state.ks.now() >= at && flag.compare_exchange(at, 0, Relaxed, Relaxed).is_ok() {
+        state.ks.flush(Some(0), false);
+    }
+}
+
+/// A memcached expiry time, resolved against `now_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ttl {
+    Never,
+    At(u64),
+    /// Negative, or an absolute time already past: the item is gone at once.
+    Gone,
+}
+
+/// memcached's rule: 0 = never; up to 30 days = seconds from now; more = a unix time;
+/// negative = already expired.
+fn ttl_of(exptime: i64, now_ms: u64) -> Ttl {
+    if exptime == 0 {
+        Ttl::Never
+    } else if exptime < 0 {
+        Ttl::Gone
+    } else if exptime <= REL_MAX {
+        Ttl::At(now_ms + exptime as u64 * 1000)
+    } else {
+        let at = exptime as u64 * 1000;
+        if at <= now_ms {
+            Ttl::Gone
+        } else {
+            Ttl::At(at)
+        }
+    }
+}
+
+impl Ttl {
+    fn expiry(self) -> Expiry {
+        match self {
+            Ttl::At(at) => Expiry::At(at),
+            _ => Expiry::Clear,
+        }
+    }
+}
+
+/// Seconds left before `expire_at` (0 = no TTL): memcached's `t` / `exp=` figure, -1 = none.
+fn ttl_left(expire_at: u64, now: u64) -> i64 {
+    if expire_at == 0 {
+        -1
+    } else {
+        (expire_at.saturating_sub(now).div_ceil(1000)) as i64
+    }
+}
+
+/// memcached's `safe_strtoull` over a stored value (incr/decr): optional leading
+/// whitespace, digits, then whitespace or the end.
+fn parse_counter(v: &[u8]) -> Option<u64> {
+    let s = v.iter().position(|c| !c.is_ascii_whitespace())?;
+    let digits = v[s..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let rest = &v[s + digits..];
+    if rest.first().is_some_and(|c| !c.is_ascii_whitespace()) {
+        return None;
+    }
+    mc::parse_u64(&v[s..s + digits])
+}
+
+/// The credentials compare in constant time for equal lengths.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// One request's execution context.
+struct Exec<'a> {
+    st: &'a ServerState,
+    ms: &'a MemcacheStats,
+    frame: &'a [u8],
+    out: &'a mut Vec<u8>,
+}
+
+impl<'a> Exec<'a> {
+    #[inline]
+    fn line(&mut self, s: &str) {
+        self.out.extend_from_slice(s.as_bytes());
+    }
+
+    #[inline]
+    fn num(&mut self, n: u64) {
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    }
+
+    /// Answer one line unless `noreply`.
+    fn reply(&mut self, noreply: bool, s: &str) {
+        if !noreply {
+            self.line(s);
+            self.line("\r\n");
+        }
+    }
+
+    fn txn(&self, k: &Key) -> Txn<'a> {
+        self.st.ks.txn1(0, k)
+    }
+
+    /// Before authentication: a `set` whose data is `<user> <password>`.
+    fn auth(&mut self, sess: &mut Session, data: &[u8]) {
+        self.ms.incr(Mc::AuthCmds);
+        let pass = data.iter().position(|&c| c == b' ').map(|i| &data[i + 1..]);
+        let want = self.st.settings.requirepass.read().clone();
+        let ok = match (want, pass) {
+            (None, _) => true,
+            (Some(w), Some(p)) => same_secret(w.as_bytes(), p),
+            (Some(_), None) => false,
+        };
+        if ok {
+            sess.authenticated = true;
+            self.line("STORED\r\n");
+        } else {
+            self.ms.incr(Mc::AuthErrors);
+            self.line(AUTH_FAILED);
+            self.line("\r\n");
+        }
+    }
+
+    /// set / add / replace / append / prepend / cas.
+    #[allow(clippy::too_many_arguments)]
+    fn store(
+        &mut self,
+        op: StoreOp,
+        key: &[u8],
+        flags: u32,
+        exptime: i64,
+        cas: u64,
+        noreply: bool,
+        data: &[u8],
+    ) {
+        self.ms.incr(Mc::CmdSet);
+        if self.st.ks.ensure_memory().is_err() {
+            self.ms.incr(Mc::StoreNoMemory);
+            return self.reply(noreply, OOM);
+        }
+        let k = self.st.ks.key(key);
+        let mut t = self.txn(&k);
+        // (exists, is a string, its metadata)
+        let cur = t
+            .peek(&k)
+            .map(|e| (e.obj_type() == ObjType::String, e.mc_meta()));
+        let ttl = ttl_of(exptime, t.now());
+        let stored = match op {
+            StoreOp::Set => true,
+            StoreOp::Add => cur.is_none(),
+            StoreOp::Replace => cur.is_some(),
+            StoreOp::Append | StoreOp::Prepend => {
+                if !matches!(cur, Some((true, _))) {
+                    drop(t);
+                    return self.reply(noreply, "NOT_STORED");
+                }
+                // The command's flags and exptime are ignored, as memcached does.
+                t.modify(&k, |e| {
+                    if op == StoreOp::Append {
+                        e.append(data);
+                    } else {
+                        let mut v = Vec::with_capacity(data.len() + e.value_len());
+                        v.extend_from_slice(data);
+                        v.extend_from_slice(e.value());
+                        let m = e.mc_meta();
+                        e.set_value_meta(
+                            &v,
+                            McMeta {
+                                cas: 0,
+                                bits: 0,
+                                ..m
+                            },
+                        );
+                    }
+                });
+                drop(t);
+                self.ms.incr(Mc::TotalItems);
+                return self.reply(noreply, "STORED");
+            }
+            StoreOp::Cas => match cur {
+                Some((true, m)) if m.cas != 0 && m.cas == cas => {
+                    self.ms.incr(Mc::CasHits);
+                    true
+                }
+                Some((true, _)) => {
+                    drop(t);
+                    self.ms.incr(Mc::CasBadval);
+                    return self.reply(noreply, "EXISTS");
+                }
+                _ => {
+                    drop(t);
+                    self.ms.incr(Mc::CasMisses);
+                    return self.reply(noreply, "NOT_FOUND");
+                }
+            },
+        };
+        if !stored {
+            drop(t);
+            return self.reply(noreply, "NOT_STORED");
+        }
+        if ttl == Ttl::Gone {
+            t.delete(&k);
+        } else {
+            let meta = McMeta {
+                flags,
+                cas: 0,
+                bits: 0,
+            };
+            t.set_meta(&k, data, meta, ttl.expiry());
+        }
+        drop(t);
+        self.ms.incr(Mc::TotalItems);
+        self.reply(noreply, "STORED");
+    }
+
+    /// get / gets / gat / gats.
+    fn get(&mut self, op: GetOp, exptime: i64, keys: &[u8]) {
+        let touch = matches!(op, GetOp::Gat | GetOp::Gats);
+        let with_cas = op.with_cas();
+        for key in keys_of(keys) {
+            self.ms.incr(Mc::CmdGet);
+            if touch {
+                self.ms.incr(Mc::CmdTouch);
+            }
+            let k = self.st.ks.key(key);
+            let mut t = self.st.ks.txn1(0, &k);
+            let expired0 = t.expired_count(&k);
+            let out = &mut *self.out;
+            let hit = t
+                .get_mc(&k, |v| {
+                    let e = v.entry();
+                    if e.obj_type() != ObjType::String {
+                        return false;
+                    }
+                    let mut m = e.mc_meta();
+                    if with_cas && m.cas == 0 {
+                        m.cas = next_cas();
+                        v.set_meta(m);
+                    }
+                    let e = v.entry();
+                    let is_meta = e.enc() == storage::Enc::Meta;
+                    let mut n = itoa::Buffer::new();
+                    out.reserve(key.len() + e.value_len() + 64);
+                    out.extend_from_slice(b"VALUE ");
+                    out.extend_from_slice(key);
+                    out.push(b' ');
+                    out.extend_from_slice(n.format(m.flags).as_bytes());
+                    out.push(b' ');
+                    out.extend_from_slice(n.format(e.value_len()).as_bytes());
+                    if with_cas {
+                        out.push(b' ');
+                        out.extend_from_slice(n.format(m.cas).as_bytes());
+                    }
+                    out.extend_from_slice(b"\r\n");
+                    out.extend_from_slice(e.value());
+                    out.extend_from_slice(b"\r\n");
+                    // Plain strings gain no prefix just to remember a fetch.
+                    if m.bits & MC_FETCHED == 0 && is_meta {
+                        v.set_meta(McMeta {
+                            bits: m.bits | MC_FETCHED,
+                            ..m
+                        });
+                    }
+                    true
+                })
+                .unwrap_or(false);
+            if hit {
+                self.ms.incr(Mc::GetHits);
+                if touch {
+                    self.ms.incr(Mc::TouchHits);
+                    match ttl_of(exptime, t.now()) {
+                        Ttl::Gone => {
+                            t.delete(&k);
+                        }
+                        Ttl::Never => {
+                            t.set_expire(&k, 0);
+                        }
+                        Ttl::At(at) => {
+                            t.set_expire(&k, at);
+                        }
+                    }
+                }
+            } else {
+                self.ms.incr(Mc::GetMisses);
+                if touch {
+                    self.ms.incr(Mc::TouchMisses);
+                }
+                if t.expired_count(&k) != expired0 {
+                    self.ms.incr(Mc::GetExpired);
+                }
+            }
+        }
+        self.line("END\r\n");
+    }
+
+    fn delete(&mut self, key: &[u8], noreply: bool) {
+        let k = self.st.ks.key(key);
+        let found = self.txn(&k).delete(&k);
+        if found {
+            self.ms.incr(Mc::DeleteHits);
+            self.reply(noreply, "DELETED");
+        } else {
+            self.ms.incr(Mc::DeleteMisses);
+            self.reply(noreply, "NOT_FOUND");
+        }
+    }
+
+    /// incr / decr: 64-bit unsigned; incr wraps, decr stops at 0.
+    fn arith(&mut self, incr: bool, key: &[u8], delta: u64, noreply: bool) {
+        if self.st.ks.ensure_memory().is_err() {
+            self.ms.incr(Mc::StoreNoMemory);
+            return self.reply(noreply, OOM);
+        }
+        let k = self.st.ks.key(key);
+        let r = apply_delta(&mut self.txn(&k), &k, incr, delta, None);
+        let (hits, misses) = if incr {
+            (Mc::IncrHits, Mc::IncrMisses)
+        } else {
+            (Mc::DecrHits, Mc::DecrMisses)
+        };
+        match r {
+            Delta::Done(n, _) => {
+                self.ms.incr(hits);
+                if !noreply {
+                    self.num(n);
+                    self.line("\r\n");
+                }
+            }
+            Delta::Missing => {
+                self.ms.incr(misses);
+                self.reply(noreply, "NOT_FOUND");
+            }
+            Delta::NonNumeric => self.reply(noreply, NON_NUMERIC),
+            Delta::CasMismatch => unreachable!("no CAS given"),
+        }
+    }
+
+    fn touch(&mut self, key: &[u8], exptime: i64, noreply: bool) {
+        self.ms.incr(Mc::CmdTouch);
+        let k = self.st.ks.key(key);
+        let mut t = self.txn(&k);
+        let found = match ttl_of(exptime, t.now()) {
+            Ttl::Gone => t.delete(&k),
+            Ttl::Never => t.set_expire(&k, 0),
+            Ttl::At(at) => t.set_expire(&k, at),
+        };
+        drop(t);
+        if found {
+            self.ms.incr(Mc::TouchHits);
+            self.reply(noreply, "TOUCHED");
+        } else {
+            self.ms.incr(Mc::TouchMisses);
+            self.reply(noreply, "NOT_FOUND");
+        }
+    }
+
+    /// flush_all [delay]: database 0 now, or at `delay` (memcached's expiry rules).
+    fn flush_all(&mut self, delay: i64, noreply: bool) {
+        self.ms.incr(Mc::CmdFlush);
+        let now = self.st.ks.now();
+        match ttl_of(delay, now) {
+            Ttl::At(at) => self.ms.flush_at.store(at, Relaxed),
+            Ttl::Never | Ttl::Gone => {
+                self.ms.flush_at.store(0, Relaxed);
+                self.st.ks.flush(Some(0), false);
+            }
+        }
+        self.reply(noreply, "OK");
+    }
+
+    fn stats(&mut self, args: &[u8]) {
+        let mut words = keys_of(args);
+        match (words.next(), words.next()) {
+            (None, _) => self.general_stats(),
+            (Some(b"reset"), None) => {
+                self.ms.reset();
+                self.line("RESET\r\n");
+            }
+            (Some(b"settings"), None) => self.settings_stats(),
+            (Some(b"detail"), _) => self.line("CLIENT_ERROR usage: stats detail on|off|dump\r\n"),
+            (
+                Some(
+                    sub @ (b"items" | b"slabs" | b"sizes" | b"conns" | b"extstore" | b"proxy"
+                    | b"cachedump"),
+                ),
+                _,
+            ) => {
+                self.line("CLIENT_ERROR stats ");
+                self.out.extend_from_slice(sub);
+                self.line(" is not supported by rcache\r\n");
+            }
+            _ => self.line("ERROR\r\n"),
+        }
+    }
+
+    fn stat(&mut self, name: &str, v: impl std::fmt::Display) {
+        use std::io::Write;
+        let _ = write!(self.out, "STAT {name} {v}\r\n");
+    }
+
+    fn general_stats(&mut self) {
+        let st = self.st;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let (sys, user, _, _) = commands::info::cpu_times();
+        let threads = match st.settings.threads.load(Relaxed) {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2) as u64,
+            n => u64::from(n),
+        };
+        let ks = st.ks.stats();
+        self.stat("pid", std::process::id());
+        self.stat("uptime", st.started.elapsed().as_secs());
+        self.stat("time", now);
+        self.stat("version", VERSION);
+        self.stat("pointer_size", usize::BITS);
+        self.stat("rusage_user", format!("{user:.6}"));
+        self.stat("rusage_system", format!("{sys:.6}"));
+        self.stat("max_connections", st.settings.maxclients.load(Relaxed));
+        self.stat("curr_connections", st.stats.doors.connected(Door::Memcache));
+        self.stat("total_connections", st.stats.doors.received(Door::Memcache));
+        self.stat(
+            "rejected_connections",
+            st.stats.rejected_connections.load(Relaxed),
+        );
+        for (i, name) in Mc::NAMES.iter().enumerate() {
+            if name == &"total_items" {
+                continue;
+            }
+            let c = MC_ORDER[i];
+            self.stat(name, self.ms.get(c));
+        }
+        self.stat("bytes_read", st.stats.total_net_input_bytes.get());
+        self.stat("bytes_written", st.stats.total_net_output_bytes.get());
+        self.stat("limit_maxbytes", st.settings.evict.maxmemory());
+        self.stat("accepting_conns", 1);
+        self.stat("threads", threads);
+        self.stat("bytes", ks.used_memory);
+        self.stat("curr_items", st.ks.dbsize(0));
+        self.stat("total_items", self.ms.get(Mc::TotalItems));
+        self.stat("expired_unfetched", 0);
+        self.stat("evictions", ks.evicted);
+        self.stat("reclaimed", ks.expired);
+        self.line("END\r\n");
+    }
+
+    fn settings_stats(&mut self) {
+        let st = self.st;
+        self.stat("maxbytes", st.settings.evict.maxmemory());
+        self.stat("maxconns", st.settings.maxclients.load(Relaxed));
+        self.stat(
+            "tcpport",
+            st.door_ports[Door::Memcache as usize].load(Relaxed),
+        );
+        self.stat(
+            "evictions",
+            if st.settings.evict.policy() == storage::Policy::NoEviction {
+                "off"
+            } else {
+                "on"
+            },
+        );
+        self.stat("cas_enabled", "yes");
+        self.stat("item_size_max", mc::DEFAULT_MAX_VALUE);
+        self.stat(
+            "auth_enabled_ascii",
+            if st.auth_required() { "yes" } else { "no" },
+        );
+        self.stat("meta_response_old", "no");
+        self.line("END\r\n");
+    }
+
+    /// The meta commands.
+    fn meta(&mut self, op: MetaOp, raw_key: &[u8], data: &[u8], f: &MetaFlags, kbuf: &mut Vec<u8>) {
+        if op == MetaOp::Noop {
+            return self.line("MN\r\n");
+        }
+        let key: &[u8] = if f.has(b'b') {
+            kbuf.clear();
+            match base64::engine::general_purpose::STANDARD.decode_vec(raw_key, kbuf) {
+                Ok(()) if !kbuf.is_empty() && kbuf.len() <= mc::MAX_KEY_LEN => {}
+                _ => {
+                    self.line(KEY_DECODE);
+                    return self.line("\r\n");
+                }
+            }
+            &kbuf[..]
+        } else {
+            raw_key
+        };
+        let mut m = MetaReply {
+            raw_key,
+            f,
+            frame: self.frame,
+        };
+        match op {
+            MetaOp::Get => self.meta_get(key, &mut m),
+            MetaOp::Set => self.meta_set(key, data, &mut m),
+            MetaOp::Delete => self.meta_delete(key, &mut m),
+            MetaOp::Arith => self.meta_arith(key, &mut m),
+            MetaOp::Debug => self.meta_debug(key),
+            MetaOp::Noop => unreachable!(),
+        }
+    }
+
+    /// Answer a meta status code (`HD`, `NS`, `EX`, `NF`, `EN`) with the flags every meta
+    /// reply echoes (`O`, `k`), unless `quiet`.
+    fn meta_status(&mut self, code: &str, m: &MetaReply<'_>, quiet: bool) {
+        if quiet {
+            return;
+        }
+        self.line(code);
+        m.echo(self.out);
+        self.line("\r\n");
+    }
+
+    fn meta_get(&mut self, key: &[u8], m: &mut MetaReply<'_>) {
+        let f = m.f;
+        self.ms.incr(Mc::CmdGet);
+        let k = self.st.ks.key(key);
+        let mut t = self.txn(&k);
+        let now = t.now();
+        let lfu = self.st.settings.evict.policy().is_lfu();
+        let new_ttl = f.ttl.map(|x| ttl_of(x, now));
+        let mut hit = false;
+        let mut vivified = false;
+        // The item's line is written inside the lookup (the value is borrowed there).
+        let body = |v: &mut storage::McView<'_>, out: &mut Vec<u8>, fresh: bool| {
+            let e = v.entry();
+            if e.obj_type() != ObjType::String {
+                return false;
+            }
+            let mut meta = e.mc_meta();
+            let before = meta;
+            if f.has(b'c') && meta.cas == 0 {
+                meta.cas = f.new_cas.unwrap_or_else(next_cas);
+            }
+            let expire_at = match new_ttl {
+                Some(Ttl::At(at)) => at,
+                Some(_) => 0,
+                None => e.expire_at(),
+            };
+            // Win / stale / token-sent decisions, as memcached makes them.
+            let sent = meta.bits & MC_WIN_SENT != 0;
+            let stale = meta.bits & MC_STALE != 0;
+            let mut win = fresh;
+            if !sent {
+                if stale {
+                    win = true;
+                }
+                if let Some(r) = f.recache {
+                    if expire_at != 0 && ttl_left(expire_at, now) < r {
+                        win = true;
+                    }
+                }
+            }
+            if win {
+                meta.bits |= MC_WIN_SENT;
+            }
+            let h = meta.bits & MC_FETCHED != 0;
+            meta.bits |= MC_FETCHED;
+            let mut n = itoa::Buffer::new();
+            if f.has(b'v') {
+                out.extend_from_slice(b"VA ");
+                out.extend_from_slice(n.format(e.value_len()).as_bytes());
+            } else {
+                out.extend_from_slice(b"HD");
+            }
+            for &(c, tok) in &f.order {
+                let mut flag = |s: &[u8]| {
+                    out.push(b' ');
+                    out.push(c);
+                    out.extend_from_slice(s);
+                };
+                match c {
+                    b'c' => flag(n.format(meta.cas).as_bytes()),
+                    b'f' => flag(n.format(meta.flags).as_bytes()),
+                    b'h' => flag(if h && !fresh { b"1" } else { b"0" }),
+                    b'l' => {
+                        let idle = if lfu || fresh {
+                            0
+                        } else {
+                            storage::evict::idle_ms(e.lru(), now) / 1000
+                        };
+                        flag(n.format(idle).as_bytes())
+                    }
+                    b's' => flag(n.format(e.value_len()).as_bytes()),
+                    b't' => flag(n.format(ttl_left(expire_at, now)).as_bytes()),
+                    b'k' => {
+                        flag(m.raw_key);
+                        if f.has(b'b') {
+                            out.extend_from_slice(b" b");
+                        }
+                    }
+                    b'O' => flag(tok.of(m.frame)),
+                    _ => {}
+                }
+            }
+            if sent {
+                out.extend_from_slice(b" Z");
+            }
+            if stale {
+                out.extend_from_slice(b" X");
+            }
+            if win {
+                out.extend_from_slice(b" W");
+            }
+            out.extend_from_slice(b"\r\n");
+            if f.has(b'v') {
+                out.extend_from_slice(e.value());
+                out.extend_from_slice(b"\r\n");
+            }
+            if meta != before {
+                v.set_meta(meta);
+            }
+            true
+        };
+        let out = &mut *self.out;
+        let mark = out.len();
+        let found = t.get_mc(&k, |v| body(v, out, false));
+        match found {
+            Some(true) => hit = true,
+            Some(false) => {
+                // A collection: a miss, and nothing to vivify over.
+                out.truncate(mark);
+            }
+            None => {
+                if let Some(n) = f.vivify {
+                    // Autovivify: an empty item whose TTL is N's; this client wins.
+                    if self.st.ks.ensure_memory().is_ok() {
+                        let ttl = ttl_of(n, now);
+                        let meta = McMeta::default();
+                        t.set_meta(&k, b"", meta, ttl.expiry());
+                        vivified = t.get_mc(&k, |v| body(v, out, true)) == Some(true);
+                        self.ms.incr(Mc::TotalItems);
+                    }
+                }
+            }
+        }
+        if hit {
+            self.ms.incr(Mc::GetHits);
+            if let Some(ttl) = new_ttl {
+                self.ms.incr(Mc::CmdTouch);
+                self.ms.incr(Mc::TouchHits);
+                match ttl {
+                    Ttl::Gone => {
+                        t.delete(&k);
+                    }
+                    Ttl::Never => {
+                        t.set_expire(&k, 0);
+                    }
+                    Ttl::At(at) => {
+                        t.set_expire(&k, at);
+                    }
+                }
+            }
+        } else {
+            self.ms.incr(Mc::GetMisses);
+        }
+        drop(t);
+        if !hit && !vivified {
+            self.meta_status("EN", m, f.has(b'q'));
+        }
+    }
+
+    fn meta_set(&mut self, key: &[u8], data: &[u8], m: &mut MetaReply<'_>) {
+        let f = m.f;
+        self.ms.incr(Mc::CmdSet);
+        if self.st.ks.ensure_memory().is_err() {
+            self.ms.incr(Mc::StoreNoMemory);
+            return self.line("SERVER_ERROR out of memory storing object\r\n");
+        }
+        let k = self.st.ks.key(key);
+        let mut t = self.txn(&k);
+        let now = t.now();
+        let cur = t
+            .peek(&k)
+            .map(|e| (e.obj_type() == ObjType::String, e.mc_meta()));
+        let mode = f.set_mode();
+        let ok = match mode {
+            SetMode::Set => true,
+            SetMode::Add => cur.is_none(),
+            SetMode::Replace => cur.is_some(),
+            SetMode::Append | SetMode::Prepend => matches!(cur, Some((true, _))),
+        };
+        if !ok {
+            drop(t);
+            return self.meta_status("NS", m, false);
+        }
+        let mut bits = 0;
+        if let Some(c) = f.compare_cas {
+            match cur {
+                None => {
+                    drop(t);
+                    self.ms.incr(Mc::CasMisses);
+                    return self.meta_status("NF", m, false);
+                }
+                Some((_, cm)) if cm.cas != 0 && cm.cas == c => self.ms.incr(Mc::CasHits),
+                // Invalidate mode: an older CAS still stores, marking the item stale.
+                Some((_, cm)) if f.has(b'I') && cm.cas != 0 && c < cm.cas => {
+                    bits = MC_STALE | (cm.bits & MC_WIN_SENT);
+                }
+                Some(_) => {
+                    drop(t);
+                    self.ms.incr(Mc::CasBadval);
+                    return self.meta_status("EX", m, false);
+                }
+            }
+        }
+        let cas = match f.new_cas {
+            Some(c) => c,
+            None if f.has(b'c') => next_cas(),
+            None => 0,
+        };
+        let mut cas_out = cas;
+        match mode {
+            SetMode::Append | SetMode::Prepend => {
+                t.modify(&k, |e| {
+                    let old = e.mc_meta();
+                    let mut v = Vec::with_capacity(data.len() + e.value_len());
+                    if mode == SetMode::Append {
+                        v.extend_from_slice(e.value());
+                        v.extend_from_slice(data);
+                    } else {
+                        v.extend_from_slice(data);
+                        v.extend_from_slice(e.value());
+                    }
+                    e.set_value_meta(
+                        &v,
+                        McMeta {
+                            flags: old.flags,
+                            cas,
+                            bits,
+                        },
+                    );
+                });
+                if let Some(x) = f.ttl {
+                    match ttl_of(x, now) {
+                        Ttl::Gone => {
+                            t.delete(&k);
+                        }
+                        Ttl::Never => {
+                            t.set_expire(&k, 0);
+                        }
+                        Ttl::At(at) => {
+                            t.set_expire(&k, at);
+                        }
+                    }
+                }
+            }
+            _ => {
+                let ttl = ttl_of(f.ttl.unwrap_or(0), now);
+                if ttl == Ttl::Gone {
+                    t.delete(&k);
+                    cas_out = cas;
+                } else {
+                    let meta = McMeta {
+                        flags: f.client_flags.unwrap_or(0),
+                        cas,
+                        bits,
+                    };
+                    t.set_meta(&k, data, meta, ttl.expiry());
+                }
+            }
+        }
+        drop(t);
+        self.ms.incr(Mc::TotalItems);
+        if f.has(b'q') {
+            return;
+        }
+        self.line("HD");
+        m.echo_with(self.out, |c, out| {
+            if c == b'c' {
+                out.extend_from_slice(b" c");
+                out.extend_from_slice(itoa::Buffer::new().format(cas_out).as_bytes());
+            }
+        });
+        self.line("\r\n");
+    }
+
+    fn meta_delete(&mut self, key: &[u8], m: &mut MetaReply<'_>) {
+        let f = m.f;
+        let k = self.st.ks.key(key);
+        let mut t = self.txn(&k);
+        let now = t.now();
+        let Some((is_str, cur)) = t
+            .peek(&k)
+            .map(|e| (e.obj_type() == ObjType::String, e.mc_meta()))
+        else {
+            drop(t);
+            self.ms.incr(Mc::DeleteMisses);
+            return self.meta_status("NF", m, false);
+        };
+        if let Some(c) = f.compare_cas {
+            if cur.cas == 0 || cur.cas != c {
+                drop(t);
+                self.ms.incr(Mc::CasBadval);
+                return self.meta_status("EX", m, false);
+            }
+        }
+        if is_str && (f.has(b'I') || f.has(b'x')) {
+            // Keep the item: stale (I, its win token re-armed) and/or emptied (x).
+            let cas = f.new_cas.unwrap_or(0);
+            t.modify(&k, |e| {
+                let mut meta = e.mc_meta();
+                meta.cas = cas;
+                if f.has(b'I') {
+                    meta.bits = (meta.bits | MC_STALE) & !MC_WIN_SENT;
+                }
+                if f.has(b'x') {
+                    meta.flags = 0;
+                    e.set_value_meta(b"", meta);
+                } else {
+                    e.set_mc_meta(meta);
+                }
+            });
+            if let Some(x) = f.ttl {
+                match ttl_of(x, now) {
+                    Ttl::Gone => {
+                        t.delete(&k);
+                    }
+                    Ttl::Never => {
+                        t.set_expire(&k, 0);
+                    }
+                    Ttl::At(at) => {
+                        t.set_expire(&k, at);
+                    }
+                }
+            }
+        } else {
+            t.delete(&k);
+        }
+        drop(t);
+        self.ms.incr(Mc::DeleteHits);
+        self.meta_status("HD", m, f.has(b'q'));
+    }
+
+    fn meta_arith(&mut self, key: &[u8], m: &mut MetaReply<'_>) {
+        let f = m.f;
+        if self.st.ks.ensure_memory().is_err() {
+            self.ms.incr(Mc::StoreNoMemory);
+            return self.line("SERVER_ERROR out of memory storing object\r\n");
+        }
+        let incr = f.incr();
+        let (hits, misses) = if incr {
+            (Mc::IncrHits, Mc::IncrMisses)
+        } else {
+            (Mc::DecrHits, Mc::DecrMisses)
+        };
+        let k = self.st.ks.key(key);
+        let mut t = self.txn(&k);
+        let now = t.now();
+        let new_cas = f
+            .new_cas
+            .unwrap_or_else(|| if f.has(b'c') { next_cas() } else { 0 });
+        let mut r = apply_delta(
+            &mut t,
+            &k,
+            incr,
+            f.delta.unwrap_or(1),
+            Some((f.compare_cas, new_cas)),
+        );
+        if r == Delta::Missing {
+            if let Some(n) = f.vivify {
+                // Autovivify with J (default 0); the delta is not applied.
+                let init = f.initial.unwrap_or(0);
+                let ttl = ttl_of(n, now);
+                let meta = McMeta {
+                    flags: 0,
+                    cas: new_cas,
+                    bits: 0,
+                };
+                if ttl != Ttl::Gone {
+                    t.set_meta(
+                        &k,
+                        itoa::Buffer::new().format(init).as_bytes(),
+                        meta,
+                        ttl.expiry(),
+                    );
+                }
+                self.ms.incr(Mc::TotalItems);
+                r = Delta::Done(init, new_cas);
+            }
+        } else if matches!(r, Delta::Done(..)) {
+            if let Some(x) = f.ttl {
+                match ttl_of(x, now) {
+                    Ttl::Gone => {
+                        t.delete(&k);
+                    }
+                    Ttl::Never => {
+                        t.set_expire(&k, 0);
+                    }
+                    Ttl::At(at) => {
+                        t.set_expire(&k, at);
+                    }
+                }
+            }
+        }
+        let expire_at = t.peek(&k).map_or(0, |e| e.expire_at());
+        drop(t);
+        match r {
+            Delta::Missing => {
+                self.ms.incr(misses);
+                self.meta_status("NF", m, false)
+            }
+            Delta::NonNumeric => {
+                self.line(NON_NUMERIC);
+                self.line("\r\n")
+            }
+            Delta::CasMismatch => {
+                self.ms.incr(Mc::CasBadval);
+                self.meta_status("EX", m, false)
+            }
+            Delta::Done(n, cas) => {
+                self.ms.incr(hits);
+                if f.has(b'q') && !f.has(b'v') {
+                    return;
+                }
+                let mut nb = itoa::Buffer::new();
+                let digits = nb.format(n);
+                if f.has(b'v') {
+                    self.line("VA ");
+                    self.num(digits.len() as u64);
+                } else {
+                    self.line("HD");
+                }
+                m.echo_with(self.out, |c, out| {
+                    let mut b = itoa::Buffer::new();
+                    match c {
+                        b'c' => {
+                            out.extend_from_slice(b" c");
+                            out.extend_from_slice(b.format(cas).as_bytes());
+                        }
+                        b't' => {
+                            out.extend_from_slice(b" t");
+                            out.extend_from_slice(b.format(ttl_left(expire_at, now)).as_bytes());
+                        }
+                        _ => {}
+                    }
+                });
+                self.line("\r\n");
+                if f.has(b'v') {
+                    self.line(digits);
+                    self.line("\r\n");
+                }
+            }
+        }
+    }
+
+    /// `me <key>`: memcached's debug line for one item.
+    fn meta_debug(&mut self, key: &[u8]) {
+        let k = self.st.ks.key(key);
+        let mut t = self.txn(&k);
+        let now = t.now();
+        let lfu = self.st.settings.evict.policy().is_lfu();
+        let line = t
+            .peek(&k)
+            .filter(|e| e.obj_type() == ObjType::String)
+            .map(|e| {
+                let m = e.mc_meta();
+                let la = if lfu {
+                    0
+                } else {
+                    storage::evict::idle_ms(e.lru(), now) / 1000
+                };
+                format!(
+                    "ME {} exp={} la={} cas={} fetch={} cls=1 size={}\r\n",
+                    String::from_utf8_lossy(key),
+                    ttl_left(e.expire_at(), now),
+                    la,
+                    m.cas,
+                    if m.bits & MC_FETCHED != 0 {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    e.value_len() + key.len() + 48,
+                )
+            });
+        drop(t);
+        match line {
+            Some(l) => self.line(&l),
+            None => self.line("EN\r\n"),
+        }
+    }
+}
+
+/// What a meta reply echoes of its request.
+struct MetaReply<'a> {
+    raw_key: &'a [u8],
+    f: &'a MetaFlags,
+    frame: &'a [u8],
+}
+
+impl MetaReply<'_> {
+    /// ` O<opaque>` and ` k<key>[ b]`, in request order.
+    fn echo(&self, out: &mut Vec<u8>) {
+        self.echo_with(out, |_, _| {});
+    }
+
+    /// As `echo`, with `more` writing the command's own return flags in their place.
+    fn echo_with(&self, out: &mut Vec<u8>, mut more: impl FnMut(u8, &mut Vec<u8>)) {
+        for &(c, tok) in &self.f.order {
+            match c {
+                b'O' => {
+                    out.extend_from_slice(b" O");
+                    out.extend_from_slice(tok.of(self.frame));
+                }
+                b'k' => {
+                    out.extend_from_slice(b" k");
+                    out.extend_from_slice(self.raw_key);
+                    if self.f.has(b'b') {
+                        out.extend_from_slice(b" b");
+                    }
+                }
+                _ => more(c, out),
+            }
+        }
+    }
+}
+
+/// The outcome of incr/decr/ma on one key.
+#[derive(Debug, PartialEq, Eq)]
+enum Delta {
+    /// The new value and the item's CAS afterwards (0 = none stamped).
+    Done(u64, u64),
+    Missing,
+    NonNumeric,
+    CasMismatch,
+}
+
+/// Apply a delta in place: 64-bit unsigned, incr wraps, decr floors at 0. The flags stay;
+/// the CAS becomes `cas.1` (0 = stamp lazily). With `cas.0`, only if the item's CAS matches.
+fn apply_delta(
+    t: &mut Txn<'_>,
+    k: &Key,
+    incr: bool,
+    delta: u64,
+    cas: Option<(Option<u64>, u64)>,
+) -> Delta {
+    let Some(e) = t.peek(k) else {
+        return Delta::Missing;
+    };
+    if e.obj_type() != ObjType::String {
+        return Delta::Missing;
+    }
+    let meta = e.mc_meta();
+    let Some(cur) = parse_counter(e.value()) else {
+        return Delta::NonNumeric;
+    };
+    let (want, new_cas) = cas.unwrap_or((None, 0));
+    if let Some(c) = want {
+        if meta.cas == 0 || meta.cas != c {
+            return Delta::CasMismatch;
+        }
+    }
+    let n = if incr {
+        cur.wrapping_add(delta)
+    } else {
+        cur.saturating_sub(delta)
+    };
+    t.modify(k, |e| {
+        e.set_value_meta(
+            itoa::Buffer::new().format(n).as_bytes(),
+            McMeta {
+                flags: meta.flags,
+                cas: new_cas,
+                bits: 0,
+            },
+        )
+    });
+    Delta::Done(n, new_cas)
+}
+
+/// `Mc` in `Mc::NAMES` order.
+const MC_ORDER: [Mc; Mc::COUNT] = [
+    Mc::CmdGet,
+    Mc::CmdSet,
+    Mc::CmdFlush,
+    Mc::CmdTouch,
+    Mc::CmdMeta,
+    Mc::GetHits,
+    Mc::GetMisses,
+    Mc::GetExpired,
+    Mc::DeleteMisses,
+    Mc::DeleteHits,
+    Mc::IncrMisses,
+    Mc::IncrHits,
+    Mc::DecrMisses,
+    Mc::DecrHits,
+    Mc::CasMisses,
+    Mc::CasHits,
+    Mc::CasBadval,
+    Mc::TouchHits,
+    Mc::TouchMisses,
+    Mc::StoreTooLarge,
+    Mc::StoreNoMemory,
+    Mc::AuthCmds,
+    Mc::AuthErrors,
+    Mc::TotalItems,
+];
+
+#[cfg(test)]
+mod tests;
