@@ -81,7 +81,8 @@ class _Process:
         self.log = Path(logdir) / f"rcache-{port}.log"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                # Every door on a free port of its own; tests find them in INFO server.
+                # The memcached door on a free port (tests find it in INFO server); the doors the
+                # suite does not use stay closed, so parallel runs never race for their ports.
                 [str(binary), "server", "--port", str(port), "--memcache-port", "0",
                  "--http-port", "off", "--binary-port", "off"],
                 stdin=subprocess.DEVNULL,
