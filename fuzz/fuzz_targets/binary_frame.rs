@@ -57,7 +57,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let authed = ctl & 1 == 0;
     let whole = decode(data, data.len(), authed);
-    let at = if data.is_empty() { 0 } else { ctl as usize % (data.len() + 1) };
+    let at = if data.is_empty() {
+        0
+    } else {
+        ctl as usize % (data.len() + 1)
+    };
     assert_eq!(decode(data, at, authed), whole);
 
     if let Ok(Some((v, n))) = binary::decode_reply(data) {
