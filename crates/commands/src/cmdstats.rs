@@ -29,6 +29,8 @@
 //! 1-2.5-5 subset from 1 µs (`EXPORT_BOUNDS_NS`), every one of which is a bound here, so
 //! the exported buckets are exact sums.
 
+pub mod clock;
+
 use parking_lot::Mutex;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -270,6 +272,7 @@ impl Default for CmdStats {
 impl CmdStats {
     /// Statistics for `len` command ids.
     pub fn new(len: usize) -> CmdStats {
+        clock::init();
         CmdStats {
             server: NEXT_SERVER.fetch_add(1, Relaxed),
             len,

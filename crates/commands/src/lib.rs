@@ -436,7 +436,7 @@ pub fn execute_in(
         out: r,
     };
     let mark = ctx.out.len();
-    let started = Instant::now();
+    let started = cmdstats::clock::now();
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         // A handler that failed half-way through a reply must not leave a partial frame.
         ctx.out.truncate(mark);
@@ -445,7 +445,7 @@ pub fn execute_in(
     if let Some(id) = stat {
         // Failed = answered an error, as Redis counts it (scripts write theirs directly).
         let failed = matches!(out.get(mark), Some(b'-' | b'!'));
-        let nanos = started.elapsed().as_nanos() as u64;
+        let nanos = cmdstats::clock::nanos_since(started);
         srv.stats.cmdstats.record(id, nanos, failed);
     }
     // Wake clients blocked on keys this command wrote (one relaxed load when none wait).
