@@ -87,8 +87,16 @@ fn run_server(args: ServerArgs) -> i32 {
             threads = srv.io_threads(),
             maxmemory = settings.evict.maxmemory(),
             policy = settings.evict.policy().name(),
-            "rcache server ready to accept connections on {}",
-            srv.local_addr()
+            "rcache server ready to accept connections on {} (resp){}",
+            srv.local_addr(),
+            [
+                commands::Door::Http,
+                commands::Door::Binary,
+                commands::Door::Memcache
+            ]
+            .into_iter()
+            .filter_map(|d| srv.door_addr(d).map(|a| format!(", {a} ({})", d.name())))
+            .collect::<String>()
         );
         let state = srv.state.clone();
         tokio::spawn(async move {
