@@ -10,6 +10,7 @@
 //! later issues) translate from them.
 
 pub mod args;
+pub mod binary;
 pub mod inline;
 pub mod reply;
 pub mod resp;
