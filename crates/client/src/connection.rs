@@ -94,8 +94,9 @@ impl Replier {
     }
 }
 
+/// State shared by the handles and the connection's task. The task must not hold the
+/// request sender: the channel closing (every handle dropped) is what ends it.
 struct Inner {
-    tx: mpsc::Sender<Request>,
     proto: Proto,
     peer: Option<SocketAddr>,
     closed: AtomicBool,
@@ -128,6 +129,7 @@ struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct Connection {
+    tx: mpsc::Sender<Request>,
     inner: Arc<Inner>,
     timeout: Option<Duration>,
 }
@@ -172,7 +174,6 @@ impl Connection {
     pub fn from_stream(stream: TcpStream, proto: Proto) -> Connection {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let inner = Arc::new(Inner {
-            tx,
             proto,
             peer: stream.peer_addr().ok(),
             closed: AtomicBool::new(false),
@@ -180,6 +181,7 @@ impl Connection {
         });
         tokio::spawn(run(stream, rx, inner.clone()));
         Connection {
+            tx,
             inner,
             timeout: None,
         }
@@ -234,6 +236,7 @@ impl Connection {
     /// wait forever). See the module docs for what a timeout leaves behind.
     pub fn with_timeout(&self, timeout: Option<Duration>) -> Connection {
         Connection {
+            tx: self.tx.clone(),
             inner: self.inner.clone(),
             timeout,
         }
@@ -316,7 +319,7 @@ impl Connection {
             return Err(Error::Closed);
         }
         let fut = async {
-            self.inner.tx.send(req).await.map_err(|_| Error::Closed)?;
+            self.tx.send(req).await.map_err(|_| Error::Closed)?;
             // The task always answers a request it took; a dropped sender means it ended
             // before taking it.
             rx.await.unwrap_or(Err(Error::Closed))
