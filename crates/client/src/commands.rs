@@ -231,7 +231,7 @@ impl Connection {
 
     /// `HGETALL key` → (field, value) pairs, in the server's order (a RESP3 map, or RESP2's
     /// flat array, both come back the same).
-    pub async fn hgetall(&self, key: impl AsRef<[u8]>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub async fn hgetall(&self, key: impl AsRef<[u8]>) -> Result<Vec<crate::BytesPair>> {
         conv::pairs("HGETALL", self.run(&[b"HGETALL", key.as_ref()]).await?)
     }
 

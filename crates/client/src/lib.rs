@@ -67,3 +67,6 @@ pub use error::{Error, Result, ServerError};
 pub use pipeline::Pipeline;
 pub use pool::Pool;
 pub use value::Value;
+
+/// A (field, value) pair of byte strings, as [`Connection::hgetall`] returns them.
+pub type BytesPair = (Vec<u8>, Vec<u8>);

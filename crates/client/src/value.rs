@@ -244,7 +244,7 @@ pub(crate) mod conv {
             .collect()
     }
 
-    pub fn pairs(what: &str, v: Value) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    pub fn pairs(what: &str, v: Value) -> Result<Vec<crate::BytesPair>, Error> {
         let err = unexpected(what, &v);
         let pairs = v.into_pairs().ok_or(err)?;
         pairs

@@ -46,7 +46,7 @@ async fn typed_helpers() {
             c.get(b"bin\x00\xff").await.unwrap(),
             Some(b"\x00\x01\xfe".to_vec())
         );
-        assert!(c.set_nx("k", "other").await.unwrap() == false);
+        assert!(!c.set_nx("k", "other").await.unwrap());
         assert!(c.set_nx("fresh", "1").await.unwrap());
         c.set_ex("ex", "1", 100).await.unwrap();
         let ttl = c.ttl("ex").await.unwrap();
