@@ -292,10 +292,15 @@ async fn handshake(args: &Args) -> Result<TcpStream, String> {
             buf.extend_from_slice(&chunk[..n]);
             match reply_len(args.proto, &buf)? {
                 Some((_, true)) => {
+                    // A binary ERROR's message follows its 6-byte header.
+                    let msg = match args.proto {
+                        Proto::Binary => buf.get(6..).unwrap_or_default(),
+                        _ => &buf[..],
+                    };
                     return Err(format!(
                         "handshake refused: {}",
-                        String::from_utf8_lossy(&buf).trim_end()
-                    ))
+                        String::from_utf8_lossy(msg).trim_end()
+                    ));
                 }
                 Some(_) => break,
                 None => {}

@@ -170,12 +170,16 @@ async fn generic_cmd_and_resp3_types() {
         Value::Bytes(b"1.5".to_vec())
     );
     assert_eq!(c3.cmd(["GET", "missing"]).await.unwrap(), Value::Nil);
-    // Byte-slice arguments work the same.
+    // Byte-slice arguments work the same, by value or as `&[&[u8]]`.
     let key: &[u8] = b"x";
     assert_eq!(
         c3.cmd([b"GET".as_slice(), key]).await.unwrap(),
         Value::Bytes(b"1".to_vec())
     );
+    let args: &[&[u8]] = &[b"GET", key];
+    assert_eq!(c2.cmd(args).await.unwrap(), Value::Bytes(b"1".to_vec()));
+    let owned: Vec<String> = vec!["EXISTS".into(), "x".into()];
+    assert_eq!(c2.cmd(&owned).await.unwrap(), Value::Int(1));
 }
 
 #[tokio::test]
