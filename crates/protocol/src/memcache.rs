@@ -342,11 +342,14 @@ fn trim_start(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
-/// Whether `k` is a valid memcached key: 1..=250 bytes, no control characters (spaces
-/// cannot occur: they separate tokens).
+/// Whether `k` is a valid memcached key: 1..=250 bytes, no space (it separates tokens), CR,
+/// LF or NUL. Other control characters are accepted, as memcached 1.6 accepts them (its
+/// tokenizer splits on spaces only) and clients rely on it: memaslap's keys carry 0x10 bytes.
 #[inline]
 pub fn valid_key(k: &[u8]) -> bool {
-    !k.is_empty() && k.len() <= MAX_KEY_LEN && k.iter().all(|&c| c > b' ' && c != 0x7f)
+    !k.is_empty()
+        && k.len() <= MAX_KEY_LEN
+        && k.iter().all(|&c| !matches!(c, b' ' | b'\r' | b'\n' | 0))
 }
 
 /// memcached's `safe_strtoul` for 32-bit fields: decimal digits only.

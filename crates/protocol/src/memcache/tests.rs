@@ -96,7 +96,7 @@ fn storage_errors_match_memcached() {
     assert_eq!(err_of(b"set k 4294967296 0 1\r\n"), BAD_FORMAT);
     let long = format!("set {} 0 0 1\r\n", "k".repeat(251));
     assert_eq!(err_of(long.as_bytes()), BAD_FORMAT);
-    assert_eq!(err_of(b"set k\x01 0 0 1\r\n"), BAD_FORMAT);
+    assert_eq!(err_of(b"set k\x00 0 0 1\r\n"), BAD_FORMAT);
     assert_eq!(err_of(b"cas k 0 0 1\r\n"), ERROR);
     // Bad data chunk with noreply is silent, as in memcached.
     let v = all(b"set k 0 0 1 noreply\r\nyy\r\nversion\r\n");
