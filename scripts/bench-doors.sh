@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-doors.sh — the front doors measured against their references, interleaved, one run.
 #
-# Usage: scripts/bench-doors.sh [-R rounds] [-s HTTP,BIN,MC] [-T seconds] [-b path/to/rcache]
+# Usage: scripts/bench-doors.sh [-R rounds] [-s HTTP,BIN,MC] [-T seconds] [-t io-threads]
+#                               [-b path/to/rcache]
 #
 #   HTTP  wrk GET of a 1000-byte value over keep-alive, 50 connections, vs redis-benchmark
 #         GET of the same key (-c 50 -d 1000) on the same rcache: ratio http/resp.
@@ -9,23 +10,26 @@
 #         `load` example), GET and SET, 100-byte values, 1 and 50 connections: ratio bin/resp.
 #   MC    memcaslap (libmemcached-tools) against Debian's memcached and rcache's memcached
 #         door, 50 connections, 100-byte values, set-only and 9:1 get:set: ratio rcache/memcached.
+#   -t N  the server's I/O threads (default 0 = one per core). With clients on the same
+#         cores, where the balancer places connections swings the 50-connection figures by
+#         ±20% from run to run; -t 1 compares the protocols' own costs on equal footing.
 # Each round runs every pair back to back (A B A B …); the table shows medians.
 # Needs: cargo build --release -p rcache -p rcache-client --examples; wrk, redis-tools,
 # memcached, libmemcached-tools (apt).
 set -euo pipefail
-ROUNDS=3; SCEN=HTTP,BIN,MC; SECS=8; BIN=target/release/rcache; LOAD=target/release/examples/load
-while getopts ":R:s:T:b:" o; do case $o in R) ROUNDS=$OPTARG ;; s) SCEN=$OPTARG ;; T) SECS=$OPTARG ;; b) BIN=$OPTARG ;; *) sed -n '2,15p' "$0"; exit 2 ;; esac; done
+ROUNDS=3; SCEN=HTTP,BIN,MC; SECS=8; THREADS=0; BIN=target/release/rcache; LOAD=target/release/examples/load
+while getopts ":R:s:T:t:b:" o; do case $o in R) ROUNDS=$OPTARG ;; s) SCEN=$OPTARG ;; T) SECS=$OPTARG ;; t) THREADS=$OPTARG ;; b) BIN=$OPTARG ;; *) sed -n '2,20p' "$0"; exit 2 ;; esac; done
 [ -x "$BIN" ] || { echo "no rcache binary at $BIN (cargo build --release)" >&2; exit 2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print(f'{a/b:.2f}' if b else 'nan')" "$1" "$2"; }
 RP=$(free_port); HP=$(free_port); BP=$(free_port); MP=$(free_port); MCP=$(free_port)
-"$BIN" server --port "$RP" --http-port "$HP" --binary-port "$BP" --memcache-port "$MP" --loglevel warning & CPID=$!
+"$BIN" server --port "$RP" --http-port "$HP" --binary-port "$BP" --memcache-port "$MP" --threads "$THREADS" --loglevel warning & CPID=$!
 PIDS="$CPID"
 trap 'kill $PIDS 2>/dev/null || true' EXIT
 wait_port "$RP"; wait_port "$HP"; wait_port "$BP"; wait_port "$MP"
-echo "rcache ($("$BIN" --version)) resp=$RP http=$HP binary=$BP memcache=$MP; $(nproc) cores"
+echo "rcache ($("$BIN" --version)) resp=$RP http=$HP binary=$BP memcache=$MP threads=$THREADS; $(nproc) cores"
 declare -A RES
 add() { RES[$1]="${RES[$1]:-} $2"; }
 
@@ -80,6 +84,8 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 med() { tr ' ' '\n' <<<"${RES[$1]:-}" | grep -v '^$' | median; }
+# Every round's figures, then the medians.
+echo; for k in $(printf '%s\n' "${!RES[@]}" | sort); do echo "$k:${RES[$k]}"; done
 echo
 echo "| test | reference | rcache | ratio |"
 echo "|---|---|---|---|"

@@ -52,7 +52,7 @@ pub struct IoThreads {
     /// Whether the balancer lets connections move now.
     spread: std::sync::atomic::AtomicBool,
     /// The thread the next HTTP connection goes to (round-robin).
-    next_http: AtomicUsize,
+    next_rr: AtomicUsize,
 }
 
 /// Request/response connections spread when nearly a whole core stays idle. Request/response connections
@@ -79,7 +79,7 @@ impl IoThreads {
                 threads,
                 senders,
                 spread: std::sync::atomic::AtomicBool::new(false),
-                next_http: AtomicUsize::new(0),
+                next_rr: AtomicUsize::new(0),
             },
             receivers,
         )
@@ -148,11 +148,12 @@ impl IoThreads {
         self.senders[to].send(Inbound::Moved(Box::new(h))).is_ok()
     }
 
-    /// The thread that serves the next HTTP connection. HTTP requests cost more CPU than
-    /// RESP ones (parsing headers, building responses), so HTTP connections are spread over
-    /// every I/O thread from the start rather than waiting for the balancer.
-    pub fn next_http_thread(&self) -> usize {
-        self.next_http.fetch_add(1, Relaxed) % self.threads.len()
+    /// The thread that serves the next connection dealt round-robin at accept: HTTP (its
+    /// requests cost more CPU than RESP's: headers, responses) and memcached (as memcached
+    /// deals connections to its workers; measured in `conn::serve`), rather than waiting for
+    /// the balancer.
+    pub fn next_round_robin(&self) -> usize {
+        self.next_rr.fetch_add(1, Relaxed) % self.threads.len()
     }
 
     /// Send a freshly accepted HTTP connection to thread `to`; false if that thread is gone.
@@ -318,7 +319,7 @@ mod tests {
     #[test]
     fn http_connections_go_round_robin() {
         let (io, _rx) = IoThreads::new(3);
-        let picks: Vec<usize> = (0..6).map(|_| io.next_http_thread()).collect();
+        let picks: Vec<usize> = (0..6).map(|_| io.next_round_robin()).collect();
         assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
     }
 

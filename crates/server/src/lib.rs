@@ -255,7 +255,7 @@ async fn io_thread(
                     }
                     if door == Door::Http {
                         // HTTP connections are spread over the I/O threads at accept.
-                        let to = io.next_http_thread();
+                        let to = io.next_round_robin();
                         if to == me {
                             conns.spawn(http::serve(state.clone(), io.clone(), me, sock, peer));
                         } else if let Ok(sock) = sock.into_std() {
