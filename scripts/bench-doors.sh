@@ -13,7 +13,8 @@
 #   -t N  the server's I/O threads (default 0 = one per core). With clients on the same
 #         cores, where the balancer places connections swings the 50-connection figures by
 #         ±20% from run to run; -t 1 compares the protocols' own costs on equal footing.
-# Each round runs every pair back to back (A B A B …); the table shows medians.
+# Each round runs every pair back to back, in A B order then B A (ABBA); the table shows
+# medians.
 # Needs: cargo build --release -p rcache -p rcache-client --examples; wrk, redis-tools,
 # memcached, libmemcached-tools (apt).
 set -euo pipefail
@@ -46,8 +47,9 @@ run_http() {
 
 run_bin() {
   [ -x "$LOAD" ] || { echo "no load tool at $LOAD (cargo build --release --examples)" >&2; exit 2; }
-  local op c proto v
-  for op in set get; do for c in 1 50; do for proto in resp binary; do
+  local op c proto v order="resp binary"
+  [ $(($1 % 2)) -eq 0 ] && order="binary resp"
+  for op in set get; do for c in 1 50; do for proto in $order; do
     local port=$RP; [ $proto = binary ] && port=$BP
     local n=$((c == 1 ? SECS * 15000 : SECS * 80000))
     v=$("$LOAD" --proto $proto --addr 127.0.0.1:$port --op $op -c $c -n $n -d 100 --keyspace 100000 --populate | awk '/requests\/s/ {print $2}')
@@ -61,7 +63,10 @@ run_mc() {
   cfg_set=$(mktemp); cfg_mix=$(mktemp)
   printf 'key\n64 64 1\nvalue\n100 100 1\ncmd\n0 1.0\n' >"$cfg_set"
   printf 'key\n64 64 1\nvalue\n100 100 1\ncmd\n0 0.1\n1 0.9\n' >"$cfg_mix"
-  for mode in set mix; do for target in memcached rcache; do
+  # ABBA: the order within a pair flips every round (the first of a pair measured up to
+  # 15% faster in either direction on this 2-core machine).
+  local order="memcached rcache"; [ $(($1 % 2)) -eq 0 ] && order="rcache memcached"
+  for mode in set mix; do for target in $order; do
     local port=$MP; [ $target = memcached ] && port=$MCP
     local cfg=$cfg_set; [ $mode = mix ] && cfg=$cfg_mix
     v=$(memcaslap -s 127.0.0.1:$port -T 2 -c 50 -t "${SECS}s" -X 100 -F "$cfg" 2>/dev/null | awk '/^Run time/ {for (i=1;i<=NF;i++) if ($i=="TPS:") print $(i+1)}')
@@ -79,8 +84,8 @@ fi
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r/$ROUNDS"
   [[ $SCEN == *HTTP* ]] && run_http
-  [[ $SCEN == *BIN* ]] && run_bin
-  [[ $SCEN == *MC* ]] && run_mc
+  [[ $SCEN == *BIN* ]] && run_bin "$r"
+  [[ $SCEN == *MC* ]] && run_mc "$r"
 done
 
 med() { tr ' ' '\n' <<<"${RES[$1]:-}" | grep -v '^$' | median; }

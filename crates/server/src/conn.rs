@@ -314,7 +314,11 @@ async fn run<C: Codec>(
                 Ok(Frame::Empty { consumed }) => off += consumed,
                 Ok(Frame::Native { consumed }) => {
                     if share.is_none() {
-                        share = Some(state.gate.shared().await);
+                        // The uncontended path first: no future, no notifier registration.
+                        share = Some(match state.gate.try_shared() {
+                            Some(g) => g,
+                            None => state.gate.shared().await,
+                        });
                     }
                     let after =
                         parser.run_native(state, sess, &rbuf[off..off + consumed], &mut wbuf);
@@ -476,13 +480,16 @@ async fn run<C: Codec>(
         }
         // Between batches (replies flushed) a connection may move: a pipelining one to the
         // thread with the fewest of them, any one to an idle core (see `io`).
+        // Connections dealt round-robin at accept (memcached's) stay where they were dealt:
+        // moving them as well undoes the even spread.
+        let balanced = C::DOOR != Door::Memcache;
         let mut dest = None;
-        if ncmds >= PIPELINED_BATCH && !**placed {
+        if balanced && ncmds >= PIPELINED_BATCH && !**placed {
             **placed = true;
             dest = Some(io.place_pipelined(thread)).filter(|&t| t != thread);
         }
         let counted = dest.is_some();
-        if let Some(to) = dest.or_else(|| io.take_migration(thread)) {
+        if let Some(to) = dest.or_else(|| balanced.then(|| io.take_migration(thread)).flatten()) {
             return match sock.into_std() {
                 Ok(std) => Outcome::Moved {
                     to,
