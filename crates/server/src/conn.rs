@@ -44,6 +44,32 @@ pub async fn reject(mut sock: TcpStream, door: Door, msg: &str) {
     let _ = sock.write_all(&line).await;
 }
 
+/// Register a freshly accepted connection as a client (CLIENT LIST, maxclients, kills);
+/// every door's connections are clients.
+pub(crate) fn register_client(
+    state: &ServerState,
+    sock: &TcpStream,
+    peer: SocketAddr,
+) -> Arc<ClientHandle> {
+    let _ = sock.set_nodelay(true);
+    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    #[cfg(unix)]
+    let fd = {
+        use std::os::fd::AsRawFd;
+        sock.as_raw_fd() as i64
+    };
+    #[cfg(not(unix))]
+    let fd = -1;
+    let handle = Arc::new(ClientHandle::new(
+        state.clients.next_id(),
+        peer.to_string(),
+        laddr,
+        fd,
+    ));
+    state.clients.register(handle.clone());
+    handle
+}
+
 /// A fresh codec for a connection through `door`.
 fn new_codec(door: Door) -> AnyCodec {
     match door {
@@ -65,18 +91,8 @@ pub async fn serve(
     sock: TcpStream,
     peer: SocketAddr,
 ) {
-    let _ = sock.set_nodelay(true);
-    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    #[cfg(unix)]
-    let fd = {
-        use std::os::fd::AsRawFd;
-        sock.as_raw_fd() as i64
-    };
-    #[cfg(not(unix))]
-    let fd = -1;
-    let id = state.clients.next_id();
-    let handle = Arc::new(ClientHandle::new(id, peer.to_string(), laddr, fd));
-    state.clients.register(handle.clone());
+    let handle = register_client(&state, &sock, peer);
+    let id = handle.id;
     let mut sess = Session::new(handle, !state.auth_required());
     let codec = new_codec(door);
     // The other doors translate RESP3's typed replies (maps, doubles…) into their own.

@@ -198,6 +198,15 @@ enum Ttl {
     Gone,
 }
 
+/// Give key `k` the expiry `ttl` (deleting it when already gone); whether the key existed.
+fn apply_ttl(t: &mut storage::Txn<'_>, k: &storage::Key<'_>, ttl: Ttl) -> bool {
+    match ttl {
+        Ttl::Gone => t.delete(k),
+        Ttl::Never => t.set_expire(k, 0),
+        Ttl::At(at) => t.set_expire(k, at),
+    }
+}
+
 /// memcached's rule: 0 = never; up to 30 days = seconds from now; more = a unix time;
 /// negative = already expired.
 fn ttl_of(exptime: i64, now_ms: u64) -> Ttl {
@@ -454,17 +463,8 @@ impl<'a> Exec<'a> {
                 self.ms.incr(Mc::GetHits);
                 if touch {
                     self.ms.incr(Mc::TouchHits);
-                    match ttl_of(exptime, t.now()) {
-                        Ttl::Gone => {
-                            t.delete(&k);
-                        }
-                        Ttl::Never => {
-                            t.set_expire(&k, 0);
-                        }
-                        Ttl::At(at) => {
-                            t.set_expire(&k, at);
-                        }
-                    }
+                    let now = t.now();
+                    apply_ttl(&mut t, &k, ttl_of(exptime, now));
                 }
             } else {
                 self.ms.incr(Mc::GetMisses);
@@ -525,11 +525,8 @@ impl<'a> Exec<'a> {
         self.ms.incr(Mc::CmdTouch);
         let k = self.st.ks.key(key);
         let mut t = self.txn(&k);
-        let found = match ttl_of(exptime, t.now()) {
-            Ttl::Gone => t.delete(&k),
-            Ttl::Never => t.set_expire(&k, 0),
-            Ttl::At(at) => t.set_expire(&k, at),
-        };
+        let now = t.now();
+        let found = apply_ttl(&mut t, &k, ttl_of(exptime, now));
         drop(t);
         if found {
             self.ms.incr(Mc::TouchHits);
@@ -831,17 +828,7 @@ impl<'a> Exec<'a> {
             if let Some(ttl) = new_ttl {
                 self.ms.incr(Mc::CmdTouch);
                 self.ms.incr(Mc::TouchHits);
-                match ttl {
-                    Ttl::Gone => {
-                        t.delete(&k);
-                    }
-                    Ttl::Never => {
-                        t.set_expire(&k, 0);
-                    }
-                    Ttl::At(at) => {
-                        t.set_expire(&k, at);
-                    }
-                }
+                apply_ttl(&mut t, &k, ttl);
             }
         } else {
             self.ms.incr(Mc::GetMisses);
@@ -924,17 +911,7 @@ impl<'a> Exec<'a> {
                     );
                 });
                 if let Some(x) = f.ttl {
-                    match ttl_of(x, now) {
-                        Ttl::Gone => {
-                            t.delete(&k);
-                        }
-                        Ttl::Never => {
-                            t.set_expire(&k, 0);
-                        }
-                        Ttl::At(at) => {
-                            t.set_expire(&k, at);
-                        }
-                    }
+                    apply_ttl(&mut t, &k, ttl_of(x, now));
                 }
             }
             _ => {
@@ -1004,17 +981,7 @@ impl<'a> Exec<'a> {
                 }
             });
             if let Some(x) = f.ttl {
-                match ttl_of(x, now) {
-                    Ttl::Gone => {
-                        t.delete(&k);
-                    }
-                    Ttl::Never => {
-                        t.set_expire(&k, 0);
-                    }
-                    Ttl::At(at) => {
-                        t.set_expire(&k, at);
-                    }
-                }
+                apply_ttl(&mut t, &k, ttl_of(x, now));
             }
         } else {
             t.delete(&k);
@@ -1072,17 +1039,7 @@ impl<'a> Exec<'a> {
             }
         } else if matches!(r, Delta::Done(..)) {
             if let Some(x) = f.ttl {
-                match ttl_of(x, now) {
-                    Ttl::Gone => {
-                        t.delete(&k);
-                    }
-                    Ttl::Never => {
-                        t.set_expire(&k, 0);
-                    }
-                    Ttl::At(at) => {
-                        t.set_expire(&k, at);
-                    }
-                }
+                apply_ttl(&mut t, &k, ttl_of(x, now));
             }
         }
         let expire_at = t.peek(&k).map_or(0, |e| e.expire_at());

@@ -64,20 +64,10 @@ pub async fn serve(
     sock: TcpStream,
     peer: SocketAddr,
 ) {
-    let _ = sock.set_nodelay(true);
-    let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    #[cfg(unix)]
-    let fd = {
-        use std::os::fd::AsRawFd;
-        sock.as_raw_fd() as i64
-    };
-    #[cfg(not(unix))]
-    let fd = -1;
-    let id = state.clients.next_id();
-    let handle = Arc::new(ClientHandle::new(id, peer.to_string(), laddr, fd));
+    let handle = crate::conn::register_client(&state, &sock, peer);
+    let id = handle.id;
     // Replies to /v1/commands are RESP3 underneath (`commands`): CLIENT LIST says so.
     handle.resp.store(3, std::sync::atomic::Ordering::Relaxed);
-    state.clients.register(handle.clone());
     state.stats.doors.opened(Door::Http);
     io.conn_started(thread);
 
