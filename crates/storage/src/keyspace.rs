@@ -813,39 +813,40 @@ impl<'a> Txn<'a> {
 
     /// Write a string value. Returns whether the key existed (live) before.
     pub fn set(&mut self, k: &Key, value: &[u8], ttl: Expiry) -> bool {
-        let db = self.db;
-        match self.locate(k) {
-            Some(i) => {
-                self.modify_at(k, i, |e| e.set_value(value));
-                self.touch(k, i);
-                match ttl {
-                    Expiry::Keep => {}
-                    Expiry::Clear => self.set_expire_at(k, i, 0),
-                    Expiry::At(at) => self.set_expire_at(k, i, at),
-                }
-                true
-            }
-            None => {
-                let lru = evict::initial_lru(self.now, self.lfu);
-                let e = Entry::new_string(k.bytes, value, k.slot, lru);
-                let sd = self.sd(k.shard());
-                let (i, d) = sd.insert_new(db, k.hash, e);
-                self.delta += d;
-                if let Expiry::At(at) = ttl {
-                    self.set_expire_at(k, i, at);
-                }
-                false
-            }
-        }
+        self.write_string(
+            k,
+            ttl,
+            |e| e.set_value(value),
+            |lru| Entry::new_string(k.bytes, value, k.slot, lru),
+        )
     }
 
     /// Write a string with memcached metadata (the memcached door's storage commands).
     /// Returns whether the key existed (live) before.
     pub fn set_meta(&mut self, k: &Key, value: &[u8], meta: McMeta, ttl: Expiry) -> bool {
+        self.write_string(
+            k,
+            ttl,
+            |e| e.set_value_meta(value, meta),
+            |lru| Entry::new_string_meta(k.bytes, value, meta, k.slot, lru),
+        )
+    }
+
+    /// `set` and `set_meta`: `update` an existing entry in place or insert `make(lru)`,
+    /// then apply `ttl`. Returns whether the key existed. (Generic, so each caller compiles
+    /// to the straight-line code it had before.)
+    #[inline(always)]
+    fn write_string(
+        &mut self,
+        k: &Key,
+        ttl: Expiry,
+        update: impl FnOnce(&mut Entry),
+        make: impl FnOnce(u32) -> Entry,
+    ) -> bool {
         let db = self.db;
         match self.locate(k) {
             Some(i) => {
-                self.modify_at(k, i, |e| e.set_value_meta(value, meta));
+                self.modify_at(k, i, update);
                 self.touch(k, i);
                 match ttl {
                     Expiry::Keep => {}
@@ -855,8 +856,7 @@ impl<'a> Txn<'a> {
                 true
             }
             None => {
-                let lru = evict::initial_lru(self.now, self.lfu);
-                let e = Entry::new_string_meta(k.bytes, value, meta, k.slot, lru);
+                let e = make(evict::initial_lru(self.now, self.lfu));
                 let sd = self.sd(k.shard());
                 let (i, d) = sd.insert_new(db, k.hash, e);
                 self.delta += d;
