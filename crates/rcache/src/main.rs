@@ -37,11 +37,15 @@ fn main() {
         Cmd::Bench(args) => match rcache_bench::cli::run(&args) {
             Ok(code) => std::process::exit(code),
             // Arguments that parse but do not fit together: a usage error like clap's own.
-            Err(rcache_bench::cli::CliError::Usage(msg)) => Cli::command()
-                .find_subcommand_mut("bench")
-                .expect("the bench subcommand")
-                .error(clap::error::ErrorKind::ArgumentConflict, msg)
-                .exit(),
+            Err(rcache_bench::cli::CliError::Usage(msg)) => {
+                let mut cmd = Cli::command();
+                // Built, so the usage line names `rcache bench`.
+                cmd.build();
+                cmd.find_subcommand_mut("bench")
+                    .expect("the bench subcommand")
+                    .error(clap::error::ErrorKind::ArgumentConflict, msg)
+                    .exit()
+            }
             Err(rcache_bench::cli::CliError::Run(msg)) => {
                 eprintln!("rcache bench: {msg}");
                 std::process::exit(1);
