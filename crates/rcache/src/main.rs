@@ -1,6 +1,7 @@
-//! The `rcache` binary: subcommands wired with clap. `rcache server` runs a cache node.
+//! The `rcache` binary: subcommands wired with clap. `rcache server` runs a cache node;
+//! `rcache bench` load-tests servers (the `rcache-bench` crate).
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use server::cli::ServerArgs;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -20,16 +21,36 @@ struct Cli {
     cmd: Cmd,
 }
 
+// Variants boxed: both argument sets are large, and clippy wants the enum small.
 #[derive(Subcommand)]
 enum Cmd {
     /// Run a cache node speaking RESP2/RESP3 (redis-cli, redis-benchmark, redis-py work).
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
+    /// Load-test rcache's doors, Redis or memcached, and compare targets (docs/BENCHMARKS.md).
+    Bench(Box<rcache_bench::cli::BenchArgs>),
 }
 
 fn main() {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Server(args) => std::process::exit(run_server(args)),
+        Cmd::Server(args) => std::process::exit(run_server(*args)),
+        Cmd::Bench(args) => match rcache_bench::cli::run(&args) {
+            Ok(code) => std::process::exit(code),
+            // Arguments that parse but do not fit together: a usage error like clap's own.
+            Err(rcache_bench::cli::CliError::Usage(msg)) => {
+                let mut cmd = Cli::command();
+                // Built, so the usage line names `rcache bench`.
+                cmd.build();
+                cmd.find_subcommand_mut("bench")
+                    .expect("the bench subcommand")
+                    .error(clap::error::ErrorKind::ArgumentConflict, msg)
+                    .exit()
+            }
+            Err(rcache_bench::cli::CliError::Run(msg)) => {
+                eprintln!("rcache bench: {msg}");
+                std::process::exit(1);
+            }
+        },
     }
 }
 
