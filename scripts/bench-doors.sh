@@ -6,8 +6,8 @@
 #
 #   HTTP  wrk GET of a 1000-byte value over keep-alive, 50 connections, vs redis-benchmark
 #         GET of the same key (-c 50 -d 1000) on the same rcache: ratio http/resp.
-#   BIN   the binary protocol vs RESP on the same rcache, same load tool (the client crate's
-#         `load` example), GET and SET, 100-byte values, 1 and 50 connections: ratio bin/resp.
+#   BIN   the binary protocol vs RESP on the same rcache, same load tool (`rcache bench`,
+#         2 client threads), GET and SET, 100-byte values, 1 and 50 connections: ratio bin/resp.
 #   MC    memcaslap (libmemcached-tools) against Debian's memcached and rcache's memcached
 #         door, 50 connections, 100-byte values, set-only and 9:1 get:set: ratio rcache/memcached.
 #   -t N  the server's I/O threads (default 0 = one per core). With clients on the same
@@ -15,10 +15,10 @@
 #         ±20% from run to run; -t 1 compares the protocols' own costs on equal footing.
 # Each round runs every pair back to back, in A B order then B A (ABBA); the table shows
 # medians.
-# Needs: cargo build --release -p rcache -p rcache-client --examples; wrk, redis-tools,
+# Needs: cargo build --release -p rcache; wrk, redis-tools,
 # memcached, libmemcached-tools (apt).
 set -euo pipefail
-ROUNDS=3; SCEN=HTTP,BIN,MC; SECS=8; THREADS=0; BIN=target/release/rcache; LOAD=target/release/examples/load
+ROUNDS=3; SCEN=HTTP,BIN,MC; SECS=8; THREADS=0; BIN=target/release/rcache
 while getopts ":R:s:T:t:b:" o; do case $o in R) ROUNDS=$OPTARG ;; s) SCEN=$OPTARG ;; T) SECS=$OPTARG ;; t) THREADS=$OPTARG ;; b) BIN=$OPTARG ;; *) sed -n '2,20p' "$0"; exit 2 ;; esac; done
 [ -x "$BIN" ] || { echo "no rcache binary at $BIN (cargo build --release)" >&2; exit 2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -46,13 +46,13 @@ run_http() {
 }
 
 run_bin() {
-  [ -x "$LOAD" ] || { echo "no load tool at $LOAD (cargo build --release --examples)" >&2; exit 2; }
   local op c proto v order="resp binary"
   [ $(($1 % 2)) -eq 0 ] && order="binary resp"
   for op in set get; do for c in 1 50; do for proto in $order; do
     local port=$RP; [ $proto = binary ] && port=$BP
     local n=$((c == 1 ? SECS * 15000 : SECS * 80000))
-    v=$("$LOAD" --proto $proto --addr 127.0.0.1:$port --op $op -c $c -n $n -d 100 --keyspace 100000 --populate | awk '/requests\/s/ {print $2}')
+    v=$("$BIN" bench --proto $proto -t $op -c $c -n $n -d 100 -r 100000 --populate --threads 2 \
+          --no-progress --json "$proto=127.0.0.1:$port" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["runs"][0]["rps"]))')
     add "bin_${op}_c${c}_${proto}" "$v"
     echo "  BIN round: $op c=$c $proto $v rps"
   done; done; done
@@ -101,7 +101,7 @@ fi
 if [[ $SCEN == *BIN* ]]; then
   for op in set get; do for c in 1 50; do
     a=$(med "bin_${op}_c${c}_resp"); b=$(med "bin_${op}_c${c}_binary")
-    echo "| ${op^^} 100 B, $c conns: RESP vs binary (load) | $a | $b | $(ratio "$b" "$a") |"
+    echo "| ${op^^} 100 B, $c conns: RESP vs binary (rcache bench) | $a | $b | $(ratio "$b" "$a") |"
   done; done
 fi
 if [[ $SCEN == *MC* ]]; then
