@@ -236,10 +236,19 @@ impl Default for CpuIdle {
     }
 }
 
-/// (idle + iowait, total) jiffies from the first line of /proc/stat.
+/// (idle + iowait, total) jiffies from the first line of /proc/stat. One read of 512 bytes
+/// covers that line: `read_to_string` would read the whole file (per-CPU lines, interrupt
+/// counts) in growing chunks, seven syscalls every 100 ms.
 fn read_proc_stat() -> Option<(u64, u64)> {
-    let text = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = text.lines().next()?;
+    use std::io::Read;
+    let mut buf = [0u8; 512];
+    let n = std::fs::File::open("/proc/stat")
+        .ok()?
+        .read(&mut buf)
+        .ok()?;
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    // A first line cut by the buffer would lose fields: only a complete one counts.
+    let line = text.split_once('\n')?.0;
     let v: Vec<u64> = line
         .split_whitespace()
         .skip(1)
@@ -328,5 +337,10 @@ mod tests {
         let mut c = CpuIdle::new();
         let s = c.sample();
         assert!((0.0..=1.0).contains(&s));
+        #[cfg(target_os = "linux")]
+        {
+            let (idle, total) = read_proc_stat().expect("the cpu line of /proc/stat");
+            assert!(total > 0 && idle <= total, "{idle} {total}");
+        }
     }
 }
