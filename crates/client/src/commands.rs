@@ -31,6 +31,26 @@ impl Connection {
     }
 
     /// Run a command whose arguments are a fixed head followed by many items.
+    /// `<cmd> key start stop [extra…]`: the index-range reads (LRANGE, ZRANGE).
+    async fn range(
+        &self,
+        cmd: &[u8],
+        key: &[u8],
+        start: i64,
+        stop: i64,
+        extra: &[&[u8]],
+    ) -> Result<Value> {
+        let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let mut args: Vec<&[u8]> = vec![
+            cmd,
+            key,
+            a.format(start).as_bytes(),
+            b.format(stop).as_bytes(),
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args).await
+    }
+
     async fn run_list<K: AsRef<[u8]>>(
         &self,
         head: &[&[u8]],
@@ -266,14 +286,8 @@ impl Connection {
         start: i64,
         stop: i64,
     ) -> Result<Vec<Vec<u8>>> {
-        let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
         let v = self
-            .run(&[
-                b"LRANGE",
-                key.as_ref(),
-                a.format(start).as_bytes(),
-                b.format(stop).as_bytes(),
-            ])
+            .range(b"LRANGE", key.as_ref(), start, stop, &[])
             .await?;
         conv::bytes_list("LRANGE", v)
     }
@@ -330,14 +344,8 @@ impl Connection {
         start: i64,
         stop: i64,
     ) -> Result<Vec<Vec<u8>>> {
-        let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
         let v = self
-            .run(&[
-                b"ZRANGE",
-                key.as_ref(),
-                a.format(start).as_bytes(),
-                b.format(stop).as_bytes(),
-            ])
+            .range(b"ZRANGE", key.as_ref(), start, stop, &[])
             .await?;
         conv::bytes_list("ZRANGE", v)
     }
@@ -350,15 +358,8 @@ impl Connection {
         start: i64,
         stop: i64,
     ) -> Result<Vec<(Vec<u8>, f64)>> {
-        let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
         let v = self
-            .run(&[
-                b"ZRANGE",
-                key.as_ref(),
-                a.format(start).as_bytes(),
-                b.format(stop).as_bytes(),
-                b"WITHSCORES",
-            ])
+            .range(b"ZRANGE", key.as_ref(), start, stop, &[b"WITHSCORES"])
             .await?;
         let items = conv::items("ZRANGE", v)?;
         let nested = items.iter().all(|i| matches!(i, Value::Array(_)));

@@ -111,9 +111,10 @@ pub async fn serve(
             // memcached deals them to its workers: with memaslap's two client threads on
             // the same 2 cores this measured 220k ops/s against 163k for staying on the
             // accepting thread (memcached: 200k). RESP keeps the idle-CPU rule (`io`).
-            let to = match door {
-                Door::Memcache => io.next_round_robin(),
-                Door::Resp | Door::Binary | Door::Http => thread,
+            let to = if IoThreads::dealt_at_accept(door) {
+                io.next_round_robin()
+            } else {
+                thread
             };
             if to != thread {
                 if !io.send(to, h) {
@@ -498,7 +499,7 @@ async fn run<C: Codec>(
         // thread with the fewest of them, any one to an idle core (see `io`).
         // Connections dealt round-robin at accept (memcached's) stay where they were dealt:
         // moving them as well undoes the even spread.
-        let balanced = C::DOOR != Door::Memcache;
+        let balanced = !IoThreads::dealt_at_accept(C::DOOR);
         let mut dest = None;
         if balanced && ncmds >= PIPELINED_BATCH && !**placed {
             **placed = true;

@@ -148,6 +148,13 @@ impl IoThreads {
         self.senders[to].send(Inbound::Moved(Box::new(h))).is_ok()
     }
 
+    /// Whether `door`'s connections are dealt round-robin over the I/O threads at accept
+    /// (`next_round_robin`) and then stay put, instead of starting on the accepting thread
+    /// and following the balancer.
+    pub fn dealt_at_accept(door: commands::Door) -> bool {
+        matches!(door, commands::Door::Http | commands::Door::Memcache)
+    }
+
     /// The thread that serves the next connection dealt round-robin at accept: HTTP (its
     /// requests cost more CPU than RESP's: headers, responses) and memcached (as memcached
     /// deals connections to its workers; measured in `conn::serve`), rather than waiting for

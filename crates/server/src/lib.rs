@@ -254,7 +254,7 @@ async fn io_thread(
                         continue;
                     }
                     if door == Door::Http {
-                        // HTTP connections are spread over the I/O threads at accept.
+                        // Dealt round-robin over the I/O threads (`IoThreads::dealt_at_accept`).
                         let to = io.next_round_robin();
                         if to == me {
                             conns.spawn(http::serve(state.clone(), io.clone(), me, sock, peer));
