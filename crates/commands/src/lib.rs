@@ -282,6 +282,16 @@ impl ServerState {
         }
     }
 
+    /// Begin shutting down (SHUTDOWN, SIGTERM, SIGINT): stop a running script, written or
+    /// not, so that nothing keeps a thread busy, then wake everything that waits for
+    /// shutdown. Scripts that would start later are refused.
+    pub fn request_shutdown(&self) {
+        if self.scripting.abort_for_shutdown() {
+            tracing::warn!("shutdown: stopping the running script");
+        }
+        self.shutdown.request();
+    }
+
     /// Whether clients must AUTH before other commands.
     pub fn auth_required(&self) -> bool {
         self.settings.requirepass.read().is_some()
@@ -461,6 +471,23 @@ pub fn execute_in(
 pub fn reply_error(sess: &mut Session, msg: &str, out: &mut Vec<u8>) {
     let mut r = Reply::new(out, sess.resp3);
     tx::reject(sess, None, &mut r, msg);
+}
+
+/// Redis's answer to a command sent while a script is busy.
+pub const BUSY_MSG: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// Refuse a command because a script has run past `busy-reply-threshold` (the connection
+/// decides that while it waits for the gate): Redis's BUSY error, counted as a rejected
+/// call. Inside MULTI the refusal poisons the transaction, and EXEC itself answers
+/// EXECABORT and leaves MULTI, as Redis's `rejectCommand` does.
+pub fn reject_busy(srv: &ServerState, sess: &mut Session, args: Args<'_>, out: &mut Vec<u8>) {
+    let row = srv.table.lookup_row(args.get(0));
+    if let Some(id) = row.and_then(|row| srv.table.stat_id(row, args)) {
+        srv.stats.cmdstats.rejected(id);
+    }
+    let mut r = Reply::new(out, sess.resp3);
+    tx::reject(sess, row.map(|row| row.spec), &mut r, BUSY_MSG);
 }
 
 /// How long a script may run before other clients are answered BUSY

@@ -240,6 +240,8 @@ fn time(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
 /// rcache has nothing to save yet, so a plain SHUTDOWN (and NOSAVE) stops at once: the
 /// connection closes without a reply, as Redis's does. SAVE answers an error rather than
 /// pretend to save; ABORT finds no shutdown in progress, since none is ever pending.
+/// While a script is busy (past `busy-reply-threshold`) only NOSAVE stops the server, as in
+/// Redis; it stops the script too, even one that has written (`request_shutdown`).
 fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
     for a in args.iter().skip(1) {
@@ -261,12 +263,21 @@ fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if abort {
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
+    if !nosave
+        && ctx
+            .srv
+            .gate
+            .busy_since()
+            .is_some_and(|t| t >= crate::busy_reply_threshold(ctx.srv))
+    {
+        return Err(CmdError::Static(crate::BUSY_MSG));
+    }
     if save {
         return Err(CmdError::Static(
             "ERR SHUTDOWN SAVE is not supported: rcache has no snapshots yet (use SHUTDOWN or SHUTDOWN NOSAVE)",
         ));
     }
-    ctx.srv.shutdown.request();
+    ctx.srv.request_shutdown();
     ctx.sess.close = true;
     Ok(())
 }

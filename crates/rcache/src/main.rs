@@ -90,7 +90,7 @@ fn run_server(args: ServerArgs) -> i32 {
             return 1;
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         let clock: Arc<dyn storage::Clock> = Arc::new(storage::SystemClock);
         let srv = match server::Server::bind(settings.clone(), clock) {
             Ok(s) => s,
@@ -123,11 +123,16 @@ fn run_server(args: ServerArgs) -> i32 {
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("received shutdown signal");
-            state.shutdown.request();
+            state.request_shutdown();
         });
         srv.run().await;
         0
-    })
+    });
+    // Dropping a runtime waits for its blocking-pool threads without limit; a thread still
+    // busy (a script stuck in one long library call, which the instruction hook cannot
+    // interrupt) must not keep the process alive after shutdown.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    code
 }
 
 async fn wait_for_signal() {

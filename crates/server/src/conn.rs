@@ -370,7 +370,7 @@ async fn run<C: Codec>(
                                 // ALLOW_BUSY: runs beside the exclusive holder.
                                 Wait::NoGate => {}
                                 Wait::Busy => {
-                                    wbuf.extend_from_slice(BUSY);
+                                    commands::reject_busy(state, sess, args, &mut wbuf);
                                     parser.finish_reply(&mut wbuf, mark);
                                     ncmds += 1;
                                     off += consumed;
@@ -518,9 +518,6 @@ async fn run<C: Codec>(
         }
     }
 }
-
-pub(crate) const BUSY: &[u8] =
-    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
 
 /// How a command that found the gate closed may run.
 pub(crate) enum Wait<'a> {

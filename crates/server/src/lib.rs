@@ -149,7 +149,7 @@ impl Server {
         }
     }
 
-    /// Serve until shutdown is requested (SHUTDOWN, or `state.shutdown.request()`), then
+    /// Serve until shutdown is requested (SHUTDOWN, or `state.request_shutdown()`), then
     /// close every client and return. The calling task serves as I/O thread 0 (it accepts
     /// and runs the balancer); the others run on threads of their own. See `io`.
     pub async fn run(self) {
@@ -232,7 +232,7 @@ async fn io_thread(
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot register listener: {e}");
-            state.shutdown.request();
+            state.request_shutdown();
             return;
         }
     };

@@ -235,7 +235,7 @@ impl TestServer {
     }
 
     fn stop(&mut self) {
-        self.state.shutdown.request();
+        self.state.request_shutdown();
         if let Some(t) = self.thread.take() {
             if t.join().is_err() && !std::thread::panicking() {
                 panic!("the test server thread panicked");

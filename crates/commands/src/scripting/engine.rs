@@ -6,6 +6,10 @@
 //! beside the script (ALLOW_BUSY), swaps `RUNNING → KILLED` with one compare-and-swap, so a
 //! script is killed only if it has not written: the first write swaps `RUNNING → WROTE` the
 //! same way. An instruction-count hook raises an error in the script once it is `KILLED`.
+//!
+//! Shutdown (SHUTDOWN NOSAVE, SIGTERM, SIGINT) swaps `RUNNING | WROTE → ABORTED`: unlike
+//! SCRIPT KILL it stops a script that has written too, because the process is going away
+//! anyway and must not wait for a script that may never end.
 
 use super::convert::{lua_to_reply, reply_to_lua};
 use crate::clients::Session;
@@ -25,11 +29,24 @@ pub const IDLE: u8 = 0;
 pub const RUNNING: u8 = 1;
 pub const WROTE: u8 = 2;
 pub const KILLED: u8 = 3;
+/// The server is shutting down: the script stops at its next hook or `redis.call`, written
+/// or not.
+pub const ABORTED: u8 = 4;
 
 /// The hook runs every this many VM instructions (Redis uses 100000; smaller kills faster).
 const HOOK_EVERY: u32 = 10_000;
 
 const KILLED_MSG: &str = "ERR Script killed by user with SCRIPT KILL...";
+const ABORTED_MSG: &str = "ERR Script aborted: the server is shutting down";
+
+/// Whether a script in run state `s` must stop now, and with which error.
+fn stop_reason(s: u8) -> Option<&'static str> {
+    match s {
+        KILLED => Some(KILLED_MSG),
+        ABORTED => Some(ABORTED_MSG),
+        _ => None,
+    }
+}
 
 /// Per-server scripting state.
 #[derive(Default)]
@@ -65,6 +82,16 @@ impl Engine {
         self.run_state
             .compare_exchange(RUNNING, KILLED, Ordering::AcqRel, Ordering::Acquire)
             .map(|_| ())
+    }
+
+    /// Shutdown: stop the running script, if any, even one that has written (SCRIPT KILL
+    /// would refuse it). Returns whether a script was running.
+    /// The state stays ABORTED: no script starts after shutdown began.
+    pub fn abort_for_shutdown(&self) -> bool {
+        matches!(
+            self.run_state.swap(ABORTED, Ordering::AcqRel),
+            RUNNING | WROTE | KILLED
+        )
     }
 
     #[cfg(test)]
@@ -140,7 +167,11 @@ impl Engine {
             run_state: &self.run_state,
             buf: Vec::new(),
         };
-        self.run_state.store(RUNNING, Ordering::Release);
+        // IDLE → RUNNING; a shutdown in progress (ABORTED, sticky) runs nothing more.
+        if self.run_state.swap(RUNNING, Ordering::AcqRel) == ABORTED {
+            self.run_state.store(ABORTED, Ordering::Release);
+            return Err(ScriptError::Compile(ABORTED_MSG.into()));
+        }
         srv.gate.mark_script_start();
         let lua = &st.lua;
         let res = lua.scope(|scope| {
@@ -161,7 +192,12 @@ impl Engine {
             Ok(())
         });
         srv.gate.mark_script_end();
-        self.run_state.store(IDLE, Ordering::Release);
+        // Back to IDLE, unless shutdown began meanwhile (ABORTED stays, see above).
+        let _ = self
+            .run_state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (s != ABORTED).then_some(IDLE)
+            });
         if let Err(e) = res {
             out.error(&format!("ERR Error running script: {e}"));
         }
@@ -181,8 +217,8 @@ impl Engine {
             ),
             _ => ("ERR unknown error".into(), None, None),
         };
-        if self.run_state.load(Ordering::Acquire) == KILLED {
-            msg = KILLED_MSG.into();
+        if let Some(why) = stop_reason(self.run_state.load(Ordering::Acquire)) {
+            msg = why.into();
         }
         if let (Some(source), Some(line)) = (source, line) {
             msg.push_str(&format!(" script: {sha}, on {source}:{line}."));
@@ -245,10 +281,10 @@ impl LuaState {
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
-                if run_state.load(Ordering::Acquire) == KILLED {
-                    return Err(mlua::Error::runtime(KILLED_MSG));
+                match stop_reason(run_state.load(Ordering::Acquire)) {
+                    Some(why) => Err(mlua::Error::runtime(why)),
+                    None => Ok(VmState::Continue),
                 }
-                Ok(VmState::Continue)
             },
         )?;
         Ok(LuaState {
@@ -331,8 +367,8 @@ impl ScriptCall<'_> {
     /// returns them.
     fn call(&mut self, lua: &Lua, mut args: Variadic<Value>) -> mlua::Result<(Value, bool)> {
         // A killed script stops at its next command, even one inside a pcall.
-        if self.run_state.load(Ordering::Acquire) == KILLED {
-            return Err(mlua::Error::runtime(KILLED_MSG));
+        if let Some(why) = stop_reason(self.run_state.load(Ordering::Acquire)) {
+            return Err(mlua::Error::runtime(why));
         }
         let resp = match args.first() {
             Some(Value::Integer(3)) => true,
@@ -352,8 +388,8 @@ impl ScriptCall<'_> {
                 let failed = matches!(v, protocol::RespValue::Error(_));
                 Ok((reply_to_lua(lua, &v)?, failed))
             }
-            // Killed between the check above and its first write.
-            Err(KILLED_MSG) => Err(mlua::Error::runtime(KILLED_MSG)),
+            // Killed (or aborted) between the check above and its first write.
+            Err(msg @ (KILLED_MSG | ABORTED_MSG)) => Err(mlua::Error::runtime(msg)),
             Err(msg) => {
                 let t = lua.create_table_with_capacity(0, 1)?;
                 t.raw_set("err", msg)?;
@@ -407,7 +443,7 @@ impl ScriptCall<'_> {
                 Ordering::Acquire,
             ) {
                 Ok(_) | Err(WROTE) => {}
-                Err(_) => return Err(KILLED_MSG),
+                Err(s) => return Err(stop_reason(s).unwrap_or(KILLED_MSG)),
             }
         }
         Ok(OwnedArgs::new(argv))

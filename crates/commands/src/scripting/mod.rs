@@ -27,7 +27,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
 use crate::util::{eq_ic, parse_int};
 use crate::{cmd, dispatch_sub, Ctx};
-use engine::{sha1_hex, ScriptError, KILLED, RUNNING, WROTE};
+use engine::{sha1_hex, ScriptError, ABORTED, KILLED, RUNNING, WROTE};
 use protocol::Args;
 
 const EVAL_FLAGS: u32 = NOSCRIPT | STALE | NO_MANDATORY_KEYS | MOVABLE_KEYS | EXCLUSIVE;
@@ -166,8 +166,8 @@ fn script_kill(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
         Err(WROTE) => return Err(CmdError::Static(
             "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
         )),
-        // Already being killed: Redis answers OK again.
-        Err(KILLED) => ctx.out.ok(),
+        // Already being killed (or stopped by shutdown): Redis answers OK again.
+        Err(KILLED | ABORTED) => ctx.out.ok(),
         Err(RUNNING) => unreachable!("compare-and-swap from RUNNING failed with RUNNING"),
         Err(_) => return Err(CmdError::Static("NOTBUSY No scripts in execution right now.")),
     }

@@ -15,7 +15,7 @@
 use super::json::{self, Request};
 use super::response::{self, Resp};
 use super::ConnCtx;
-use crate::conn::{run_exclusive, wait_share, Wait, BUSY};
+use crate::conn::{run_exclusive, wait_share, Wait};
 use commands::blocking::Finish;
 use commands::clients::Session;
 use commands::table::flags;
@@ -84,7 +84,7 @@ async fn run_one(state: &Arc<ServerState>, sess: &mut Session, cmd: json::Comman
             Wait::Share(g) => Some(g),
             Wait::NoGate => None,
             Wait::Busy => {
-                out.extend_from_slice(BUSY);
+                commands::reject_busy(state, sess, args, &mut out);
                 return answer(&out);
             }
         },

@@ -61,7 +61,7 @@ async fn share(state: &ServerState) -> Result<commands::gate::Shared<'_>, Resp> 
                 if state.gate.busy_since().is_some_and(|t| t >= commands::busy_reply_threshold(state)) {
                     return Err(response::error(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+                        commands::BUSY_MSG,
                     ));
                 }
             }
