@@ -58,22 +58,28 @@ pub(crate) fn bit_offset(limit: u64, arg: &[u8], hash_bits: Option<u32>) -> Resu
 }
 
 /// Redis's `lookupStringForBitCommand` plus the write: the string at `k` (created if
-/// missing) grown with zero bytes to at least `len`, handed to `f`. Keeps the TTL.
+/// missing) grown with zero bytes to at least `len`, handed to `f`, which says whether it
+/// changed any bit. Keeps the TTL. Creating or growing the string is a change too; a write
+/// that leaves every byte as it was touches no watcher, as in Redis.
 pub(crate) fn with_grown_string<R>(
     txn: &mut Txn<'_>,
     k: &Key,
     len: usize,
-    f: impl FnOnce(&mut [u8]) -> R,
+    f: impl FnOnce(&mut [u8]) -> (R, bool),
 ) -> Result<R, CmdError> {
     if !txn.exists(k) {
         txn.set(k, b"", Expiry::Clear);
     }
-    txn.modify(k, |e| {
-        check_string(e)?;
-        if e.value_len() < len {
+    txn.modify_if(k, |e| {
+        if let Err(err) = check_string(e) {
+            return (Err(err), false);
+        }
+        let grown = e.value_len() < len;
+        if grown {
             e.resize_value(len);
         }
-        Ok(f(e.value_mut()))
+        let (r, changed) = f(e.value_mut());
+        (Ok(r), grown || changed)
     })
     .unwrap_or(Err(CmdError::NoSuchKey))
 }
@@ -106,7 +112,7 @@ fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         } else {
             v[byte] &= !mask;
         }
-        old
+        (old, old != on)
     })?;
     ctx.out.int(old as i64);
     Ok(())

@@ -20,7 +20,10 @@
 //! After every command `execute_in` checks `has_waiters()` — one relaxed atomic load, the
 //! only cost on the hot path when nobody is blocked. If some client waits, `after_command`
 //! marks the command's key arguments ready when it is a write (so LPUSH, LMOVE's
-//! destination, RENAME, COPY… all wake waiters), then, unless the session denies blocking
+//! destination, RENAME, COPY… all wake waiters; a key written elsewhere — MOVE's and COPY's
+//! target database, SORT … STORE's destination — is marked by its handler through
+//! `signal_written`, and SWAPDB marks every waited key of both databases), then, unless the
+//! session denies blocking
 //! (i.e. we are inside EXEC or a script, which serve at their own end, as Redis does),
 //! `serve_ready` serves: for each ready key, the first waiter in FIFO order is locked, its
 //! `serve` runs **on the pushing thread, under the shard locks**, and its reply is stored in
@@ -184,6 +187,18 @@ impl Blocking {
         }
     }
 
+    /// Mark every key of `db` that some client waits on ready (SWAPDB: any of them may
+    /// exist now). Waiters whose key is still empty stay blocked when served.
+    pub fn signal_db(&self, db: usize) {
+        let mut g = self.inner.lock();
+        let Inner { by_key, ready, .. } = &mut *g;
+        for k in by_key.keys().filter(|(d, _)| *d == db) {
+            if !ready.contains(k) {
+                ready.push(k.clone());
+            }
+        }
+    }
+
     fn front(&self, key: &(usize, Vec<u8>)) -> Option<Arc<Waiter>> {
         self.inner
             .lock()
@@ -290,6 +305,15 @@ pub fn after_command(srv: &ServerState, sess: &Session, spec: &CommandSpec, args
     }
     if !sess.deny_blocking {
         serve_ready(srv);
+    }
+}
+
+/// Mark a key a command wrote outside its key positions in the caller's database ready:
+/// MOVE's and COPY's target database, SORT … STORE's destination. One relaxed load when
+/// nobody is blocked; serving happens when the command ends (`after_command`).
+pub fn signal_written(srv: &ServerState, db: usize, key: &[u8]) {
+    if srv.blocking.has_waiters() {
+        srv.blocking.signal(db, key);
     }
 }
 

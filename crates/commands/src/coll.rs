@@ -50,6 +50,21 @@ pub(crate) fn write<R>(
     create: Option<&dyn Fn(u32) -> Entry>,
     f: impl FnOnce(&mut Entry) -> Result<R, CmdError>,
 ) -> Result<Option<R>, CmdError> {
+    write_if(txn, k, ty, create, f, |_| true)
+}
+
+/// `write` for a command that may change nothing (SADD of members already there, HDEL of
+/// missing fields…): `changed` tells from `f`'s result whether the collection changed, and
+/// only then are the key's watchers touched (Redis signals a key only when modified). A
+/// failed `f` changes nothing. Creating or deleting the key is always a change.
+pub(crate) fn write_if<R>(
+    txn: &mut Txn<'_>,
+    k: &Key,
+    ty: ObjType,
+    create: Option<&dyn Fn(u32) -> Entry>,
+    f: impl FnOnce(&mut Entry) -> Result<R, CmdError>,
+    changed: impl FnOnce(&R) -> bool,
+) -> Result<Option<R>, CmdError> {
     if !check_type(txn, k, ty)? {
         let Some(make) = create else {
             return Ok(None);
@@ -58,9 +73,10 @@ pub(crate) fn write<R>(
         txn.put_entry(k, e, 0);
     }
     let (r, empty) = txn
-        .modify(k, |e| {
+        .modify_if(k, |e| {
             let r = f(e);
-            (r, is_empty(e))
+            let ch = r.as_ref().is_ok_and(changed);
+            ((r, is_empty(e)), ch)
         })
         .expect("the key was just checked or created");
     if empty {

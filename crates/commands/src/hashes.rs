@@ -108,14 +108,21 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
     let make = creator(k.bytes, k.slot);
-    let r = coll::write(&mut txn, &k, ObjType::Hash, Some(&make), |e| {
-        if HashRef::of(e).get(field).is_some() {
-            return Ok(0);
-        }
-        hash::prepare(e, 1, [field.len(), value.len()].into_iter(), &lim);
-        hash::set(e, field, value, &lim);
-        Ok(1)
-    })?;
+    let r = coll::write_if(
+        &mut txn,
+        &k,
+        ObjType::Hash,
+        Some(&make),
+        |e| {
+            if HashRef::of(e).get(field).is_some() {
+                return Ok(0);
+            }
+            hash::prepare(e, 1, [field.len(), value.len()].into_iter(), &lim);
+            hash::set(e, field, value, &lim);
+            Ok(1)
+        },
+        |&n| n > 0,
+    )?;
     ctx.out.int(r.unwrap_or(0));
     Ok(())
 }
@@ -195,16 +202,23 @@ fn hvals(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let n = coll::write(&mut txn, &k, ObjType::Hash, None, |e| {
-        let mut n = 0;
-        for f in args.iter().skip(2) {
-            n += hash::remove(e, f) as i64;
-            if coll::is_empty(e) {
-                break;
+    let n = coll::write_if(
+        &mut txn,
+        &k,
+        ObjType::Hash,
+        None,
+        |e| {
+            let mut n = 0;
+            for f in args.iter().skip(2) {
+                n += hash::remove(e, f) as i64;
+                if coll::is_empty(e) {
+                    break;
+                }
             }
-        }
-        Ok(n)
-    })?;
+            Ok(n)
+        },
+        |&n| n > 0,
+    )?;
     ctx.out.int(n.unwrap_or(0));
     Ok(())
 }

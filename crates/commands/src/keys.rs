@@ -313,6 +313,8 @@ fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     }
     txn.put_entry(&dst, copy, at);
     txn.touch_key(&dst);
+    // The destination may be in another database than the caller's: wake its waiters.
+    crate::blocking::signal_written(ctx.srv, dst_db, dst.bytes);
     ctx.out.int(1);
     Ok(())
 }
@@ -343,6 +345,8 @@ fn move_(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     txn.db = dst_db;
     // Same key bytes and slot: the entry moves as it is, without a copy.
     txn.put_entry(&k, e, at);
+    // Clients blocked on the key in the target database are woken.
+    crate::blocking::signal_written(ctx.srv, dst_db, k.bytes);
     ctx.out.int(1);
     Ok(())
 }
@@ -434,6 +438,8 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: i64, relative: bool) 
         txn.delete(&k);
     } else {
         txn.set_expire(&k, when as u64);
+        // A new TTL equal to the old one (same millisecond) is still a change to Redis.
+        txn.signal_modified(&k);
     }
     ctx.out.int(1);
     Ok(())

@@ -321,9 +321,12 @@ fn linsert(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         Some(e) => check_list(e)?,
     }
     let limits = ctx.srv.settings.limits();
+    // A missing pivot inserts nothing: no change for WATCH.
     let r = txn
-        .modify(&k, |e| {
-            list::insert(e, args.get(3), args.get(4), before, &limits)
+        .modify_if(&k, |e| {
+            let r = list::insert(e, args.get(3), args.get(4), before, &limits);
+            let changed = r.is_some();
+            (r, changed)
         })
         .flatten();
     ctx.out.int(r.map_or(-1, |n| n as i64));
@@ -343,9 +346,9 @@ fn lrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         Some(e) => check_list(e)?,
     }
     let (n, empty) = txn
-        .modify(&k, |e| {
+        .modify_if(&k, |e| {
             let n = list::rem(e, count, args.get(3));
-            (n, list::len(e) == 0)
+            ((n, list::len(e) == 0), n > 0)
         })
         .unwrap_or_default();
     if empty {
@@ -375,7 +378,8 @@ fn ltrim(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         None => {
             txn.delete(&k);
         }
-        Some((s, t)) if s == 0 && t + 1 == n => {}
+        // Nothing to trim, but Redis signals the key all the same (WATCH sees a change).
+        Some((s, t)) if s == 0 && t + 1 == n => txn.signal_modified(&k),
         Some((s, t)) => {
             txn.modify(&k, |e| list::trim(e, s, t));
         }

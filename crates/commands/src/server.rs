@@ -219,6 +219,12 @@ fn swapdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Err(CmdError::DbIndexOutOfRange);
     }
     ctx.srv.ks.swap_db(a as usize, b as usize);
+    // Clients blocked in either database may find their key there now (Redis's
+    // `scanDatabaseForReadyKeys`): they are served when SWAPDB ends.
+    if ctx.srv.blocking.has_waiters() {
+        ctx.srv.blocking.signal_db(a as usize);
+        ctx.srv.blocking.signal_db(b as usize);
+    }
     ctx.out.ok();
     Ok(())
 }

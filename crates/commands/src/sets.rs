@@ -72,14 +72,21 @@ fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let first = args.get(2);
     let mut txn = ctx.txn1(&k);
     let make = |lru| set::new_entry(k.bytes, k.slot, lru, first, hint, &lim);
-    let n = coll::write(&mut txn, &k, ObjType::Set, Some(&make), |e| {
-        set::maybe_convert(e, hint, &lim);
-        let mut n = 0;
-        for m in args.iter().skip(2) {
-            n += set::add(e, m, &lim) as i64;
-        }
-        Ok(n)
-    })?;
+    let n = coll::write_if(
+        &mut txn,
+        &k,
+        ObjType::Set,
+        Some(&make),
+        |e| {
+            set::maybe_convert(e, hint, &lim);
+            let mut n = 0;
+            for m in args.iter().skip(2) {
+                n += set::add(e, m, &lim) as i64;
+            }
+            Ok(n)
+        },
+        |&n| n > 0,
+    )?;
     ctx.out.int(n.unwrap_or(0));
     Ok(())
 }
@@ -88,16 +95,23 @@ fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn srem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let n = coll::write(&mut txn, &k, ObjType::Set, None, |e| {
-        let mut n = 0;
-        for m in args.iter().skip(2) {
-            n += set::remove(e, m) as i64;
-            if coll::is_empty(e) {
-                break;
+    let n = coll::write_if(
+        &mut txn,
+        &k,
+        ObjType::Set,
+        None,
+        |e| {
+            let mut n = 0;
+            for m in args.iter().skip(2) {
+                n += set::remove(e, m) as i64;
+                if coll::is_empty(e) {
+                    break;
+                }
             }
-        }
-        Ok(n)
-    })?;
+            Ok(n)
+        },
+        |&n| n > 0,
+    )?;
     ctx.out.int(n.unwrap_or(0));
     Ok(())
 }
@@ -285,17 +299,29 @@ fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         ctx.out.int(found as i64);
         return Ok(());
     }
-    let removed = coll::write(&mut txn, &src, ObjType::Set, None, |e| {
-        Ok(set::remove(e, m))
-    })?;
+    let removed = coll::write_if(
+        &mut txn,
+        &src,
+        ObjType::Set,
+        None,
+        |e| Ok(set::remove(e, m)),
+        |&r| r,
+    )?;
     if removed != Some(true) {
         ctx.out.int(0);
         return Ok(());
     }
+    // A member already in the destination leaves it unchanged: its watchers are not
+    // touched (Redis signals the destination only when the member was added).
     let make = |lru| set::new_entry(dst.bytes, dst.slot, lru, m, 1, &lim);
-    coll::write(&mut txn, &dst, ObjType::Set, Some(&make), |e| {
-        Ok(set::add(e, m, &lim))
-    })?;
+    coll::write_if(
+        &mut txn,
+        &dst,
+        ObjType::Set,
+        Some(&make),
+        |e| Ok(set::add(e, m, &lim)),
+        |&added| added,
+    )?;
     ctx.out.int(1);
     Ok(())
 }

@@ -223,6 +223,8 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> CmdResult {
                 let lru = txn.initial_lru();
                 let e: Entry = generic::from_value(d.bytes, d.slot, lru, &v, &limits);
                 txn.put_entry(&d, e, 0);
+                // STORE is not among SORT's key positions: wake BLPOP & co. on it here.
+                crate::blocking::signal_written(ctx.srv, ctx.sess.db, d.bytes);
             }
             drop(txn);
             ctx.out.int(n as i64);

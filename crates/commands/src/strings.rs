@@ -497,13 +497,18 @@ fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let limit = max_string_len(ctx);
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let r = txn.modify(&k, |e| -> Result<usize, CmdError> {
-        check_string(e)?;
-        if !value.is_empty() {
-            check_string_length(limit, offset, value.len() as u64)?;
-            write_at(e, offset as usize, value);
-        }
-        Ok(e.value_len())
+    // An empty value writes nothing: no change for WATCH (Redis returns before signalling).
+    let r = txn.modify_if(&k, |e| {
+        let r = (|| {
+            check_string(e)?;
+            if !value.is_empty() {
+                check_string_length(limit, offset, value.len() as u64)?;
+                write_at(e, offset as usize, value);
+            }
+            Ok(e.value_len())
+        })();
+        let changed = r.is_ok() && !value.is_empty();
+        (r, changed)
     });
     let len = match r {
         Some(r) => r?,

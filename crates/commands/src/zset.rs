@@ -153,17 +153,28 @@ pub(crate) fn new_lru(ctx: &Ctx<'_>, txn: &Txn<'_>) -> u32 {
 /// Run `f` on the sorted set at `k`, creating an empty one first when the key is missing
 /// and `create` is set; afterwards the key is stored if new and non-empty, or deleted if it
 /// became empty. `None` when the key is missing and `create` is false.
-pub(crate) fn write_zset<R>(
+///
+/// For a command that may change nothing (ZREM of absent members, ZADD of an
+/// unchanged score…): only when `changed` says so from `f`'s result are the key's watchers
+/// touched, as Redis signals a key only when it was modified.
+pub(crate) fn write_zset_if<R>(
     ctx: &Ctx<'_>,
     txn: &mut Txn<'_>,
     k: &Key,
     create: bool,
     f: impl FnOnce(&mut Entry) -> R,
+    changed: impl FnOnce(&R) -> bool,
 ) -> Result<Option<R>, CmdError> {
     match txn.peek(k) {
         Some(e) if e.obj_type() != ObjType::ZSet => Err(CmdError::WrongType),
         Some(_) => {
-            let r = txn.modify(k, f).expect("key present");
+            let r = txn
+                .modify_if(k, |e| {
+                    let r = f(e);
+                    let ch = changed(&r);
+                    (r, ch)
+                })
+                .expect("key present");
             if txn.peek(k).is_some_and(|e| ZRef::of(e).is_empty()) {
                 txn.delete(k);
             }

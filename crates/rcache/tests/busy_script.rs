@@ -30,12 +30,19 @@ fn wait_busy(c: &mut RawConn) {
 fn a_command_refused_busy_inside_multi_poisons_the_transaction() {
     let srv = TestServer::start();
     let mut b = srv.raw();
-    assert_eq!(b.request(&["CONFIG", "SET", "busy-reply-threshold", "10"]), "+OK\r\n");
+    assert_eq!(
+        b.request(&["CONFIG", "SET", "busy-reply-threshold", "10"]),
+        "+OK\r\n"
+    );
     assert_eq!(b.request(&["SET", "xx", "1"]), "+OK\r\n");
     let mut runner = start_script(srv.addr(), "while true do end");
     wait_busy(&mut b);
 
-    assert_eq!(b.request(&["MULTI"]), "+OK\r\n", "MULTI is allowed while busy");
+    assert_eq!(
+        b.request(&["MULTI"]),
+        "+OK\r\n",
+        "MULTI is allowed while busy"
+    );
     assert_eq!(b.request(&["INCR", "xx"]), BUSY);
     let mut admin = srv.raw();
     assert_eq!(admin.request(&["SCRIPT", "KILL"]), "+OK\r\n");
@@ -56,7 +63,10 @@ fn a_command_refused_busy_inside_multi_poisons_the_transaction() {
 fn exec_during_busy_answers_execabort_and_leaves_multi() {
     let srv = TestServer::start();
     let mut b = srv.raw();
-    assert_eq!(b.request(&["CONFIG", "SET", "busy-reply-threshold", "10"]), "+OK\r\n");
+    assert_eq!(
+        b.request(&["CONFIG", "SET", "busy-reply-threshold", "10"]),
+        "+OK\r\n"
+    );
     assert_eq!(b.request(&["MULTI"]), "+OK\r\n");
     assert_eq!(b.request(&["INCR", "yy"]), "+QUEUED\r\n");
     let mut runner = start_script(srv.addr(), "while true do end");
@@ -87,16 +97,29 @@ enum Stop {
 
 fn stops_promptly(script: &str, stop: Stop) {
     let p = RcacheProcess::builder(BIN)
-        .args(["--http-port", "off", "--binary-port", "off", "--memcache-port", "off"])
+        .args([
+            "--http-port",
+            "off",
+            "--binary-port",
+            "off",
+            "--memcache-port",
+            "off",
+        ])
         .start();
     let mut c = p.raw();
-    assert_eq!(c.request(&["CONFIG", "SET", "busy-reply-threshold", "10"]), "+OK\r\n");
+    assert_eq!(
+        c.request(&["CONFIG", "SET", "busy-reply-threshold", "10"]),
+        "+OK\r\n"
+    );
     let mut runner = start_script(p.addr(), script);
     wait_busy(&mut c);
     // Plain SHUTDOWN (and NOW) are refused while busy, as in Redis: only NOSAVE stops.
     assert_eq!(c.request(&["SHUTDOWN"]), BUSY);
     assert_eq!(c.request(&["SHUTDOWN", "NOW"]), BUSY);
-    assert!(p.try_wait().is_none(), "still running after a refused SHUTDOWN");
+    assert!(
+        p.try_wait().is_none(),
+        "still running after a refused SHUTDOWN"
+    );
     let asked = Instant::now();
     match stop {
         Stop::ShutdownNosave => c.send_cmd(&["SHUTDOWN", "NOSAVE"]),
@@ -129,7 +152,10 @@ fn shutdown_nosave_stops_a_script_that_wrote() {
 
 #[test]
 fn sigterm_ends_the_process_during_a_busy_script() {
-    stops_promptly("redis.call('set', 'w', '1') while true do end", Stop::Sigterm);
+    stops_promptly(
+        "redis.call('set', 'w', '1') while true do end",
+        Stop::Sigterm,
+    );
 }
 
 #[test]

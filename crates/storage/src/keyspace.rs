@@ -794,20 +794,32 @@ impl<'a> Txn<'a> {
         }
     }
 
-    /// Change a key's value in place; accounting follows the size change.
+    /// Change a key's value in place; accounting follows the size change. The key counts
+    /// as changed (WATCH); `modify_if` is for writes that may change nothing.
+    #[inline]
     pub fn modify<R>(&mut self, k: &Key, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        self.modify_if(k, |e| (f(e), true))
+    }
+
+    /// `modify` for a write that may leave the value as it was (SADD of a member already
+    /// there, SETBIT to the bit's value…): `f` says whether it changed anything, and only a
+    /// change touches the key's watchers, as Redis signals a key only when it was modified.
+    pub fn modify_if<R>(&mut self, k: &Key, f: impl FnOnce(&mut Entry) -> (R, bool)) -> Option<R> {
         let i = self.locate(k)?;
         self.touch(k, i);
         let db = self.db;
-        self.ks.watches.touch(db, k.bytes);
         let sd = self.sd(k.shard());
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
-        let r = f(e);
+        let (r, changed) = f(e);
         e.fit();
         let (m1, v1) = (e.mem_usage(), e.value_len());
         let d = sd.account_change(db, m0, v0, m1, v1);
         self.delta += d;
+        if changed {
+            // After the change, still under the shard lock: a watcher sees it either way.
+            self.ks.watches.touch(db, k.bytes);
+        }
         Some(r)
     }
 
@@ -956,6 +968,13 @@ impl<'a> Txn<'a> {
             }
             None => false,
         }
+    }
+
+    /// Tell `k`'s watchers it changed, for a write Redis counts as a change although the
+    /// stored value may be as it was (EXPIRE to the same instant, LTRIM that keeps the
+    /// whole list): Redis's `signalModifiedKey`.
+    pub fn signal_modified(&mut self, k: &Key) {
+        self.ks.watches.touch(self.db, k.bytes);
     }
 
     /// WATCH `k` with a client's flag: looks the key up first (an already expired key is

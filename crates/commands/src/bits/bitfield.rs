@@ -193,7 +193,9 @@ fn unsigned_overflow(value: u64, incr: i64, bits: u32, ow: Overflow) -> Option<u
 
 /// Run one SET or INCRBY on the (grown) string; answers the old value (SET), the new value
 /// (INCRBY), or nil when OVERFLOW FAIL refused the write.
-fn write_op(v: &mut [u8], op: &Op, out: &mut Reply<'_>) {
+/// Run a SET or INCRBY; whether it changed the stored bits (WATCH sees only a change).
+fn write_op(v: &mut [u8], op: &Op, out: &mut Reply<'_>) -> bool {
+    let before = get_unsigned_any(v, op);
     let (store, reply) = if op.signed {
         let old = get_signed(v, op.offset, op.bits);
         let (new, ovf) = match op.kind {
@@ -233,8 +235,21 @@ fn write_op(v: &mut [u8], op: &Op, out: &mut Reply<'_>) {
         Some(new) => {
             out.int(reply);
             set_bits(v, op.offset, op.bits, new);
+            get_unsigned_any(v, op) != before
         }
-        None => out.null(),
+        None => {
+            out.null();
+            false
+        }
+    }
+}
+
+/// The raw bits of `op`'s field, whatever its sign (i64 reads all 64 bits).
+fn get_unsigned_any(v: &[u8], op: &Op) -> u64 {
+    if op.bits == 64 {
+        get_signed(v, op.offset, 64) as u64
+    } else {
+        get_unsigned(v, op.offset, op.bits)
     }
 }
 
@@ -273,12 +288,14 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro_command: bool) -> CmdR
     let out = &mut ctx.out;
     with_grown_string(&mut txn, &k, (highest >> 3) as usize + 1, |v| {
         out.array_len(ops.len());
+        let mut changed = false;
         for op in &ops {
             match op.kind {
                 Kind::Get => read_op(v, op, out),
-                Kind::Set | Kind::IncrBy => write_op(v, op, out),
+                Kind::Set | Kind::IncrBy => changed |= write_op(v, op, out),
             }
         }
+        ((), changed)
     })
 }
 

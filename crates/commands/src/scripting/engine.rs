@@ -280,11 +280,9 @@ impl LuaState {
             ))?;
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_, _| {
-                match stop_reason(run_state.load(Ordering::Acquire)) {
-                    Some(why) => Err(mlua::Error::runtime(why)),
-                    None => Ok(VmState::Continue),
-                }
+            move |_, _| match stop_reason(run_state.load(Ordering::Acquire)) {
+                Some(why) => Err(mlua::Error::runtime(why)),
+                None => Ok(VmState::Continue),
             },
         )?;
         Ok(LuaState {

@@ -2,7 +2,8 @@
 //! ZLEXCOUNT, ZRANK, ZREVRANK, ZREMRANGEBYRANK/SCORE/LEX, ZRANDMEMBER, ZSCAN.
 
 use super::{
-    parse_lex_range, parse_score_range, rank_window, read_zset, reply_score, write_zset, PairWriter,
+    parse_lex_range, parse_score_range, rank_window, read_zset, reply_score, write_zset_if,
+    PairWriter,
 };
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
@@ -67,53 +68,65 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let limits = ctx.srv.settings.limits();
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let r = write_zset(ctx, &mut txn, &k, !xx, |e| {
-        let (mut added, mut updated, mut processed, mut last) = (0i64, 0i64, 0, 0.0);
-        if e.enc() == storage::Enc::Compact {
-            // Grow a small set once for the whole command, not once per member: fewer
-            // reallocations, less memory left behind in the allocator.
-            let more: usize = (0..scores.len())
-                .map(|j| storage::types::compact::encoded_len(args.get(i + 2 * j + 1).len()) + 9)
-                .sum();
-            e.reserve_value_exact(more);
-        }
-        for (j, &score) in scores.iter().enumerate() {
-            let m = args.get(i + 2 * j + 1);
-            match ZRef::of(e).score(m) {
-                Some(cur) => {
-                    if nx {
-                        continue;
-                    }
-                    let mut s = score;
-                    if incr {
-                        s += cur;
-                        if s.is_nan() {
-                            return Err(NAN_SCORE);
+    let r = write_zset_if(
+        ctx,
+        &mut txn,
+        &k,
+        !xx,
+        |e| {
+            let (mut added, mut updated, mut processed, mut last) = (0i64, 0i64, 0, 0.0);
+            if e.enc() == storage::Enc::Compact {
+                // Grow a small set once for the whole command, not once per member: fewer
+                // reallocations, less memory left behind in the allocator.
+                let more: usize = (0..scores.len())
+                    .map(|j| {
+                        storage::types::compact::encoded_len(args.get(i + 2 * j + 1).len()) + 9
+                    })
+                    .sum();
+                e.reserve_value_exact(more);
+            }
+            for (j, &score) in scores.iter().enumerate() {
+                let m = args.get(i + 2 * j + 1);
+                match ZRef::of(e).score(m) {
+                    Some(cur) => {
+                        if nx {
+                            continue;
+                        }
+                        let mut s = score;
+                        if incr {
+                            s += cur;
+                            if s.is_nan() {
+                                return Err(NAN_SCORE);
+                            }
+                        }
+                        if (lt && s >= cur) || (gt && s <= cur) {
+                            continue;
+                        }
+                        processed += 1;
+                        last = s;
+                        if s != cur {
+                            zset::set(e, m, s, &limits);
+                            updated += 1;
                         }
                     }
-                    if (lt && s >= cur) || (gt && s <= cur) {
-                        continue;
+                    None => {
+                        if xx {
+                            continue;
+                        }
+                        zset::set(e, m, score, &limits);
+                        added += 1;
+                        processed += 1;
+                        last = score;
                     }
-                    processed += 1;
-                    last = s;
-                    if s != cur {
-                        zset::set(e, m, s, &limits);
-                        updated += 1;
-                    }
-                }
-                None => {
-                    if xx {
-                        continue;
-                    }
-                    zset::set(e, m, score, &limits);
-                    added += 1;
-                    processed += 1;
-                    last = score;
                 }
             }
-        }
-        Ok((added, updated, processed, last))
-    })?;
+            Ok((added, updated, processed, last))
+        },
+        |r| {
+            r.as_ref()
+                .is_ok_and(|&(added, updated, ..)| added + updated > 0)
+        },
+    )?;
     let (added, updated, processed, last) = match r {
         Some(r) => r?,
         None => (0, 0, 0, 0.0),
@@ -137,14 +150,26 @@ pub(super) fn zincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let limits = ctx.srv.settings.limits();
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let s = write_zset(ctx, &mut txn, &k, true, |e| {
-        let s = ZRef::of(e).score(m).map_or(by, |cur| cur + by);
-        if s.is_nan() {
-            return Err(NAN_SCORE);
-        }
-        zset::set(e, m, s, &limits);
-        Ok(s)
-    })?
+    let (s, _) = write_zset_if(
+        ctx,
+        &mut txn,
+        &k,
+        true,
+        |e| {
+            let cur = ZRef::of(e).score(m);
+            let s = cur.map_or(by, |cur| cur + by);
+            if s.is_nan() {
+                return Err(NAN_SCORE);
+            }
+            if cur == Some(s) {
+                // An increment that leaves the score as it was changes nothing.
+                return Ok((s, false));
+            }
+            zset::set(e, m, s, &limits);
+            Ok((s, true))
+        },
+        |r| r.as_ref().is_ok_and(|&(_, changed)| changed),
+    )?
     .expect("created")?;
     reply_score(&mut ctx.out, s);
     Ok(())
@@ -154,18 +179,25 @@ pub(super) fn zincrby(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 pub(super) fn zrem(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let n = write_zset(ctx, &mut txn, &k, false, |e| {
-        let mut n = 0;
-        for m in args.iter().skip(2) {
-            if zset::remove(e, m).is_some() {
-                n += 1;
+    let n = write_zset_if(
+        ctx,
+        &mut txn,
+        &k,
+        false,
+        |e| {
+            let mut n = 0;
+            for m in args.iter().skip(2) {
+                if zset::remove(e, m).is_some() {
+                    n += 1;
+                }
+                if ZRef::of(e).is_empty() {
+                    break;
+                }
             }
-            if ZRef::of(e).is_empty() {
-                break;
-            }
-        }
-        n
-    })?;
+            n
+        },
+        |&n| n > 0,
+    )?;
     ctx.out.int(n.unwrap_or(0));
     Ok(())
 }
@@ -260,10 +292,17 @@ fn remrange(
 ) -> CmdResult {
     let k = ctx.key(args.get(1));
     let mut txn = ctx.txn1(&k);
-    let n = write_zset(ctx, &mut txn, &k, false, |e| {
-        let (a, b) = window(&ZRef::of(e));
-        zset::remove_range(e, a, b)
-    })?;
+    let n = write_zset_if(
+        ctx,
+        &mut txn,
+        &k,
+        false,
+        |e| {
+            let (a, b) = window(&ZRef::of(e));
+            zset::remove_range(e, a, b)
+        },
+        |&n| n > 0,
+    )?;
     ctx.out.int(n.unwrap_or(0) as i64);
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! ZPOPMIN, ZPOPMAX and ZMPOP, and their non-blocking core (`pop_first_nonempty`), which the
 //! blocking BZPOPMIN/BZPOPMAX/BZMPOP reuse once the blocking machinery is wired in.
 
-use super::{read_zset_type_only, write_zset};
+use super::{read_zset_type_only, write_zset_if};
 use crate::error::{CmdError, CmdResult};
 use crate::util::{eq_ic, parse_int};
 use crate::Ctx;
@@ -51,8 +51,15 @@ pub fn pop_first_nonempty_locked(
         if !ready {
             continue;
         }
-        let items =
-            write_zset(ctx, txn, k, false, |e| zset::pop(e, count, max))?.unwrap_or_default();
+        let items = write_zset_if(
+            ctx,
+            txn,
+            k,
+            false,
+            |e| zset::pop(e, count, max),
+            |items| !items.is_empty(),
+        )?
+        .unwrap_or_default();
         return Ok(Some(PopResult {
             key: k.bytes.to_vec(),
             items,
