@@ -1,8 +1,9 @@
 //! Persistence: what rcache writes to disk and reads back.
 //!
 //! ```text
-//!  record.rs   Record: one key as every loader yields it (db, key, value, absolute expiry)
-//!  rdb.rs      reading Redis's dump.rdb (RDB version ≤ 10) into Records
+//!  record.rs   Record: one key as every loader yields it (db, key, value, absolute expiry,
+//!              memcached metadata), and `insert`, the one way a loaded key enters the keyspace
+//!  snapshot/   rcache's point-in-time snapshot: format, writer (no fork), reader/loader
 //! ```
 //!
 //! Every loader — rcache's own snapshot, the append-only log, a Redis RDB file — yields the
@@ -11,5 +12,6 @@
 //! BGSAVE…) and the server's start-up call into it.
 
 pub mod record;
+pub mod snapshot;
 
 pub use record::Record;

@@ -10,6 +10,7 @@ use crate::entry::{Entry, Expiry, McMeta, NO_VOL};
 use crate::evict::{self, EvictionConfig, Oom, Policy};
 use crate::shard::{DbPart, ShardCounters, ShardData};
 use crate::slot::{key_slot, SLOTS};
+use crate::snapshot::{SlotSink, SnapState};
 use crate::watch::{WatchFlag, Watches};
 use crate::{SHARDS, SLOTS_PER_SHARD};
 use foldhash::fast::FixedState;
@@ -37,6 +38,8 @@ pub struct Keyspace {
     pub(crate) expire_cursor: AtomicUsize,
     /// Watched keys (WATCH, `watch.rs`); shared with every shard's write paths.
     pub watches: Arc<Watches>,
+    /// The running point-in-time snapshot (`snapshot.rs`); shared with every shard.
+    snap: Arc<SnapState>,
 }
 
 /// A key with its hash and slot, computed once per command.
@@ -81,6 +84,7 @@ impl Keyspace {
         let seed: u64 = rand::rng().random();
         let hasher = FixedState::with_seed(seed);
         let watches = Arc::new(Watches::default());
+        let snap = Arc::new(SnapState::default());
         let shards = (0..SHARDS)
             .map(|i| {
                 Padded(Mutex::new(ShardData::new(
@@ -88,6 +92,7 @@ impl Keyspace {
                     hasher.clone(),
                     SmallRng::seed_from_u64(seed ^ i as u64),
                     watches.clone(),
+                    snap.clone(),
                 )))
             })
             .collect();
@@ -101,7 +106,64 @@ impl Keyspace {
             evict_cursor: AtomicUsize::new(0),
             expire_cursor: AtomicUsize::new(0),
             watches,
+            snap,
         }
+    }
+
+    /// Start a point-in-time snapshot (`snapshot.rs`): from now on every write saves its
+    /// slot table to `sink` first, unless already saved. Holds every shard lock while it
+    /// switches, so the instant falls between writes; the caller holds the exclusion gate
+    /// alone when multi-key atomicity matters. Returns the snapshot's epoch, for
+    /// `save_shard`. Panics if a snapshot is already running (the caller serialises them).
+    pub fn begin_snapshot(&self, sink: Arc<dyn SlotSink>) -> u32 {
+        let guards: Vec<_> = self.shards.iter().map(|s| s.0.lock()).collect();
+        assert_eq!(
+            self.snap.epoch.load(Relaxed),
+            0,
+            "a snapshot is already running"
+        );
+        let ep = self.snap.next_epoch();
+        *self.snap.sink.write() = Some(sink);
+        self.snap.epoch.store(ep, Relaxed);
+        drop(guards);
+        ep
+    }
+
+    /// Save every table of `shard` that snapshot `ep` has not saved yet, holding the shard
+    /// lock for at most about `batch` entries at a time (clients wait between batches, not
+    /// for the whole shard). Returns the entries saved by this call.
+    pub fn save_shard(&self, shard: usize, ep: u32, batch: usize) -> usize {
+        let mut total = 0;
+        for db in 0..self.ndbs {
+            let mut local = 0;
+            while local < SLOTS_PER_SHARD {
+                let mut g = self.shards[shard].0.lock();
+                if g.dbs[db].keys == 0 && g.dbs[db].snap_marks.is_empty() {
+                    // Nothing here at the instant, or ever written since: nothing to save.
+                    break;
+                }
+                let mut held = 0;
+                while local < SLOTS_PER_SHARD && held < batch {
+                    held += g.save_table(db, local, ep) + 1;
+                    local += 1;
+                }
+                total += held;
+            }
+        }
+        total
+    }
+
+    /// End the running snapshot: writes no longer save tables, and the sink is dropped.
+    pub fn end_snapshot(&self) {
+        let guards: Vec<_> = self.shards.iter().map(|s| s.0.lock()).collect();
+        self.snap.epoch.store(0, Relaxed);
+        *self.snap.sink.write() = None;
+        drop(guards);
+    }
+
+    /// Whether a snapshot is running.
+    pub fn snapshot_running(&self) -> bool {
+        self.snap.epoch.load(Relaxed) != 0
     }
 
     pub fn databases(&self) -> usize {
@@ -298,6 +360,10 @@ impl Keyspace {
     /// Swap two databases atomically (every shard locked).
     pub fn swap_db(&self, a: usize, b: usize) {
         let mut guards: Vec<_> = self.shards.iter().map(|s| s.0.lock()).collect();
+        for g in guards.iter_mut() {
+            g.before_db_write(a);
+            g.before_db_write(b);
+        }
         if self.watches.active() {
             // As Redis: a key watched in either database changes if it exists in either.
             for (d, key) in self.watches.keys_in(&[a, b]) {
@@ -809,6 +875,7 @@ impl<'a> Txn<'a> {
         self.touch(k, i);
         let db = self.db;
         let sd = self.sd(k.shard());
+        sd.before_write(db, k.slot);
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
         let (r, changed) = f(e);
@@ -893,6 +960,8 @@ impl<'a> Txn<'a> {
         let db = self.db;
         let sd = self.sd(k.shard());
         sd.counters.hits += 1;
+        // `f` may stamp metadata (a CAS): a change the running snapshot must not see.
+        sd.before_write(db, k.slot);
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
         // `f` runs before the LRU/LFU refresh, so it can report the idle time (meta `l`).
@@ -916,6 +985,7 @@ impl<'a> Txn<'a> {
         let db = self.db;
         self.ks.watches.touch(db, k.bytes);
         let sd = self.sd(k.shard());
+        sd.before_write(db, k.slot);
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
         f(e);

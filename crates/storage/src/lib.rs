@@ -21,6 +21,7 @@ pub mod expire;
 pub mod keyspace;
 pub mod shard;
 pub mod slot;
+pub mod snapshot;
 pub mod table;
 pub mod types;
 pub mod watch;
@@ -30,6 +31,7 @@ pub use entry::{next_cas, Enc, Entry, Expiry, McMeta, ObjType};
 pub use evict::{EvictionConfig, Oom, Policy};
 pub use keyspace::{DbInfo, Key, Keyspace, KeyspaceStats, McView, Txn};
 pub use slot::{key_slot, SLOTS};
+pub use snapshot::SlotSink;
 pub use types::{Collection, Limits};
 pub use watch::{WatchFlag, Watches};
 

@@ -4,6 +4,7 @@
 //! eviction) and the memory accounting.
 
 use crate::entry::{Entry, NO_VOL};
+use crate::snapshot::SnapState;
 use crate::table::SlotTable;
 use crate::watch::Watches;
 use crate::SHARDS;
@@ -35,6 +36,9 @@ pub struct DbPart {
     pub(crate) volatile: Vec<VolKey>,
     pub(crate) key_bytes: usize,
     pub(crate) value_bytes: usize,
+    /// Per local slot, the snapshot epoch its table was last saved in (`snapshot.rs`);
+    /// empty until a snapshot first saves a table here.
+    pub(crate) snap_marks: Vec<u32>,
 }
 
 impl DbPart {
@@ -73,6 +77,9 @@ pub struct ShardData {
     pub(crate) hasher: FixedState,
     /// WATCH registry (`watch.rs`): every insert, removal and TTL change here touches it.
     pub(crate) watches: Arc<Watches>,
+    /// The running snapshot, if any (`snapshot.rs`): every change here saves its slot
+    /// table first.
+    pub(crate) snap: Arc<SnapState>,
 }
 
 impl ShardData {
@@ -81,6 +88,7 @@ impl ShardData {
         hasher: FixedState,
         rng: SmallRng,
         watches: Arc<Watches>,
+        snap: Arc<SnapState>,
     ) -> Self {
         ShardData {
             dbs: (0..ndbs).map(|_| DbPart::default()).collect(),
@@ -89,7 +97,50 @@ impl ShardData {
             mem: 0,
             hasher,
             watches,
+            snap,
         }
+    }
+
+    /// Called before any change to `slot`'s table of `db`: while a snapshot runs, save the
+    /// table as it is now if this snapshot has not saved it yet. One relaxed load otherwise.
+    #[inline]
+    pub(crate) fn before_write(&mut self, db: usize, slot: u16) {
+        let ep = self.snap.epoch.load(std::sync::atomic::Ordering::Relaxed);
+        if ep != 0 {
+            self.save_table(db, slot as usize / SHARDS, ep);
+        }
+    }
+
+    /// Before a whole-database change (FLUSHDB, SWAPDB): save every table of `db` the
+    /// running snapshot has not saved yet.
+    pub(crate) fn before_db_write(&mut self, db: usize) {
+        let ep = self.snap.epoch.load(std::sync::atomic::Ordering::Relaxed);
+        if ep != 0 {
+            for local in 0..SLOTS_PER_SHARD {
+                self.save_table(db, local, ep);
+            }
+        }
+    }
+
+    /// Save the table at `local` of `db` for epoch `ep` unless already saved; returns how
+    /// many entries it held (0 when already saved or empty).
+    #[cold]
+    pub(crate) fn save_table(&mut self, db: usize, local: usize, ep: u32) -> usize {
+        let part = &mut self.dbs[db];
+        if part.snap_marks.is_empty() {
+            part.snap_marks.resize(SLOTS_PER_SHARD, 0);
+        }
+        if part.snap_marks[local] == ep {
+            return 0;
+        }
+        part.snap_marks[local] = ep;
+        let Some(t) = part.slots.get(local).filter(|t| !t.is_empty()) else {
+            return 0;
+        };
+        if let Some(sink) = self.snap.sink() {
+            sink.slot(db, t.entries());
+        }
+        t.len()
     }
 
     #[inline]
@@ -131,6 +182,7 @@ impl ShardData {
 
     /// Insert an entry whose key is absent. Returns (position, accounting delta).
     pub(crate) fn insert_new(&mut self, db: usize, hash: u64, entry: Entry) -> (usize, isize) {
+        self.before_write(db, entry.slot());
         let mem = entry.mem_usage();
         self.watches.touch(db, entry.key());
         let slot = entry.slot();
@@ -155,6 +207,7 @@ impl ShardData {
         i: usize,
         hash: u64,
     ) -> (Entry, isize) {
+        self.before_write(db, slot);
         let mut delta = 0isize;
         let vol = self.entry(db, slot, i).vol_idx();
         if vol != NO_VOL {
@@ -177,6 +230,9 @@ impl ShardData {
 
     /// Set (at > 0) or clear (at == 0) the TTL of the entry at `i`. Returns the delta.
     pub(crate) fn set_expire_at(&mut self, db: usize, slot: u16, i: usize, at: u64) -> isize {
+        if self.entry(db, slot, i).expire_at() != at {
+            self.before_write(db, slot);
+        }
         let e = self.entry_mut(db, slot, i);
         if e.expire_at() != at && self.watches.active() {
             let e = self.entry(db, slot, i);
@@ -247,7 +303,11 @@ impl ShardData {
     /// Empty one database of this shard. Returns the entries (so the caller may drop them
     /// elsewhere) and the delta.
     pub(crate) fn clear_db(&mut self, db: usize) -> (DbPart, isize) {
-        let old = std::mem::take(&mut self.dbs[db]);
+        self.before_db_write(db);
+        let mut old = std::mem::take(&mut self.dbs[db]);
+        // The marks stay with the position: tables created here later during the same
+        // snapshot are new keys, not to be saved.
+        self.dbs[db].snap_marks = std::mem::take(&mut old.snap_marks);
         let mut m = 0usize;
         for t in &old.slots {
             for e in t.entries() {
