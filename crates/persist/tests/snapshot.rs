@@ -306,7 +306,7 @@ fn a_file_that_is_not_a_snapshot_says_so() {
         err.to_string().contains("truncated") || err.expected.contains("magic"),
         "{err}"
     );
-    let mut junk = vec![0u8; 64];
+    let mut junk = [0u8; 64];
     junk[..5].copy_from_slice(b"REDIS");
     let err = snapshot::reader::read(&junk[..], NOW, |_| {}).unwrap_err();
     assert!(err.expected.contains("not an rcache snapshot"), "{err}");
