@@ -99,7 +99,7 @@ impl Default for Settings {
             loglevel: RwLock::new("notice".into()),
             tcp_keepalive: AtomicU64::new(300),
             threads: AtomicU32::new(0),
-            save: RwLock::new(String::new()),
+            save: RwLock::new(crate::persistence::DEFAULT_SAVE.into()),
             appendonly: AtomicBool::new(false),
             evict: Arc::new(EvictionConfig::default()),
             config_file: RwLock::new(None),
@@ -253,9 +253,9 @@ pub const PARAMS: &[Param] = &[
     } },
     Param { name: "tcp-keepalive", mutable: true, help: "TCP keepalive seconds", get: |s| s.tcp_keepalive.load(Relaxed).to_string(), set: |s, v| { s.tcp_keepalive.store(num(v)?, Relaxed); Ok(()) } },
     Param { name: "threads", mutable: false, help: "I/O threads (0 = one per core)", get: |s| s.threads.load(Relaxed).to_string(), set: |s, v| { s.threads.store(num(v)?, Relaxed); Ok(()) } },
-    Param { name: "save", mutable: true, help: "snapshot schedule; only \"\" (off) until snapshots ship", get: |s| s.save.read().clone(), set: |s, v| {
-        if !v.trim().is_empty() { return Err("snapshots are not supported yet: only save \"\" is accepted".into()); }
-        *s.save.write() = String::new(); Ok(())
+    Param { name: "save", mutable: true, help: "snapshot schedule \"<seconds> <changes> ...\" (\"\" = off)", get: |s| s.save.read().clone(), set: |s, v| {
+        let pairs = crate::persistence::parse_policy(v)?;
+        *s.save.write() = pairs.iter().map(|(a, b)| format!("{a} {b}")).collect::<Vec<_>>().join(" "); Ok(())
     } },
     Param { name: "appendonly", mutable: true, help: "append-only log; only no until the log ships", get: |s| if s.appendonly.load(Relaxed) { "yes".into() } else { "no".into() }, set: |s, v| {
         if yes_no(v)? { return Err("the append-only log is not supported yet: only appendonly no is accepted".into()); }

@@ -354,22 +354,34 @@ fn memory(ctx: &Ctx<'_>, f: &mut Fields) {
 }
 
 fn persistence(ctx: &Ctx<'_>, f: &mut Fields) {
-    let started = unix_now()
-        .as_secs()
-        .saturating_sub(ctx.srv.started.elapsed().as_secs());
+    let p = &ctx.srv.persistence;
     f.title("Persistence");
-    f.kv("loading", 0);
+    f.kv("loading", u8::from(p.loading.load(Relaxed)));
     f.kv("async_loading", 0);
+    // No fork: nothing is copied on write beyond the slot tables a write meets unsaved.
     f.kv("current_cow_peak", 0);
     f.kv("current_cow_size", 0);
     f.kv("current_fork_perc", "0.00");
-    f.kv("rdb_changes_since_last_save", 0);
-    f.kv("rdb_bgsave_in_progress", 0);
-    f.kv("rdb_last_save_time", started);
-    f.kv("rdb_last_bgsave_status", "ok");
-    f.kv("rdb_last_bgsave_time_sec", -1);
-    f.kv("rdb_current_bgsave_time_sec", -1);
-    f.kv("rdb_saves", 0);
+    f.kv(
+        "rdb_changes_since_last_save",
+        crate::persistence::changes_since_save(ctx.srv),
+    );
+    let running = p.bgsave_running.load(Relaxed);
+    f.kv("rdb_bgsave_in_progress", u8::from(running));
+    f.kv("rdb_last_save_time", p.last_save.load(Relaxed));
+    f.kv(
+        "rdb_last_bgsave_status",
+        if p.last_ok.load(Relaxed) { "ok" } else { "err" },
+    );
+    f.kv("rdb_last_bgsave_time_sec", p.last_bgsave_secs.load(Relaxed));
+    let start = p.current_start_ms.load(Relaxed);
+    let current = if running && start > 0 {
+        (ctx.srv.ks.now().saturating_sub(start) / 1000) as i64
+    } else {
+        -1
+    };
+    f.kv("rdb_current_bgsave_time_sec", current);
+    f.kv("rdb_saves", p.saves.load(Relaxed));
     f.kv("aof_enabled", 0);
     f.kv("aof_rewrite_in_progress", 0);
     f.kv("aof_rewrite_scheduled", 0);

@@ -33,6 +33,7 @@ pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod object;
+pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -62,6 +63,7 @@ use table::{CommandSpec, CommandTable};
 pub const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     server::COMMANDS,
+    persistence::COMMANDS,
     introspect::COMMANDS,
     keys::COMMANDS,
     object::COMMANDS,
@@ -255,6 +257,11 @@ pub struct ServerState {
     pub scripting: scripting::engine::Engine,
     /// Channel and pattern subscribers (`pubsub.rs`).
     pub pubsub: Arc<pubsub::PubSub>,
+    /// Snapshot state: loading, background saves, the save policy (`persistence.rs`).
+    pub persistence: persistence::Persistence,
+    /// This state's own `Arc`, for work that outlives a command (a background save); set
+    /// by `new_shared`, empty for states built by hand (tests).
+    pub me: std::sync::OnceLock<std::sync::Weak<ServerState>>,
 }
 
 impl ServerState {
@@ -279,7 +286,16 @@ impl ServerState {
             blocking: blocking::Blocking::default(),
             scripting: scripting::engine::Engine::default(),
             pubsub: Arc::default(),
+            persistence: persistence::Persistence::default(),
+            me: std::sync::OnceLock::new(),
         }
+    }
+
+    /// A state shared by the server's threads, which knows its own `Arc` (`me`).
+    pub fn new_shared(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Arc<ServerState> {
+        let st = Arc::new(ServerState::new(settings, clock));
+        let _ = st.me.set(Arc::downgrade(&st));
+        st
     }
 
     /// Begin shutting down (SHUTDOWN, SIGTERM, SIGINT): stop a running script, written or
@@ -411,6 +427,22 @@ pub fn execute_in(
             &mut r,
             &CmdError::WrongArity.message(checked.name),
         );
+        rejected();
+        return Executed::Done(Some(spec));
+    }
+    // While the start-up load runs, only commands flagged `loading` are served (Redis).
+    if srv.persistence.loading.load(Relaxed) && !spec.has(table::flags::LOADING) {
+        tx::reject(sess, Some(spec), &mut r, persistence::LOADING_MSG);
+        rejected();
+        return Executed::Done(Some(spec));
+    }
+    // After a failed snapshot, writes are refused until one succeeds (Redis's MISCONF,
+    // `stop-writes-on-bgsave-error`). One relaxed load on the common path.
+    if spec.has(table::flags::WRITE)
+        && !srv.persistence.last_ok.load(Relaxed)
+        && persistence::writes_refused(srv)
+    {
+        tx::reject(sess, Some(spec), &mut r, persistence::MISCONF_MSG);
         rejected();
         return Executed::Done(Some(spec));
     }

@@ -243,9 +243,9 @@ fn time(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 ///
-/// rcache has nothing to save yet, so a plain SHUTDOWN (and NOSAVE) stops at once: the
-/// connection closes without a reply, as Redis's does. SAVE answers an error rather than
-/// pretend to save; ABORT finds no shutdown in progress, since none is ever pending.
+/// The connection closes without a reply, as Redis's does; the server then takes the final
+/// snapshot (with a save policy, or SAVE; never with NOSAVE: `persistence::save_on_shutdown`)
+/// and exits. ABORT finds no shutdown in progress, since none is ever pending.
 /// While a script is busy (past `busy-reply-threshold`) only NOSAVE stops the server, as in
 /// Redis; it stops the script too, even one that has written (`request_shutdown`).
 fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -278,11 +278,9 @@ fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     {
         return Err(CmdError::Static(crate::BUSY_MSG));
     }
-    if save {
-        return Err(CmdError::Static(
-            "ERR SHUTDOWN SAVE is not supported: rcache has no snapshots yet (use SHUTDOWN or SHUTDOWN NOSAVE)",
-        ));
-    }
+    let p = &ctx.srv.persistence;
+    p.skip_shutdown_save.store(nosave, std::sync::atomic::Ordering::Relaxed);
+    p.force_shutdown_save.store(save, std::sync::atomic::Ordering::Relaxed);
     ctx.srv.request_shutdown();
     ctx.sess.close = true;
     Ok(())

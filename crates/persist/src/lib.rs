@@ -4,6 +4,7 @@
 //!  record.rs   Record: one key as every loader yields it (db, key, value, absolute expiry,
 //!              memcached metadata), and `insert`, the one way a loaded key enters the keyspace
 //!  snapshot/   rcache's point-in-time snapshot: format, writer (no fork), reader/loader
+//!  dirlock.rs  one server per data directory (an flock held for the process's life)
 //! ```
 //!
 //! Every loader — rcache's own snapshot, the append-only log, a Redis RDB file — yields the
@@ -11,6 +12,7 @@
 //! like" has one definition. This crate depends only on `storage`; the commands (SAVE,
 //! BGSAVE…) and the server's start-up call into it.
 
+pub mod dirlock;
 pub mod record;
 pub mod snapshot;
 

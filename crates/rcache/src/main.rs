@@ -28,12 +28,19 @@ enum Cmd {
     Server(Box<ServerArgs>),
     /// Load-test rcache's doors, Redis or memcached, and compare targets (docs/BENCHMARKS.md).
     Bench(Box<rcache_bench::cli::BenchArgs>),
+    /// Verify a snapshot file and print what it holds: databases, keys per type, TTLs
+    /// (docs/PERSISTENCE.md). Exits 1 with the offset of the first bad byte if it is broken.
+    CheckSnapshot {
+        /// The snapshot file (dump.rcsnap in the server's --dir by default).
+        file: std::path::PathBuf,
+    },
 }
 
 fn main() {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Server(args) => std::process::exit(run_server(*args)),
+        Cmd::CheckSnapshot { file } => std::process::exit(check_snapshot(&file)),
         Cmd::Bench(args) => match rcache_bench::cli::run(&args) {
             Ok(code) => std::process::exit(code),
             // Arguments that parse but do not fit together: a usage error like clap's own.
@@ -51,6 +58,23 @@ fn main() {
                 std::process::exit(1);
             }
         },
+    }
+}
+
+/// `rcache check-snapshot FILE`.
+fn check_snapshot(file: &std::path::Path) -> i32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    match persist::snapshot::inspect(file, now) {
+        Ok(sum) => {
+            print!("{}", persist::snapshot::reader::report(file, &sum));
+            0
+        }
+        Err(e) => {
+            eprintln!("{}: BAD: {e}", file.display());
+            1
+        }
     }
 }
 
@@ -103,6 +127,11 @@ fn run_server(args: ServerArgs) -> i32 {
                 return 1;
             }
         };
+        // One server per data directory: refuse before listening, naming the holder.
+        if let Err(e) = commands::persistence::claim_dir(&srv.state) {
+            tracing::error!("{e}");
+            return 1;
+        }
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             threads = srv.io_threads(),
@@ -120,13 +149,19 @@ fn run_server(args: ServerArgs) -> i32 {
             .collect::<String>()
         );
         let state = srv.state.clone();
+        let state_after = srv.state.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("received shutdown signal");
             state.request_shutdown();
         });
         srv.run().await;
-        0
+        let p = &state_after.persistence;
+        if p.load_failed.load(Relaxed) || p.final_save_failed.load(Relaxed) {
+            1
+        } else {
+            0
+        }
     });
     // Dropping a runtime waits for its blocking-pool threads without limit; a thread still
     // busy (a script stuck in one long library call, which the instruction hook cannot

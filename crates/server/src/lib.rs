@@ -90,7 +90,7 @@ impl Server {
             })?;
         let listener = bind_listener(addr)?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(ServerState::new(settings.clone(), clock));
+        let state = ServerState::new_shared(settings.clone(), clock);
         state.bound_port.store(addr.port(), Relaxed);
         let mut listeners = vec![(Door::Resp, listener)];
         for &door in EXTRA_DOORS {
@@ -181,6 +181,7 @@ impl Server {
                 Err(e) => tracing::warn!("cannot start I/O thread {}: {e}", i + 1),
             }
         }
+        load_snapshot(&state);
         let cron = tokio::spawn(cron::run(state.clone()));
         let balancer = (n > 1).then(|| {
             let st = state.clone();
@@ -196,7 +197,41 @@ impl Server {
         if let Some(b) = balancer {
             b.abort();
         }
+        // Every client is gone: the final snapshot (save policy or SHUTDOWN SAVE).
+        let st = state.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            commands::persistence::save_on_shutdown(&st);
+        })
+        .await;
         tracing::info!("rcache is now ready to exit, bye bye...");
+    }
+}
+
+/// Load the data directory's snapshot, if any, on a thread of its own while the server
+/// starts serving: commands answer LOADING until it is done. A file that cannot be read
+/// stops the server (`load_failed`), so it never runs with part of its data.
+fn load_snapshot(state: &Arc<ServerState>) {
+    let p = &state.persistence;
+    p.loading.store(true, Relaxed);
+    let st = state.clone();
+    let r = std::thread::Builder::new()
+        .name("rcache-load".into())
+        .spawn(move || match commands::persistence::load_at_startup(&st) {
+            Ok(_) => st.persistence.loading.store(false, Relaxed),
+            Err(e) => {
+                tracing::error!("{e}");
+                tracing::error!(
+                    "refusing to start with part of the data: repair or move the file \
+                     (`rcache check-snapshot FILE` says what is wrong)"
+                );
+                st.persistence.load_failed.store(true, Relaxed);
+                st.request_shutdown();
+            }
+        });
+    if let Err(e) = r {
+        tracing::error!("cannot start the loader thread: {e}");
+        p.load_failed.store(true, Relaxed);
+        state.request_shutdown();
     }
 }
 

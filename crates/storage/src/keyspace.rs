@@ -161,6 +161,12 @@ impl Keyspace {
         drop(guards);
     }
 
+    /// Keys changed since the server started (Redis's `server.dirty`): the snapshot
+    /// policy compares it with its value at the last save.
+    pub fn changes(&self) -> u64 {
+        self.shards.iter().map(|s| s.0.lock().changes).sum()
+    }
+
     /// Whether a snapshot is running.
     pub fn snapshot_running(&self) -> bool {
         self.snap.epoch.load(Relaxed) != 0
@@ -882,11 +888,12 @@ impl<'a> Txn<'a> {
         e.fit();
         let (m1, v1) = (e.mem_usage(), e.value_len());
         let d = sd.account_change(db, m0, v0, m1, v1);
-        self.delta += d;
         if changed {
+            sd.changes += 1;
             // After the change, still under the shard lock: a watcher sees it either way.
             self.ks.watches.touch(db, k.bytes);
         }
+        self.delta += d;
         Some(r)
     }
 
@@ -986,6 +993,7 @@ impl<'a> Txn<'a> {
         self.ks.watches.touch(db, k.bytes);
         let sd = self.sd(k.shard());
         sd.before_write(db, k.slot);
+        sd.changes += 1;
         let e = sd.entry_mut(db, k.slot, i);
         let (m0, v0) = (e.mem_usage(), e.value_len());
         f(e);
@@ -1045,6 +1053,7 @@ impl<'a> Txn<'a> {
     /// whole list): Redis's `signalModifiedKey`.
     pub fn signal_modified(&mut self, k: &Key) {
         self.ks.watches.touch(self.db, k.bytes);
+        self.sd(k.shard()).changes += 1;
     }
 
     /// WATCH `k` with a client's flag: looks the key up first (an already expired key is

@@ -80,6 +80,10 @@ pub struct ShardData {
     /// The running snapshot, if any (`snapshot.rs`): every change here saves its slot
     /// table first.
     pub(crate) snap: Arc<SnapState>,
+    /// Keys changed so far (each insert, removal, TTL change or value change counts one,
+    /// a write that changes nothing none): the `save <seconds> <changes>` policy's counter,
+    /// Redis's `server.dirty`. Never reset, unlike `counters`.
+    pub(crate) changes: u64,
 }
 
 impl ShardData {
@@ -98,6 +102,7 @@ impl ShardData {
             hasher,
             watches,
             snap,
+            changes: 0,
         }
     }
 
@@ -183,6 +188,7 @@ impl ShardData {
     /// Insert an entry whose key is absent. Returns (position, accounting delta).
     pub(crate) fn insert_new(&mut self, db: usize, hash: u64, entry: Entry) -> (usize, isize) {
         self.before_write(db, entry.slot());
+        self.changes += 1;
         let mem = entry.mem_usage();
         self.watches.touch(db, entry.key());
         let slot = entry.slot();
@@ -208,6 +214,7 @@ impl ShardData {
         hash: u64,
     ) -> (Entry, isize) {
         self.before_write(db, slot);
+        self.changes += 1;
         let mut delta = 0isize;
         let vol = self.entry(db, slot, i).vol_idx();
         if vol != NO_VOL {
@@ -232,6 +239,7 @@ impl ShardData {
     pub(crate) fn set_expire_at(&mut self, db: usize, slot: u16, i: usize, at: u64) -> isize {
         if self.entry(db, slot, i).expire_at() != at {
             self.before_write(db, slot);
+            self.changes += 1;
         }
         let e = self.entry_mut(db, slot, i);
         if e.expire_at() != at && self.watches.active() {
@@ -304,6 +312,7 @@ impl ShardData {
     /// elsewhere) and the delta.
     pub(crate) fn clear_db(&mut self, db: usize) -> (DbPart, isize) {
         self.before_db_write(db);
+        self.changes += self.dbs[db].keys as u64;
         let mut old = std::mem::take(&mut self.dbs[db]);
         // The marks stay with the position: tables created here later during the same
         // snapshot are new keys, not to be saved.

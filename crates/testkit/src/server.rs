@@ -72,10 +72,13 @@ impl TestServerBuilder {
         let settings = Settings::default();
         // The port is always ours to pick: 0, so parallel tests never collide. Every door
         // is open, on a free port, unless the test closes it (`setting("http-port", "off")`).
+        // No snapshots unless the test asks (`setting("save", …)` with its own `dir`): the
+        // working directory is shared by every test of the process.
         for (name, value) in [
             ("http-port", "0"),
             ("binary-port", "0"),
             ("memcache-port", "0"),
+            ("save", ""),
         ]
         .into_iter()
         .chain(self.settings.iter().map(|(n, v)| (n.as_str(), v.as_str())))

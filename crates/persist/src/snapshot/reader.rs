@@ -356,3 +356,33 @@ fn merge(into: &mut Summary, s: Summary) {
         }
     }
 }
+
+/// The text `rcache check-snapshot` prints for a verified file.
+pub fn report(path: &Path, s: &Summary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: OK", path.display());
+    let _ = writeln!(
+        out,
+        "format version {}, written at unix ms {}, {} databases configured",
+        format::VERSION,
+        s.created_ms,
+        s.databases
+    );
+    let _ = writeln!(
+        out,
+        "{} bytes, {} blocks, {} keys ({} already expired, not loaded)",
+        s.bytes, s.blocks, s.records, s.expired
+    );
+    for d in &s.per_db {
+        let [st, li, se, zs, ha] = d.by_type;
+        let _ = writeln!(
+            out,
+            "db{}: keys={} strings={st} lists={li} sets={se} zsets={zs} hashes={ha} with_ttl={}",
+            d.db,
+            d.by_type.iter().sum::<u64>(),
+            d.with_ttl
+        );
+    }
+    out
+}

@@ -1,0 +1,447 @@
+//! Snapshots as Redis users drive them: SAVE, BGSAVE [SCHEDULE], LASTSAVE, the
+//! `save <seconds> <changes> …` policy, the snapshot at shutdown, loading at start-up with
+//! `-LOADING` meanwhile, `-MISCONF` after a failed save, and INFO persistence's figures.
+//!
+//! ```text
+//!  SAVE     (EXCLUSIVE: holds the gate alone, like Redis's blocking SAVE) ─► persist::save
+//!  BGSAVE   (EXCLUSIVE only for the instant) ─► persist::start ─► thread ─► finish
+//!  cron     policy due? / BGSAVE SCHEDULE pending? ─► bgsave()
+//! ```
+//! The file itself (point in time without fork, format, checksums) is the `persist` crate's;
+//! this module owns the state Redis reports and the rules for when to save.
+
+use crate::error::{CmdError, CmdResult};
+use crate::table::{flags::*, CommandSpec};
+use crate::util::eq_ic;
+use crate::{cmd, Ctx, ServerState};
+use parking_lot::Mutex;
+use protocol::Args;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const COMMANDS: &[CommandSpec] = &[
+    cmd!(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_MULTI | EXCLUSIVE,
+        0,
+        0,
+        0,
+        save,
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk.",
+        ""
+    ),
+    cmd!(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT | EXCLUSIVE,
+        0,
+        0,
+        0,
+        bgsave,
+        "server",
+        "1.0.0",
+        "Asynchronously saves the database(s) to disk.",
+        "[SCHEDULE]"
+    ),
+    cmd!(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        0,
+        0,
+        0,
+        lastsave,
+        "server",
+        "1.0.0",
+        "Returns the Unix timestamp of the last successful save to disk.",
+        ""
+    ),
+];
+
+/// Redis's words for a write refused after a failed save.
+pub const MISCONF_MSG: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const LOADING_MSG: &str = "LOADING Redis is loading the dataset in memory";
+
+/// After a failed background save, the policy tries again only this much later (Redis's
+/// CONFIG_BGSAVE_RETRY_DELAY).
+const RETRY_DELAY_S: u64 = 5;
+
+/// What INFO persistence reports, and the policy's memory.
+pub struct Persistence {
+    /// The start-up load is running: commands without the `loading` flag answer LOADING.
+    pub loading: AtomicBool,
+    pub bgsave_running: AtomicBool,
+    /// BGSAVE SCHEDULE while one ran: start another when it ends.
+    pub scheduled: AtomicBool,
+    /// Unix seconds of the last successful save (or of start-up).
+    pub last_save: AtomicU64,
+    /// Unix seconds of the last attempt (successful or not), for the retry delay.
+    pub last_try: AtomicU64,
+    pub last_ok: AtomicBool,
+    /// Seconds the last background save took (-1 = none yet).
+    pub last_bgsave_secs: AtomicI64,
+    /// Unix ms when the running background save started (0 = none).
+    pub current_start_ms: AtomicU64,
+    /// `Keyspace::changes()` when the last successful save began.
+    pub changes_at_save: AtomicU64,
+    pub saves: AtomicU64,
+    /// The start-up load failed: the server stops (and must not save over the file).
+    pub load_failed: AtomicBool,
+    /// The final save at shutdown failed (the process exits non-zero).
+    pub final_save_failed: AtomicBool,
+    /// SHUTDOWN NOSAVE: skip the snapshot the save policy would take on the way out.
+    pub skip_shutdown_save: AtomicBool,
+    /// SHUTDOWN SAVE: take one even with no save policy.
+    pub force_shutdown_save: AtomicBool,
+    /// The running background save's thread.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The data directory's lock, taken before the first file is read or written there.
+    dir_lock: Mutex<Option<persist::dirlock::DirLock>>,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        let now = unix_secs();
+        Persistence {
+            loading: AtomicBool::new(false),
+            bgsave_running: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
+            last_save: AtomicU64::new(now),
+            last_try: AtomicU64::new(0),
+            last_ok: AtomicBool::new(true),
+            last_bgsave_secs: AtomicI64::new(-1),
+            current_start_ms: AtomicU64::new(0),
+            changes_at_save: AtomicU64::new(0),
+            saves: AtomicU64::new(0),
+            load_failed: AtomicBool::new(false),
+            final_save_failed: AtomicBool::new(false),
+            skip_shutdown_save: AtomicBool::new(false),
+            force_shutdown_save: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            dir_lock: Mutex::new(None),
+        }
+    }
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A setting's current text through the settings table (so a name means one thing).
+fn setting(srv: &ServerState, name: &str) -> String {
+    crate::config::find(name).map_or_else(String::new, |p| (p.get)(&srv.settings))
+}
+
+/// The snapshot file: `dir` / `dbfilename`.
+pub fn snapshot_path(srv: &ServerState) -> PathBuf {
+    let name = setting(srv, "dbfilename");
+    let name = if name.is_empty() {
+        DEFAULT_DBFILENAME.to_string()
+    } else {
+        name
+    };
+    data_dir(srv).join(name)
+}
+
+/// rcache's snapshot file name (not Redis's `dump.rdb`, which holds Redis's format: a
+/// `dump.rdb` in the directory is imported instead, see the server's start-up).
+pub const DEFAULT_DBFILENAME: &str = "dump.rcsnap";
+
+/// Redis's default policy: after an hour if a key changed, 5 minutes if 100 did, a minute
+/// if 10,000 did.
+pub const DEFAULT_SAVE: &str = "3600 1 300 100 60 10000";
+
+/// The save policy: (seconds, changes) pairs; empty = no automatic snapshots.
+pub fn save_policy(srv: &ServerState) -> Vec<(u64, u64)> {
+    parse_policy(&srv.settings.save.read()).unwrap_or_default()
+}
+
+/// Parse Redis's `save` value: `""` or pairs of numbers.
+pub fn parse_policy(v: &str) -> Result<Vec<(u64, u64)>, String> {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    if parts.len() % 2 != 0 {
+        return Err("Invalid save parameters".into());
+    }
+    parts
+        .chunks(2)
+        .map(|p| match (p[0].parse::<u64>(), p[1].parse::<u64>()) {
+            (Ok(s), Ok(c)) => Ok((s, c)),
+            _ => Err("Invalid save parameters".into()),
+        })
+        .collect()
+}
+
+/// Whether writes are refused: the last save failed, a policy is set and
+/// `stop-writes-on-bgsave-error` is on (Redis's rule).
+pub fn writes_refused(srv: &ServerState) -> bool {
+    !srv.persistence.last_ok.load(Relaxed)
+        && setting(srv, "stop-writes-on-bgsave-error") != "no"
+        && !srv.settings.save.read().trim().is_empty()
+}
+
+/// The data directory (`dir`; empty = the working directory).
+pub fn data_dir(srv: &ServerState) -> PathBuf {
+    let dir = srv.settings.dir.read().clone();
+    PathBuf::from(if dir.is_empty() { ".".into() } else { dir })
+}
+
+/// Hold the data directory's lock (`persist::dirlock`), taking it if not held yet: two
+/// servers never read or write one directory's files. `Err` names the holder.
+pub fn lock_dir(srv: &ServerState) -> Result<(), String> {
+    let mut g = srv.persistence.dir_lock.lock();
+    if g.is_none() {
+        *g = Some(persist::dirlock::DirLock::acquire(&data_dir(srv))?);
+    }
+    Ok(())
+}
+
+/// At start-up: take the data directory's lock if this server will read or write files
+/// there (a save policy is set, or a snapshot file is there to load). Returns whether it
+/// did; `Err` when another server holds the directory. A server with persistence off and
+/// nothing to load leaves the directory alone (it still locks it at its first SAVE).
+pub fn claim_dir(srv: &ServerState) -> Result<bool, String> {
+    if save_policy(srv).is_empty() && !snapshot_path(srv).exists() {
+        return Ok(false);
+    }
+    lock_dir(srv)?;
+    Ok(true)
+}
+
+/// The threads a save uses: every core.
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn record_result(srv: &ServerState, r: &std::io::Result<persist::snapshot::SaveStats>, base: u64) {
+    let p = &srv.persistence;
+    p.last_try.store(unix_secs(), Relaxed);
+    match r {
+        Ok(st) => {
+            p.last_ok.store(true, Relaxed);
+            p.last_save.store(unix_secs(), Relaxed);
+            p.changes_at_save.store(base, Relaxed);
+            p.saves.fetch_add(1, Relaxed);
+            tracing::info!(
+                keys = st.keys,
+                bytes = st.bytes,
+                "DB saved on disk in {:.3} s",
+                st.took.as_secs_f64()
+            );
+        }
+        Err(e) => {
+            p.last_ok.store(false, Relaxed);
+            tracing::error!(
+                "snapshot to {} failed: {e}",
+                snapshot_path(srv).display()
+            );
+        }
+    }
+}
+
+/// Save now, on this thread (SAVE, shutdown). The caller holds the gate alone or no client
+/// runs; a background save must not be running.
+pub fn save_now(srv: &ServerState) -> std::io::Result<persist::snapshot::SaveStats> {
+    lock_dir(srv).map_err(std::io::Error::other)?;
+    let base = srv.ks.changes();
+    let r = persist::snapshot::save(&srv.ks, &snapshot_path(srv), srv.ks.now(), workers());
+    record_result(srv, &r, base);
+    r
+}
+
+/// Start a background save. The caller holds the gate alone (the instant must fall between
+/// commands). `Err` with Redis's words when one runs already or the file cannot be created.
+pub fn bgsave_start(srv: &ServerState) -> Result<(), String> {
+    let p = &srv.persistence;
+    if p.bgsave_running.swap(true, Relaxed) {
+        return Err("ERR Background save already in progress".into());
+    }
+    let Some(me) = srv.me.get().and_then(|w| w.upgrade()) else {
+        p.bgsave_running.store(false, Relaxed);
+        return Err("ERR background saving needs a running server".into());
+    };
+    if let Err(e) = lock_dir(srv) {
+        p.bgsave_running.store(false, Relaxed);
+        return Err(format!("ERR {e}"));
+    }
+    // A finished thread's handle, if any, is collected here.
+    if let Some(t) = p.thread.lock().take() {
+        let _ = t.join();
+    }
+    let base = srv.ks.changes();
+    p.current_start_ms.store(srv.ks.now(), Relaxed);
+    let running = match persist::snapshot::start(&srv.ks, &snapshot_path(srv), srv.ks.now()) {
+        Ok(r) => r,
+        Err(e) => {
+            p.bgsave_running.store(false, Relaxed);
+            p.current_start_ms.store(0, Relaxed);
+            let r = Err(e);
+            record_result(srv, &r, base);
+            return Err(format!("ERR Background save failed: {}", r.unwrap_err()));
+        }
+    };
+    tracing::info!("Background saving started");
+    let t = std::thread::Builder::new()
+        .name("rcache-bgsave".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            let r = running.finish(&me.ks, workers());
+            let p = &me.persistence;
+            p.last_bgsave_secs
+                .store(started.elapsed().as_secs() as i64, Relaxed);
+            record_result(&me, &r, base);
+            p.current_start_ms.store(0, Relaxed);
+            p.bgsave_running.store(false, Relaxed);
+        });
+    match t {
+        Ok(t) => {
+            *p.thread.lock() = Some(t);
+            Ok(())
+        }
+        Err(e) => {
+            p.bgsave_running.store(false, Relaxed);
+            Err(format!("ERR cannot start the background save: {e}"))
+        }
+    }
+}
+
+/// Wait for a running background save to end (shutdown).
+pub fn wait_bgsave(srv: &ServerState) {
+    if let Some(t) = srv.persistence.thread.lock().take() {
+        let _ = t.join();
+    }
+}
+
+/// The cron's question, once a second: is a background save due (the policy, or a
+/// scheduled BGSAVE)? Then the caller takes the gate alone and calls `bgsave_start`.
+pub fn bgsave_due(srv: &ServerState) -> bool {
+    let p = &srv.persistence;
+    if p.bgsave_running.load(Relaxed) || p.loading.load(Relaxed) {
+        return false;
+    }
+    if p.scheduled.load(Relaxed) {
+        return true;
+    }
+    let now = unix_secs();
+    if !p.last_ok.load(Relaxed) && now < p.last_try.load(Relaxed) + RETRY_DELAY_S {
+        return false;
+    }
+    let changed = srv
+        .ks
+        .changes()
+        .saturating_sub(p.changes_at_save.load(Relaxed));
+    let since = now.saturating_sub(p.last_save.load(Relaxed));
+    save_policy(srv)
+        .iter()
+        .any(|&(secs, changes)| changed >= changes && since >= secs)
+}
+
+/// Changes since the last successful save (INFO `rdb_changes_since_last_save`).
+pub fn changes_since_save(srv: &ServerState) -> u64 {
+    srv.ks
+        .changes()
+        .saturating_sub(srv.persistence.changes_at_save.load(Relaxed))
+}
+
+/// SAVE
+fn save(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    if ctx.srv.persistence.bgsave_running.load(Relaxed) {
+        return Err(CmdError::Static("ERR Background save already in progress"));
+    }
+    match save_now(ctx.srv) {
+        Ok(_) => ctx.out.ok(),
+        Err(e) => return Err(CmdError::Msg(format!("ERR {e}"))),
+    }
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]
+fn bgsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let schedule = match args.len() {
+        1 => false,
+        2 if eq_ic(args.get(1), "schedule") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    let p = &ctx.srv.persistence;
+    if p.bgsave_running.load(Relaxed) {
+        if schedule {
+            p.scheduled.store(true, Relaxed);
+            ctx.out.simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(CmdError::Static("ERR Background save already in progress"));
+    }
+    p.scheduled.store(false, Relaxed);
+    bgsave_start(ctx.srv).map_err(CmdError::Msg)?;
+    ctx.out.simple("Background saving started");
+    Ok(())
+}
+
+/// LASTSAVE
+fn lastsave(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
+    ctx.out
+        .int(ctx.srv.persistence.last_save.load(Relaxed) as i64);
+    Ok(())
+}
+
+/// The snapshot taken on the way out: with a save policy (unless SHUTDOWN NOSAVE), or when
+/// SHUTDOWN SAVE asked. Waits for a running background save first. Returns false when a
+/// save was wanted and failed (Redis then refuses to exit on SHUTDOWN; a signal exits).
+pub fn save_on_shutdown(srv: &ServerState) -> bool {
+    let p = &srv.persistence;
+    let wanted = p.force_shutdown_save.load(Relaxed)
+        || (!p.skip_shutdown_save.load(Relaxed) && !save_policy(srv).is_empty());
+    wait_bgsave(srv);
+    if !wanted || p.loading.load(Relaxed) {
+        return true;
+    }
+    tracing::info!("saving the final snapshot before exiting");
+    let ok = save_now(srv).is_ok();
+    if !ok {
+        p.final_save_failed.store(true, Relaxed);
+    }
+    ok
+}
+
+/// What start-up found in the data directory.
+pub enum Startup {
+    /// No snapshot file: start empty.
+    Empty,
+    /// Loaded this many keys (expired ones dropped) from the file.
+    Loaded(persist::snapshot::Summary),
+}
+
+/// Load the snapshot file at start-up, if there is one: takes the directory lock first.
+/// Commands answer LOADING meanwhile (`loading` is set by the caller before serving). A
+/// file that cannot be read is an error naming the file, the offset and what was expected:
+/// the server refuses to start rather than run with part of its data.
+pub fn load_at_startup(srv: &ServerState) -> Result<Startup, String> {
+    let path = snapshot_path(srv);
+    if !claim_dir(srv)? {
+        return Ok(Startup::Empty);
+    }
+    if !path.exists() {
+        return Ok(Startup::Empty);
+    }
+    let started = std::time::Instant::now();
+    let limits = srv.settings.limits();
+    let sum = persist::snapshot::load(&path, &srv.ks, &limits, srv.ks.now(), workers())
+        .map_err(|e| format!("cannot load the snapshot {}: {e}", path.display()))?;
+    // What was loaded is what is on disk: no change since the last save.
+    srv.persistence
+        .changes_at_save
+        .store(srv.ks.changes(), Relaxed);
+    tracing::info!(
+        keys = sum.records - sum.expired,
+        expired = sum.expired,
+        "DB loaded from {} in {:.3} s",
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Startup::Loaded(sum))
+}
