@@ -236,10 +236,7 @@ fn record_result(srv: &ServerState, r: &std::io::Result<persist::snapshot::SaveS
         }
         Err(e) => {
             p.last_ok.store(false, Relaxed);
-            tracing::error!(
-                "snapshot to {} failed: {e}",
-                snapshot_path(srv).display()
-            );
+            tracing::error!("snapshot to {} failed: {e}", snapshot_path(srv).display());
         }
     }
 }

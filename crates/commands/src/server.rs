@@ -279,8 +279,10 @@ fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Err(CmdError::Static(crate::BUSY_MSG));
     }
     let p = &ctx.srv.persistence;
-    p.skip_shutdown_save.store(nosave, std::sync::atomic::Ordering::Relaxed);
-    p.force_shutdown_save.store(save, std::sync::atomic::Ordering::Relaxed);
+    p.skip_shutdown_save
+        .store(nosave, std::sync::atomic::Ordering::Relaxed);
+    p.force_shutdown_save
+        .store(save, std::sync::atomic::Ordering::Relaxed);
     ctx.srv.request_shutdown();
     ctx.sess.close = true;
     Ok(())

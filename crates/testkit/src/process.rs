@@ -271,6 +271,13 @@ impl RcacheProcess {
         self.signal(Signal::Int);
     }
 
+    /// SIGKILL (a crash: no shutdown code runs) and reap the child.
+    pub fn sigkill(&self) {
+        let mut c = self.child.lock().unwrap();
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+
     fn signal(&self, s: Signal) {
         let mut child = self.child.lock().unwrap();
         if !matches!(child.try_wait(), Ok(None)) {
