@@ -186,3 +186,19 @@ def test_meta_commands_raw(memcache_addr, mc):
     assert mc.get("foo") == b"bar"
     assert raw(a, b"mg k zz\r\n", b"\r\n") == b"CLIENT_ERROR invalid flag\r\n"
     assert raw(a, b"bogus\r\n", b"\r\n") == b"ERROR\r\n"
+
+
+def test_http_request_lines_close_unanswered(memcache_addr):
+    # memcached closes such a connection without a byte (cross-protocol requests).
+    with socket.create_connection(memcache_addr, timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert s.recv(100) == b""
+
+
+def test_quiet_bad_lines_keep_replies_in_step(memcache_addr, mc):
+    mc.set("dk", b"x")
+    assert raw(memcache_addr, b"delete dk 10 noreply\r\nget dk\r\n", b"END\r\n") == \
+        b"VALUE dk 0 1\r\nx\r\nEND\r\n"
+    # A length memcached could never allocate: a bad line at once, no data awaited.
+    assert raw(memcache_addr, b"set k 0 0 2147483647\r\nab\r\nmn\r\n", b"MN\r\n") == \
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\nMN\r\n"

@@ -424,3 +424,116 @@ fn keys_may_hold_control_characters_as_in_memcached() {
         "VALUE a\x10\x01\tb 0 2\r\nhi\r\nEND\r\n",
     );
 }
+
+/// memcached closes a connection whose request line looks like HTTP without a byte (so a
+/// web page cannot make a browser talk to it): the bytes below are memcached 1.6.18's.
+#[test]
+fn http_request_lines_close_the_connection_unanswered() {
+    let srv = TestServer::start();
+    for input in [
+        &b"GET / HTTP/1.0\r\n"[..],
+        b"PUT /a/b HTTP/1.1\r\n",
+        b"DELETE HTTP/1.1\r\n",
+        b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+        // Replies not yet sent go with the connection, as in memcached.
+        b"version\r\nGET / HTTP/1.0\r\n",
+    ] {
+        let mut s = connect(&srv);
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s.write_all(input).unwrap();
+        assert_eq!(
+            read_to_close(&mut s),
+            "",
+            "reply to {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    // Lines of memcached's own commands are answered, HTTP-looking or not.
+    let mut s = connect(&srv);
+    expect(&mut s, b"get / HTTP/1.0\r\n", "END\r\n");
+    expect(&mut s, b"delete HTTP/1.1\r\n", "NOT_FOUND\r\n");
+    expect(&mut s, b"H HTTP/1.1\r\n", "ERROR\r\n");
+    expect(&mut s, b"mx / HTTP/1.0\r\n", "ERROR\r\n");
+    expect(&mut s, b"foo HTTP/1.1 x\r\n", "ERROR\r\n");
+    expect(&mut s, b"stats HTTP/1.0\r\n", "ERROR\r\n");
+    expect(
+        &mut s,
+        b"version\r\n",
+        &format!("VERSION {}\r\n", server::memcache::VERSION),
+    );
+}
+
+/// A malformed `delete` with `noreply` answers nothing and deletes nothing, so the replies
+/// after it stay paired with their requests (memcached 1.6.18's bytes).
+#[test]
+fn malformed_delete_with_noreply_stays_silent() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    expect(
+        &mut s,
+        b"set dk 0 0 1\r\nx\r\ndelete dk 10 noreply\r\nget dk\r\n",
+        "STORED\r\nVALUE dk 0 1\r\nx\r\nEND\r\n",
+    );
+    expect(
+        &mut s,
+        b"delete dk noreply noreply\r\nget dk\r\n",
+        "VALUE dk 0 1\r\nx\r\nEND\r\n",
+    );
+    let long = format!("delete {} noreply\r\nmn\r\n", "k".repeat(251));
+    expect(&mut s, long.as_bytes(), "MN\r\n");
+    // Without noreply the error is answered; a wrong token count even with it.
+    expect(
+        &mut s,
+        b"delete dk 10\r\nget dk\r\n",
+        "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n\
+         VALUE dk 0 1\r\nx\r\nEND\r\n",
+    );
+    expect(
+        &mut s,
+        b"delete dk 1 2 noreply\r\nmn\r\n",
+        "ERROR\r\nMN\r\n",
+    );
+    // Alone, `noreply` is a key.
+    expect(&mut s, b"delete noreply\r\n", "NOT_FOUND\r\n");
+    expect(&mut s, b"delete dk noreply\r\nget dk\r\n", "END\r\n");
+}
+
+/// A data length memcached could never allocate (over 2^31-3) is a bad command line,
+/// answered at once; no data is awaited and what follows is read as commands. Lengths up
+/// to that but over the item size are refused and their data skipped (memcached's bytes).
+#[test]
+fn impossible_data_lengths_are_bad_command_lines() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    for line in [
+        "set k 0 0 2147483647",
+        "set k 0 0 2147483646",
+        "set k 0 0 2147483648",
+        "set k 0 0 -1",
+        "cas k 0 0 2147483647 1",
+        "append k 0 0 2147483647",
+        "ms k 2147483647",
+        "ms k 2147483646 q",
+    ] {
+        expect(
+            &mut s,
+            format!("{line}\r\nabc\r\nmn\r\n").as_bytes(),
+            "CLIENT_ERROR bad command line format\r\nERROR\r\nMN\r\n",
+        );
+    }
+    // noreply silences the bad line, not the "abc" line after it.
+    for line in ["set k 0 0 2147483647 noreply", "set k 0 0 -1 noreply"] {
+        expect(
+            &mut s,
+            format!("{line}\r\nabc\r\nmn\r\n").as_bytes(),
+            "ERROR\r\nMN\r\n",
+        );
+    }
+    // The largest length memcached can allocate is only too large: its data is skipped.
+    expect(
+        &mut s,
+        b"set k 0 0 2147483645\r\n",
+        "SERVER_ERROR object too large for cache\r\n",
+    );
+}

@@ -146,6 +146,7 @@ impl Codec for McCodec {
             }
             Request::Verbosity { noreply } => x.reply(noreply, "OK"),
             Request::Quit => return After::Close,
+            Request::Http => return After::Abort,
             Request::Stats { args } => x.stats(args.of(frame)),
             Request::Meta { op, key, data } => {
                 x.ms.incr(Mc::CmdMeta);

@@ -17,9 +17,18 @@ fn run_with(t: &TestCtx, c: &mut McCodec, input: &[u8]) -> String {
             Ok(Frame::Native { consumed }) => {
                 let after = c.run_native(&t.srv, &mut sess, &input[off..off + consumed], &mut out);
                 off += consumed;
-                if after == After::Close {
-                    out.extend_from_slice(b"<closed>");
-                    break;
+                match after {
+                    After::Continue => {}
+                    After::Close => {
+                        out.extend_from_slice(b"<closed>");
+                        break;
+                    }
+                    // The loop drops the replies not yet written.
+                    After::Abort => {
+                        out.clear();
+                        out.extend_from_slice(b"<aborted>");
+                        break;
+                    }
                 }
             }
             Ok(Frame::Command { .. }) => unreachable!(),
@@ -497,4 +506,15 @@ fn ttl_rules() {
     assert_eq!(ttl_of(REL_MAX, now), Ttl::At(now + REL_MAX as u64 * 1000));
     assert_eq!(ttl_of(REL_MAX + 1, now), Ttl::Gone);
     assert_eq!(ttl_of(1_700_000_100, now), Ttl::At(1_700_000_100_000));
+}
+
+#[test]
+fn http_request_lines_close_unanswered() {
+    let t = TestCtx::new();
+    // Replies still buffered are dropped with the connection, as memcached drops them.
+    assert_eq!(
+        run(&t, "version\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        "<aborted>"
+    );
+    assert_eq!(run(&t, "delete HTTP/1.1\r\n"), "NOT_FOUND\r\n");
 }
