@@ -1,7 +1,7 @@
 //! Incremental parser for memcached's text protocol (memcached 1.6): the classic commands
 //! (`set`/`add`/`replace`/`append`/`prepend`/`cas`, `get`/`gets`/`gat`/`gats`, `delete`,
-//! `incr`/`decr`, `touch`, `flush_all`, `version`, `verbosity`, `quit`, `stats`) and the
-//! meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`).
+//! `incr`/`decr`, `touch`, `flush_all`, `version`, `verbosity`, `quit`, `stats`,
+//! `cache_memlimit`) and the meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`).
 //!
 //! ```text
 //! request = line [data]        line = tokens separated by spaces, ended by LF (CR optional)
@@ -42,6 +42,10 @@ pub const MAX_OPAQUE: usize = 32;
 /// at once, and what follows the line is read as commands; a length up to this but over
 /// the value limit is `SERVER_ERROR object too large for cache` and its data is skipped.
 pub const MAX_DATA_LEN: i64 = i32::MAX as i64 - 2;
+/// Smallest `cache_memlimit`, in megabytes (memcached's).
+pub const MIN_MEMLIMIT_MB: u64 = 8;
+/// Largest `cache_memlimit` memcached takes for megabytes; more looks like bytes.
+pub const MAX_MEMLIMIT_MB: u64 = 1_000_000_000;
 
 /// A byte range of the frame: `start..end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -251,6 +255,11 @@ pub enum Request {
     Stats {
         args: Span,
     },
+    /// `cache_memlimit <megabytes> [noreply]`, the value already checked (8 ..= 10^9).
+    CacheMemlimit {
+        megabytes: u64,
+        noreply: bool,
+    },
     /// A line that looks like an HTTP request (`GET / HTTP/1.1`): close the connection at
     /// once without a byte, as memcached does, so that a request a web page makes a
     /// browser send to this port (cross-protocol scripting) gets nothing back.
@@ -295,6 +304,8 @@ pub const OPAQUE_TOO_LONG: &str = "CLIENT_ERROR opaque token too long";
 pub const BAD_MS_MODE: &str = "CLIENT_ERROR invalid mode for ms M token";
 pub const BAD_MA_MODE: &str = "CLIENT_ERROR invalid mode for ma M token";
 pub const TOO_LARGE: &str = "SERVER_ERROR object too large for cache";
+pub const MEMLIMIT_TOO_SMALL: &str = "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m";
+pub const MEMLIMIT_NOT_BYTES: &str = "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes";
 
 /// What `Parser::parse` found at the front of the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -661,6 +672,20 @@ impl Parser {
             b"stats" => Done(Request::Stats {
                 args: Span::new(name_end, end),
             }),
+            b"cache_memlimit" => {
+                // memcached: one or two arguments, the megabytes first; a last `noreply`
+                // (even alone, where it is the bad number) silences the answer.
+                if !(1..=2).contains(&n) {
+                    return Done(err(ERROR, false));
+                }
+                let reply = |msg| Done(err(msg, noreply));
+                match parse_u64(tok(0)) {
+                    None => reply(ERROR),
+                    Some(mb) if mb < MIN_MEMLIMIT_MB => reply(MEMLIMIT_TOO_SMALL),
+                    Some(mb) if mb > MAX_MEMLIMIT_MB => reply(MEMLIMIT_NOT_BYTES),
+                    Some(megabytes) => Done(Request::CacheMemlimit { megabytes, noreply }),
+                }
+            }
             b"mn" => Done(Request::Meta {
                 op: MetaOp::Noop,
                 key: Span::default(),

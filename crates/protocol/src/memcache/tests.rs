@@ -411,6 +411,46 @@ fn data_lengths_like_memcached() {
 }
 
 #[test]
+fn cache_memlimit_like_memcached() {
+    assert_eq!(
+        one(b"cache_memlimit 64\r\n").0,
+        Request::CacheMemlimit {
+            megabytes: 64,
+            noreply: false
+        }
+    );
+    assert_eq!(
+        one(b"cache_memlimit 8 noreply\r\n").0,
+        Request::CacheMemlimit {
+            megabytes: 8,
+            noreply: true
+        }
+    );
+    // A second argument that is not noreply is ignored.
+    assert!(matches!(
+        one(b"cache_memlimit 1000000000 200\r\n").0,
+        Request::CacheMemlimit {
+            megabytes: 1_000_000_000,
+            noreply: false
+        }
+    ));
+    assert_eq!(err_of(b"cache_memlimit 7\r\n"), MEMLIMIT_TOO_SMALL);
+    assert_eq!(err_of(b"cache_memlimit 0\r\n"), MEMLIMIT_TOO_SMALL);
+    assert_eq!(err_of(b"cache_memlimit 1000000001\r\n"), MEMLIMIT_NOT_BYTES);
+    assert_eq!(err_of(b"cache_memlimit -1\r\n"), ERROR);
+    assert_eq!(err_of(b"cache_memlimit abc\r\n"), ERROR);
+    assert_eq!(err_of(b"cache_memlimit\r\n"), ERROR);
+    assert_eq!(err_of(b"cache_memlimit 1 2 3\r\n"), ERROR);
+    assert_eq!(
+        one(b"cache_memlimit 7 noreply\r\n").0,
+        err(MEMLIMIT_TOO_SMALL, true)
+    );
+    // Alone, `noreply` is both the flag and the bad number: quiet.
+    assert_eq!(one(b"cache_memlimit noreply\r\n").0, err(ERROR, true));
+    assert_eq!(one(b"cache_memlimit 8 noreply x\r\n").0, err(ERROR, false));
+}
+
+#[test]
 fn unauthenticated_clients_may_only_set() {
     let mut p = Parser::new();
     assert_eq!(
@@ -572,7 +612,7 @@ proptest! {
         Just("set"), Just("get"), Just("gat"), Just("ms"), Just("mg"), Just("ma"), Just("md"),
         Just("cas"), Just("incr"), Just("delete"), Just("noreply"), Just("0"), Just("-1"),
         Just("3"), Just("99999999999999999999"), Just("k"), Just("T5"), Just("MA"), Just("q"),
-        Just("\r\n"), Just("abc"), Just("b"), Just("O1"), Just("\n"),
+        Just("\r\n"), Just("abc"), Just("b"), Just("O1"), Just("\n"), Just("cache_memlimit"),
         Just("GET"), Just("HTTP/1.1"), Just("2147483647"),
     ], 0..20)) {
         let input = words.join(" ");
