@@ -10,7 +10,11 @@ import socket
 import pytest
 import redis
 from pymemcache.client.base import Client
-from pymemcache.exceptions import MemcacheClientError, MemcacheIllegalInputError
+from pymemcache.exceptions import (
+    MemcacheClientError,
+    MemcacheIllegalInputError,
+    MemcacheUnknownError,
+)
 
 
 @pytest.fixture
@@ -186,3 +190,56 @@ def test_meta_commands_raw(memcache_addr, mc):
     assert mc.get("foo") == b"bar"
     assert raw(a, b"mg k zz\r\n", b"\r\n") == b"CLIENT_ERROR invalid flag\r\n"
     assert raw(a, b"bogus\r\n", b"\r\n") == b"ERROR\r\n"
+
+
+def test_stats_slabs_items_cachedump_conns(mc):
+    # Empty: no items, no slab class (memcached before its first item).
+    assert mc.stats("items") == {}
+    assert mc.stats("slabs")[b"active_slabs"] == 0
+    mc.set("a", b"hello")
+    hits = mc.stats()[b"get_hits"]  # the door's counters run across tests
+    mc.get("a")
+    slabs = mc.stats("slabs")
+    assert slabs[b"active_slabs"] == 1
+    assert slabs[b"1:used_chunks"] == 1 and slabs[b"1:get_hits"] == hits + 1
+    assert slabs[b"total_malloced"] > 0
+    items = mc.stats("items")
+    assert items[b"items:1:number"] == 1 and len(items) == 28
+    assert mc.stats("cachedump", "1", "0") == {b"a": b"[5 b; 0 s]"}
+    assert mc.stats("cachedump", "2", "0") == {}
+    assert mc.stats("sizes") == {b"sizes_status": b"disabled"}
+    conns = mc.stats("conns")
+    state = [v for k, v in conns.items() if k.endswith(b":state")]
+    assert state.count(b"conn_parse_cmd") == 1  # this client's own connection
+
+
+def test_cache_memlimit_sets_maxmemory(mc, rr):
+    old = rr.config_get("maxmemory")["maxmemory"]
+    try:
+        assert mc.cache_memlimit(100) is True
+        assert rr.config_get("maxmemory") == {"maxmemory": str(100 << 20)}
+        assert mc.stats("settings")[b"maxbytes"] == 100 << 20
+        assert mc.stats()[b"limit_maxbytes"] == 100 << 20
+        with pytest.raises(MemcacheUnknownError, match="MEMLIMIT_TOO_SMALL"):
+            mc.cache_memlimit(7)
+        with pytest.raises(MemcacheUnknownError, match="MEMLIMIT_ADJUST_FAILED"):
+            mc.cache_memlimit(10**9 + 1)
+        assert rr.config_get("maxmemory") == {"maxmemory": str(100 << 20)}
+    finally:
+        rr.config_set("maxmemory", old)
+
+
+def test_http_request_lines_close_unanswered(memcache_addr):
+    # memcached closes such a connection without a byte (cross-protocol requests).
+    with socket.create_connection(memcache_addr, timeout=10) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        assert s.recv(100) == b""
+
+
+def test_quiet_bad_lines_keep_replies_in_step(memcache_addr, mc):
+    mc.set("dk", b"x")
+    assert raw(memcache_addr, b"delete dk 10 noreply\r\nget dk\r\n", b"END\r\n") == \
+        b"VALUE dk 0 1\r\nx\r\nEND\r\n"
+    # A length memcached could never allocate: a bad line at once, no data awaited.
+    assert raw(memcache_addr, b"set k 0 0 2147483647\r\nab\r\nmn\r\n", b"MN\r\n") == \
+        b"CLIENT_ERROR bad command line format\r\nERROR\r\nMN\r\n"

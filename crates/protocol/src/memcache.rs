@@ -1,7 +1,7 @@
 //! Incremental parser for memcached's text protocol (memcached 1.6): the classic commands
 //! (`set`/`add`/`replace`/`append`/`prepend`/`cas`, `get`/`gets`/`gat`/`gats`, `delete`,
-//! `incr`/`decr`, `touch`, `flush_all`, `version`, `verbosity`, `quit`, `stats`) and the
-//! meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`).
+//! `incr`/`decr`, `touch`, `flush_all`, `version`, `verbosity`, `quit`, `stats`,
+//! `cache_memlimit`) and the meta commands (`mg`, `ms`, `md`, `ma`, `mn`, `me`).
 //!
 //! ```text
 //! request = line [data]        line = tokens separated by spaces, ended by LF (CR optional)
@@ -14,9 +14,11 @@
 //!
 //! Errors use memcached's words. A malformed request is answered and the connection goes
 //! on (`Request::Error`), as memcached does; only a line that never ends (over `MAX_LINE`
-//! without LF, or `MAX_GET_LINE` for retrieval commands) is fatal (`LineTooLong`). A value
-//! over the limit is answered `SERVER_ERROR object too large for cache` and its data is
-//! skipped as it arrives (never buffered whole).
+//! without LF, or `MAX_GET_LINE` for retrieval commands) is fatal (`LineTooLong`), and a line
+//! that looks like an HTTP request closes the connection unanswered (`Request::Http`). A
+//! value over the limit is answered `SERVER_ERROR object too large for cache` and its data
+//! is skipped as it arrives (never buffered whole); a length memcached cannot even allocate
+//! (over `MAX_DATA_LEN`) is a bad command line, with no data expected after it.
 
 use memchr::memchr;
 
@@ -35,6 +37,15 @@ pub const MAX_UNAUTH_VALUE: usize = 16 * 1024;
 pub const MAX_TOKENS: usize = 24;
 /// Longest meta opaque token (`O`).
 pub const MAX_OPAQUE: usize = 32;
+/// Largest data length a storage command may declare (memcached's `INT_MAX - 2`: the length
+/// plus its CRLF must fit an `int`). A longer one is `CLIENT_ERROR bad command line format`
+/// at once, and what follows the line is read as commands; a length up to this but over
+/// the value limit is `SERVER_ERROR object too large for cache` and its data is skipped.
+pub const MAX_DATA_LEN: i64 = i32::MAX as i64 - 2;
+/// Smallest `cache_memlimit`, in megabytes (memcached's).
+pub const MIN_MEMLIMIT_MB: u64 = 8;
+/// Largest `cache_memlimit` memcached takes for megabytes; more looks like bytes.
+pub const MAX_MEMLIMIT_MB: u64 = 1_000_000_000;
 
 /// A byte range of the frame: `start..end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -244,6 +255,15 @@ pub enum Request {
     Stats {
         args: Span,
     },
+    /// `cache_memlimit <megabytes> [noreply]`, the value already checked (8 ..= 10^9).
+    CacheMemlimit {
+        megabytes: u64,
+        noreply: bool,
+    },
+    /// A line that looks like an HTTP request (`GET / HTTP/1.1`): close the connection at
+    /// once without a byte, as memcached does, so that a request a web page makes a
+    /// browser send to this port (cross-protocol scripting) gets nothing back.
+    Http,
     /// A meta command; its flags are in `Parser::meta`.
     Meta {
         op: MetaOp,
@@ -284,6 +304,8 @@ pub const OPAQUE_TOO_LONG: &str = "CLIENT_ERROR opaque token too long";
 pub const BAD_MS_MODE: &str = "CLIENT_ERROR invalid mode for ms M token";
 pub const BAD_MA_MODE: &str = "CLIENT_ERROR invalid mode for ma M token";
 pub const TOO_LARGE: &str = "SERVER_ERROR object too large for cache";
+pub const MEMLIMIT_TOO_SMALL: &str = "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m";
+pub const MEMLIMIT_NOT_BYTES: &str = "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes";
 
 /// What `Parser::parse` found at the front of the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -541,7 +563,7 @@ impl Parser {
             return Done(self.parse_get(buf, op, name_end, end));
         }
         let Some(n) = self.tokenize(buf, name_end, end) else {
-            return Done(err(ERROR, false));
+            return Done(unknown(name, line));
         };
         let tok = |i: usize| self.tokens[i].of(buf);
         let noreply = n > 0 && tok(n - 1) == b"noreply";
@@ -559,17 +581,26 @@ impl Parser {
         }
         match name {
             b"delete" => {
-                // delete <key> [0] [noreply]: the legacy time argument must be 0.
-                let rest = n - usize::from(noreply);
-                if !(1..=2).contains(&rest) || n > 3 {
+                // delete <key> [0] [noreply]: the legacy time argument must be 0. As in
+                // memcached, a trailing `noreply` counts once there is more than the key
+                // (`delete noreply` deletes the key "noreply"), and it silences the errors
+                // after it too: a quiet client expects no line, whatever the line said.
+                if !(1..=3).contains(&n) {
                     return Done(err(ERROR, false));
                 }
-                if rest == 2 && tok(1) != b"0" {
-                    return Done(err(DELETE_USAGE, false));
+                let noreply = n > 1 && noreply;
+                let zero = n > 1 && tok(1) == b"0";
+                let valid = match n {
+                    2 => zero || noreply,
+                    3 => zero && noreply,
+                    _ => true,
+                };
+                if !valid {
+                    return Done(err(DELETE_USAGE, noreply));
                 }
                 let key = self.tokens[0];
                 if !valid_key(key.of(buf)) {
-                    return Done(err(BAD_FORMAT, false));
+                    return Done(err(BAD_FORMAT, noreply));
                 }
                 Done(Request::Delete { key, noreply })
             }
@@ -641,6 +672,20 @@ impl Parser {
             b"stats" => Done(Request::Stats {
                 args: Span::new(name_end, end),
             }),
+            b"cache_memlimit" => {
+                // memcached: one or two arguments, the megabytes first; a last `noreply`
+                // (even alone, where it is the bad number) silences the answer.
+                if !(1..=2).contains(&n) {
+                    return Done(err(ERROR, false));
+                }
+                let reply = |msg| Done(err(msg, noreply));
+                match parse_u64(tok(0)) {
+                    None => reply(ERROR),
+                    Some(mb) if mb < MIN_MEMLIMIT_MB => reply(MEMLIMIT_TOO_SMALL),
+                    Some(mb) if mb > MAX_MEMLIMIT_MB => reply(MEMLIMIT_NOT_BYTES),
+                    Some(megabytes) => Done(Request::CacheMemlimit { megabytes, noreply }),
+                }
+            }
             b"mn" => Done(Request::Meta {
                 op: MetaOp::Noop,
                 key: Span::default(),
@@ -651,7 +696,7 @@ impl Parser {
             b"md" => self.parse_meta(buf, MetaOp::Delete, n),
             b"ma" => self.parse_meta(buf, MetaOp::Arith, n),
             b"me" => self.parse_meta(buf, MetaOp::Debug, n),
-            _ => Done(err(ERROR, false)),
+            _ => Done(unknown(name, line)),
         }
     }
 
@@ -689,8 +734,10 @@ impl Parser {
         use LineResult::Done;
         let want = if op == StoreOp::Cas { 5 } else { 4 };
         let tok = |i: usize| self.tokens[i].of(buf);
-        let noreply = n == want + 1 && tok(want) == b"noreply";
-        if n != want && !noreply {
+        // memcached takes a last `noreply` as the flag before checking anything, even where
+        // a number belongs (`set k 0 0 noreply` is a quiet bad line).
+        let noreply = n > 0 && tok(n - 1) == b"noreply";
+        if n != want && !(n == want + 1 && noreply) {
             return Done(err(ERROR, false));
         }
         let key = self.tokens[0];
@@ -700,11 +747,14 @@ impl Parser {
         } else {
             Some(0)
         };
+        // memcached reads `noreply` before checking anything, so a quiet client's bad line
+        // stays quiet. No data is expected after a bad line: what follows is read as
+        // commands, as memcached reads it (a length it could never allocate included).
         let (Some(flags), Some(exptime), Some(len), Some(cas)) = (flags, exptime, len, cas) else {
-            return Done(err(BAD_FORMAT, false));
+            return Done(err(BAD_FORMAT, noreply));
         };
-        if len < 0 || !valid_key(key.of(buf)) {
-            return Done(err(BAD_FORMAT, false));
+        if !(0..=MAX_DATA_LEN).contains(&len) || !valid_key(key.of(buf)) {
+            return Done(err(BAD_FORMAT, noreply));
         }
         let len = len as usize;
         let max = if authed {
@@ -753,7 +803,7 @@ impl Parser {
                 .filter(|_| n > 1)
                 .and_then(|t| parse_i32(t.of(buf)))
             {
-                Some(l) if l >= 0 => datalen = Some(l as usize),
+                Some(l) if (0..=MAX_DATA_LEN).contains(&l) => datalen = Some(l as usize),
                 _ => return Done(err(BAD_FORMAT, false)),
             }
             first_flag = 2;
@@ -899,6 +949,41 @@ enum LineResult {
 
 fn err(msg: &'static str, noreply: bool) -> Request {
     Request::Error { msg, noreply }
+}
+
+/// A line whose command rcache does not run: `ERROR`, or `Request::Http` when memcached
+/// would take it for an HTTP request. memcached checks only lines its dispatcher routes
+/// nowhere (a bad line of one of its commands is answered, even `delete HTTP/1.1`): the
+/// name is at least two bytes, not a two-letter `m…` (meta) name, does not start with a
+/// letter it routes by (`g s a c i d t`) and is none of its other commands. The line is
+/// HTTP-like when its last token starts with `HTTP/`; memcached keeps at most 23 tokens of
+/// a line (the command included), so past that it is the 23rd that counts.
+fn unknown(name: &[u8], line: &[u8]) -> Request {
+    let routed = match name {
+        [] | [_] | [b'm', _] => true,
+        [b'g' | b's' | b'a' | b'c' | b'i' | b'd' | b't', ..] => true,
+        _ => matches!(
+            name,
+            b"replace"
+                | b"prepend"
+                | b"bget"
+                | b"flush_all"
+                | b"version"
+                | b"quit"
+                | b"lru_crawler"
+                | b"watch"
+                | b"verbosity"
+                | b"lru"
+                | b"extstore"
+                | b"refresh_certs"
+        ),
+    };
+    let last = keys_of(line).take(23).last().unwrap_or_default();
+    if !routed && last.starts_with(b"HTTP/") {
+        Request::Http
+    } else {
+        err(ERROR, false)
+    }
 }
 
 /// The keys of a retrieval line (`Request::Get::keys`).

@@ -37,6 +37,19 @@ fn read_to_close(s: &mut TcpStream) -> String {
     String::from_utf8_lossy(&v).into_owned()
 }
 
+/// Send `input`, read until the reply ends with `END\r\n` (a stats reply).
+fn until_end(s: &mut TcpStream, input: &[u8]) -> String {
+    s.write_all(input).unwrap();
+    let mut all = String::new();
+    let mut buf = [0u8; 4096];
+    while !all.ends_with("END\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {all:?}");
+        all.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    all
+}
+
 #[test]
 fn every_error_line() {
     let srv = TestServer::start();
@@ -423,4 +436,213 @@ fn keys_may_hold_control_characters_as_in_memcached() {
         b"get a\x10\x01\tb\r\n",
         "VALUE a\x10\x01\tb 0 2\r\nhi\r\nEND\r\n",
     );
+}
+
+/// memcached closes a connection whose request line looks like HTTP without a byte (so a
+/// web page cannot make a browser talk to it): the bytes below are memcached 1.6.18's.
+#[test]
+fn http_request_lines_close_the_connection_unanswered() {
+    let srv = TestServer::start();
+    for input in [
+        &b"GET / HTTP/1.0\r\n"[..],
+        b"PUT /a/b HTTP/1.1\r\n",
+        b"DELETE HTTP/1.1\r\n",
+        b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\n",
+        // Replies not yet sent go with the connection, as in memcached.
+        b"version\r\nGET / HTTP/1.0\r\n",
+    ] {
+        let mut s = connect(&srv);
+        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        s.write_all(input).unwrap();
+        assert_eq!(
+            read_to_close(&mut s),
+            "",
+            "reply to {:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    // Lines of memcached's own commands are answered, HTTP-looking or not.
+    let mut s = connect(&srv);
+    expect(&mut s, b"get / HTTP/1.0\r\n", "END\r\n");
+    expect(&mut s, b"delete HTTP/1.1\r\n", "NOT_FOUND\r\n");
+    expect(&mut s, b"H HTTP/1.1\r\n", "ERROR\r\n");
+    expect(&mut s, b"mx / HTTP/1.0\r\n", "ERROR\r\n");
+    expect(&mut s, b"foo HTTP/1.1 x\r\n", "ERROR\r\n");
+    expect(&mut s, b"stats HTTP/1.0\r\n", "ERROR\r\n");
+    expect(
+        &mut s,
+        b"version\r\n",
+        &format!("VERSION {}\r\n", server::memcache::VERSION),
+    );
+}
+
+/// A malformed `delete` with `noreply` answers nothing and deletes nothing, so the replies
+/// after it stay paired with their requests (memcached 1.6.18's bytes).
+#[test]
+fn malformed_delete_with_noreply_stays_silent() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    expect(
+        &mut s,
+        b"set dk 0 0 1\r\nx\r\ndelete dk 10 noreply\r\nget dk\r\n",
+        "STORED\r\nVALUE dk 0 1\r\nx\r\nEND\r\n",
+    );
+    expect(
+        &mut s,
+        b"delete dk noreply noreply\r\nget dk\r\n",
+        "VALUE dk 0 1\r\nx\r\nEND\r\n",
+    );
+    let long = format!("delete {} noreply\r\nmn\r\n", "k".repeat(251));
+    expect(&mut s, long.as_bytes(), "MN\r\n");
+    // Without noreply the error is answered; a wrong token count even with it.
+    expect(
+        &mut s,
+        b"delete dk 10\r\nget dk\r\n",
+        "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n\
+         VALUE dk 0 1\r\nx\r\nEND\r\n",
+    );
+    expect(
+        &mut s,
+        b"delete dk 1 2 noreply\r\nmn\r\n",
+        "ERROR\r\nMN\r\n",
+    );
+    // Alone, `noreply` is a key.
+    expect(&mut s, b"delete noreply\r\n", "NOT_FOUND\r\n");
+    expect(&mut s, b"delete dk noreply\r\nget dk\r\n", "END\r\n");
+}
+
+/// A data length memcached could never allocate (over 2^31-3) is a bad command line,
+/// answered at once; no data is awaited and what follows is read as commands. Lengths up
+/// to that but over the item size are refused and their data skipped (memcached's bytes).
+#[test]
+fn impossible_data_lengths_are_bad_command_lines() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    for line in [
+        "set k 0 0 2147483647",
+        "set k 0 0 2147483646",
+        "set k 0 0 2147483648",
+        "set k 0 0 -1",
+        "cas k 0 0 2147483647 1",
+        "append k 0 0 2147483647",
+        "ms k 2147483647",
+        "ms k 2147483646 q",
+    ] {
+        expect(
+            &mut s,
+            format!("{line}\r\nabc\r\nmn\r\n").as_bytes(),
+            "CLIENT_ERROR bad command line format\r\nERROR\r\nMN\r\n",
+        );
+    }
+    // noreply silences the bad line, not the "abc" line after it.
+    for line in ["set k 0 0 2147483647 noreply", "set k 0 0 -1 noreply"] {
+        expect(
+            &mut s,
+            format!("{line}\r\nabc\r\nmn\r\n").as_bytes(),
+            "ERROR\r\nMN\r\n",
+        );
+    }
+    // The largest length memcached can allocate is only too large: its data is skipped.
+    expect(
+        &mut s,
+        b"set k 0 0 2147483645\r\n",
+        "SERVER_ERROR object too large for cache\r\n",
+    );
+}
+
+/// `stats slabs|items|settings|conns|sizes|cachedump` answer in memcached's shape, ending
+/// with `END`, so clients reading until `END` get their answer.
+#[test]
+fn stats_subcommands_end_with_end() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    assert_eq!(
+        until_end(&mut s, b"stats items\r\n"),
+        "END\r\n",
+        "an empty cache has no items"
+    );
+    expect(
+        &mut s,
+        b"set a 0 0 5\r\nhello\r\nget a\r\n",
+        "STORED\r\nVALUE a 0 5\r\nhello\r\nEND\r\n",
+    );
+    let slabs = until_end(&mut s, b"stats slabs\r\n");
+    for line in [
+        "STAT 1:chunk_size 1048576\r\n",
+        "STAT 1:used_chunks 1\r\n",
+        "STAT 1:get_hits 1\r\n",
+        "STAT 1:cmd_set 1\r\n",
+        "STAT active_slabs 1\r\n",
+        "STAT total_malloced ",
+    ] {
+        assert!(slabs.contains(line), "{line:?} not in {slabs}");
+    }
+    let items = until_end(&mut s, b"stats items\r\n");
+    assert!(items.starts_with("STAT items:1:number 1\r\n"), "{items}");
+    assert_eq!(items.lines().count(), 29, "{items}");
+    let settings = until_end(&mut s, b"stats settings\r\n");
+    assert!(
+        settings.contains("STAT item_size_max 1048576\r\n"),
+        "{settings}"
+    );
+    assert_eq!(
+        until_end(&mut s, b"stats sizes\r\n"),
+        "STAT sizes_status disabled\r\nEND\r\n"
+    );
+    assert_eq!(
+        until_end(&mut s, b"stats cachedump 1 10\r\n"),
+        "ITEM a [5 b; 0 s]\r\nEND\r\n"
+    );
+    assert_eq!(until_end(&mut s, b"stats cachedump 2 10\r\n"), "END\r\n");
+    expect(
+        &mut s,
+        b"stats cachedump 64 1\r\nstats cachedump 1\r\n",
+        "CLIENT_ERROR Illegal slab id\r\nCLIENT_ERROR bad command line\r\n",
+    );
+    // Both connections of this door, by fd, with memcached's address form.
+    let mut other = connect(&srv);
+    // A round trip first: the server registers a connection only once it has accepted it.
+    expect(&mut other, b"mn\r\n", "MN\r\n");
+    let conns = until_end(&mut s, b"stats conns\r\n");
+    for c in [&s, &other] {
+        let line = format!(":addr tcp:{}\r\n", c.local_addr().unwrap());
+        assert!(conns.contains(&line), "{line:?} not in {conns}");
+    }
+    assert!(conns.contains(":state conn_parse_cmd\r\n"), "{conns}");
+    assert_eq!(conns.matches(":listen_addr tcp:").count(), 2, "{conns}");
+}
+
+/// `cache_memlimit <MB>` sets `maxmemory`, as CONFIG SET maxmemory does; memcached's
+/// answers, errors included.
+#[test]
+fn cache_memlimit_sets_maxmemory() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    let mut r = srv.connection();
+    let maxmemory = |r: &mut redis::Connection| -> u64 {
+        let v: (String, u64) = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory")
+            .query(r)
+            .unwrap();
+        v.1
+    };
+    expect(&mut s, b"cache_memlimit 100\r\n", "OK\r\n");
+    assert_eq!(maxmemory(&mut r), 100 << 20);
+    let settings = until_end(&mut s, b"stats settings\r\n");
+    assert!(
+        settings.starts_with(&format!("STAT maxbytes {}\r\n", 100u64 << 20)),
+        "{settings}"
+    );
+    expect(&mut s, b"cache_memlimit 64 noreply\r\nmn\r\n", "MN\r\n");
+    assert_eq!(maxmemory(&mut r), 64 << 20);
+    expect(
+        &mut s,
+        b"cache_memlimit 7\r\ncache_memlimit 1000000001\r\ncache_memlimit abc\r\n\
+          cache_memlimit\r\ncache_memlimit 7 noreply\r\nmn\r\n",
+        "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n\
+         MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\nERROR\r\nERROR\r\nMN\r\n",
+    );
+    assert_eq!(maxmemory(&mut r), 64 << 20);
 }

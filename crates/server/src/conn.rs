@@ -341,9 +341,19 @@ async fn run<C: Codec>(
                         parser.run_native(state, sess, &rbuf[off..off + consumed], &mut wbuf);
                     ncmds += 1;
                     off += consumed;
-                    if after == After::Close {
-                        sess.close = true;
-                        break;
+                    match after {
+                        After::Continue => {}
+                        After::Close => {
+                            sess.close = true;
+                            break;
+                        }
+                        After::Abort => {
+                            wbuf.clear();
+                            fatal = Some(
+                                "closed unanswered by the door (memcached: an HTTP line)".into(),
+                            );
+                            break;
+                        }
                     }
                     if wbuf.len() >= FLUSH_AT {
                         share = None;

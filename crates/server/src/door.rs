@@ -41,6 +41,10 @@ pub enum After {
     Continue,
     /// Close once the replies so far are written (memcached's `quit`).
     Close,
+    /// Close at once, dropping the replies not yet written: memcached's answer to a line
+    /// that looks like HTTP, which gets nothing back, not even the replies before it that
+    /// were still buffered.
+    Abort,
 }
 
 /// One door's protocol on the shared connection loop.

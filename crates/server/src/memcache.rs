@@ -146,7 +146,9 @@ impl Codec for McCodec {
             }
             Request::Verbosity { noreply } => x.reply(noreply, "OK"),
             Request::Quit => return After::Close,
-            Request::Stats { args } => x.stats(args.of(frame)),
+            Request::Stats { args } => x.stats(args.of(frame), sess, self.p.max_value),
+            Request::CacheMemlimit { megabytes, noreply } => x.cache_memlimit(megabytes, noreply),
+            Request::Http => return After::Abort,
             Request::Meta { op, key, data } => {
                 x.ms.incr(Mc::CmdMeta);
                 let flags = &self.p.meta;
@@ -551,109 +553,17 @@ impl<'a> Exec<'a> {
         self.reply(noreply, "OK");
     }
 
-    fn stats(&mut self, args: &[u8]) {
-        let mut words = keys_of(args);
-        match (words.next(), words.next()) {
-            (None, _) => self.general_stats(),
-            (Some(b"reset"), None) => {
-                self.ms.reset();
-                self.line("RESET\r\n");
-            }
-            (Some(b"settings"), None) => self.settings_stats(),
-            (Some(b"detail"), _) => self.line("CLIENT_ERROR usage: stats detail on|off|dump\r\n"),
-            (
-                Some(
-                    sub @ (b"items" | b"slabs" | b"sizes" | b"conns" | b"extstore" | b"proxy"
-                    | b"cachedump"),
-                ),
-                _,
-            ) => {
-                self.line("CLIENT_ERROR stats ");
-                self.out.extend_from_slice(sub);
-                self.line(" is not supported by rcache\r\n");
-            }
-            _ => self.line("ERROR\r\n"),
+    /// `cache_memlimit <MB>`: memcached's memory limit is rcache's `maxmemory`, so this
+    /// sets that setting as CONFIG SET maxmemory does (the parser checked the range).
+    fn cache_memlimit(&mut self, megabytes: u64, noreply: bool) {
+        let bytes = (megabytes << 20).to_string();
+        match self.st.settings.set("maxmemory", &bytes, false) {
+            Ok(()) => self.reply(noreply, "OK"),
+            Err(_) => self.reply(
+                noreply,
+                "MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust",
+            ),
         }
-    }
-
-    fn stat(&mut self, name: &str, v: impl std::fmt::Display) {
-        use std::io::Write;
-        let _ = write!(self.out, "STAT {name} {v}\r\n");
-    }
-
-    fn general_stats(&mut self) {
-        let st = self.st;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let (sys, user, _, _) = commands::info::cpu_times();
-        let threads = match st.settings.threads.load(Relaxed) {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2) as u64,
-            n => u64::from(n),
-        };
-        let ks = st.ks.stats();
-        self.stat("pid", std::process::id());
-        self.stat("uptime", st.started.elapsed().as_secs());
-        self.stat("time", now);
-        self.stat("version", VERSION);
-        self.stat("pointer_size", usize::BITS);
-        self.stat("rusage_user", format!("{user:.6}"));
-        self.stat("rusage_system", format!("{sys:.6}"));
-        self.stat("max_connections", st.settings.maxclients.load(Relaxed));
-        self.stat("curr_connections", st.stats.doors.connected(Door::Memcache));
-        self.stat("total_connections", st.stats.doors.received(Door::Memcache));
-        self.stat(
-            "rejected_connections",
-            st.stats.rejected_connections.load(Relaxed),
-        );
-        for (i, name) in Mc::NAMES.iter().enumerate() {
-            if name == &"total_items" {
-                continue;
-            }
-            let c = MC_ORDER[i];
-            self.stat(name, self.ms.get(c));
-        }
-        self.stat("bytes_read", st.stats.total_net_input_bytes.get());
-        self.stat("bytes_written", st.stats.total_net_output_bytes.get());
-        self.stat("limit_maxbytes", st.settings.evict.maxmemory());
-        self.stat("accepting_conns", 1);
-        self.stat("threads", threads);
-        self.stat("bytes", ks.used_memory);
-        self.stat("curr_items", st.ks.dbsize(0));
-        self.stat("total_items", self.ms.get(Mc::TotalItems));
-        self.stat("expired_unfetched", 0);
-        self.stat("evictions", ks.evicted);
-        self.stat("reclaimed", ks.expired);
-        self.line("END\r\n");
-    }
-
-    fn settings_stats(&mut self) {
-        let st = self.st;
-        self.stat("maxbytes", st.settings.evict.maxmemory());
-        self.stat("maxconns", st.settings.maxclients.load(Relaxed));
-        self.stat(
-            "tcpport",
-            st.door_ports[Door::Memcache as usize].load(Relaxed),
-        );
-        self.stat(
-            "evictions",
-            if st.settings.evict.policy() == storage::Policy::NoEviction {
-                "off"
-            } else {
-                "on"
-            },
-        );
-        self.stat("cas_enabled", "yes");
-        self.stat("item_size_max", mc::DEFAULT_MAX_VALUE);
-        self.stat(
-            "auth_enabled_ascii",
-            if st.auth_required() { "yes" } else { "no" },
-        );
-        self.stat("meta_response_old", "no");
-        self.line("END\r\n");
     }
 
     /// The meta commands.
@@ -1218,33 +1128,7 @@ fn apply_delta(
     Delta::Done(n, new_cas)
 }
 
-/// `Mc` in `Mc::NAMES` order.
-const MC_ORDER: [Mc; Mc::COUNT] = [
-    Mc::CmdGet,
-    Mc::CmdSet,
-    Mc::CmdFlush,
-    Mc::CmdTouch,
-    Mc::CmdMeta,
-    Mc::GetHits,
-    Mc::GetMisses,
-    Mc::GetExpired,
-    Mc::DeleteMisses,
-    Mc::DeleteHits,
-    Mc::IncrMisses,
-    Mc::IncrHits,
-    Mc::DecrMisses,
-    Mc::DecrHits,
-    Mc::CasMisses,
-    Mc::CasHits,
-    Mc::CasBadval,
-    Mc::TouchHits,
-    Mc::TouchMisses,
-    Mc::StoreTooLarge,
-    Mc::StoreNoMemory,
-    Mc::AuthCmds,
-    Mc::AuthErrors,
-    Mc::TotalItems,
-];
+mod stats;
 
 #[cfg(test)]
 mod tests;

@@ -280,6 +280,176 @@ fn other_commands() {
     assert_eq!(err_of(b"bogus\r\n"), ERROR);
 }
 
+/// The answers of memcached 1.6.18 to a request line that looks like HTTP: closed unanswered
+/// when no command of memcached's takes the line, answered as that command otherwise.
+#[test]
+fn http_request_lines_close_like_memcached() {
+    for line in [
+        &b"GET / HTTP/1.0\r\n"[..],
+        b"PUT /a/b HTTP/1.1\r\n",
+        b"DELETE HTTP/1.1\r\n",
+        b"POST /x HTTP/1.1\n",
+        b"   GET / HTTP/1.0  \r\n",
+        b"HTTP/1.1\r\n",
+        b"foo HTTP/\r\n",
+        b"quitx HTTP/1.1\r\n",
+        b"misbehave HTTP/1.1\r\n",
+    ] {
+        assert_eq!(
+            one(line).0,
+            Request::Http,
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    // Only the last token counts, case-sensitively; a one-byte name, a meta-shaped name or a
+    // name memcached routes (by first letter or whole) is answered instead.
+    for line in [
+        &b"foo HTTP/1.1 x\r\n"[..],
+        b"foo http/1.1\r\n",
+        b"foo HTTP\r\n",
+        b"H HTTP/1.1\r\n",
+        b"mx / HTTP/1.0\r\n",
+        b"gxx / HTTP/1.1\r\n",
+        b"trace / HTTP/1.1\r\n",
+        b"lru HTTP/1.1\r\n",
+        b"replace HTTP/1.1\r\n",
+    ] {
+        assert_eq!(err_of(line), ERROR, "{:?}", String::from_utf8_lossy(line));
+    }
+    assert!(matches!(one(b"get / HTTP/1.0\r\n").0, Request::Get { .. }));
+    assert!(matches!(
+        one(b"delete HTTP/1.1\r\n").0,
+        Request::Delete { .. }
+    ));
+    assert!(matches!(
+        one(b"stats HTTP/1.1\r\n").0,
+        Request::Stats { .. }
+    ));
+    // memcached keeps 23 tokens of a line: past that the 23rd decides, even over 24 tokens.
+    let line = |n: usize, tail: &str| format!("GET{} HTTP/1.1{tail}\r\n", " a".repeat(n));
+    assert_eq!(one(line(21, " z").as_bytes()).0, Request::Http);
+    assert_eq!(one(line(21, &" z".repeat(10)).as_bytes()).0, Request::Http);
+    assert_eq!(err_of(line(22, "").as_bytes()), ERROR);
+    // Before authentication nothing but `set` is read, HTTP or not (memcached -Y).
+    let mut p = Parser::new();
+    p.parse(b"GET / HTTP/1.1\r\n", false).unwrap();
+    assert!(matches!(
+        p.request(),
+        Request::Error {
+            msg: UNAUTHENTICATED,
+            ..
+        }
+    ));
+}
+
+/// `delete`'s argument rules, memcached's: `noreply` silences every error after it.
+#[test]
+fn delete_arguments_like_memcached() {
+    let quiet = |msg| Request::Error { msg, noreply: true };
+    assert_eq!(one(b"delete k 10 noreply\r\n").0, quiet(DELETE_USAGE));
+    assert_eq!(one(b"delete k noreply noreply\r\n").0, quiet(DELETE_USAGE));
+    let long = format!("delete {} noreply\r\n", "k".repeat(251));
+    assert_eq!(one(long.as_bytes()).0, quiet(BAD_FORMAT));
+    let long = format!("delete {} 10 noreply\r\n", "k".repeat(251));
+    assert_eq!(one(long.as_bytes()).0, quiet(DELETE_USAGE));
+    assert_eq!(err_of(b"delete k 10\r\n"), DELETE_USAGE);
+    assert_eq!(err_of(b"delete k 00\r\n"), DELETE_USAGE);
+    // Too many or too few tokens: ERROR, answered even with noreply.
+    assert_eq!(one(b"delete k 1 2 noreply\r\n").0, err(ERROR, false));
+    assert_eq!(one(b"delete k 0 noreply x\r\n").0, err(ERROR, false));
+    assert_eq!(err_of(b"delete\r\n"), ERROR);
+    // Alone, `noreply` is the key.
+    let (r, f) = one(b"delete noreply\r\n");
+    let Request::Delete { key, noreply } = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!((key.of(&f), noreply), (&b"noreply"[..], false));
+    assert!(matches!(
+        one(b"delete k noreply\r\n").0,
+        Request::Delete { noreply: true, .. }
+    ));
+}
+
+/// Data lengths memcached cannot allocate are bad lines, with no data expected after them;
+/// lengths it can but will not store are refused and their data skipped.
+#[test]
+fn data_lengths_like_memcached() {
+    for line in [
+        &b"set k 0 0 2147483647\r\n"[..],
+        b"set k 0 0 2147483646\r\n",
+        b"set k 0 0 2147483648\r\n",
+        b"set k 0 0 -1\r\n",
+        b"cas k 0 0 2147483647 1\r\n",
+        b"append k 0 0 2147483647\r\n",
+        b"ms k 2147483646\r\n",
+        b"ms k 2147483647 q\r\n",
+    ] {
+        let v = all(&[line, &b"abc\r\nmn\r\n"[..]].concat());
+        let got: Vec<_> = v.into_iter().map(|(r, _)| r).collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0], err(BAD_FORMAT, false));
+        assert_eq!(got[1], err(ERROR, false));
+    }
+    // With noreply the bad line is quiet; what follows is still read as commands.
+    let v = all(b"set k 0 0 2147483647 noreply\r\nabc\r\n");
+    assert_eq!(v[0].0, err(BAD_FORMAT, true));
+    assert_eq!(v[1].0, err(ERROR, false));
+    assert_eq!(one(b"set k 0 0 -1 noreply\r\n").0, err(BAD_FORMAT, true));
+    assert_eq!(one(b"set k x 0 1 noreply\r\n").0, err(BAD_FORMAT, true));
+    assert_eq!(one(b"set k 0 0 noreply\r\n").0, err(BAD_FORMAT, true));
+    // The largest length memcached can allocate is too large: refused, its data skipped.
+    let mut p = Parser::new();
+    let r = p.parse(b"set k 0 0 2147483645\r\nabc", true).unwrap();
+    assert_eq!(r, Parsed::Request { consumed: 22 });
+    assert!(matches!(p.request(), Request::TooLarge { .. }));
+    assert_eq!(
+        p.parse(b"abc", true).unwrap(),
+        Parsed::Skipped { consumed: 3 }
+    );
+    assert!(p.in_progress());
+}
+
+#[test]
+fn cache_memlimit_like_memcached() {
+    assert_eq!(
+        one(b"cache_memlimit 64\r\n").0,
+        Request::CacheMemlimit {
+            megabytes: 64,
+            noreply: false
+        }
+    );
+    assert_eq!(
+        one(b"cache_memlimit 8 noreply\r\n").0,
+        Request::CacheMemlimit {
+            megabytes: 8,
+            noreply: true
+        }
+    );
+    // A second argument that is not noreply is ignored.
+    assert!(matches!(
+        one(b"cache_memlimit 1000000000 200\r\n").0,
+        Request::CacheMemlimit {
+            megabytes: 1_000_000_000,
+            noreply: false
+        }
+    ));
+    assert_eq!(err_of(b"cache_memlimit 7\r\n"), MEMLIMIT_TOO_SMALL);
+    assert_eq!(err_of(b"cache_memlimit 0\r\n"), MEMLIMIT_TOO_SMALL);
+    assert_eq!(err_of(b"cache_memlimit 1000000001\r\n"), MEMLIMIT_NOT_BYTES);
+    assert_eq!(err_of(b"cache_memlimit -1\r\n"), ERROR);
+    assert_eq!(err_of(b"cache_memlimit abc\r\n"), ERROR);
+    assert_eq!(err_of(b"cache_memlimit\r\n"), ERROR);
+    assert_eq!(err_of(b"cache_memlimit 1 2 3\r\n"), ERROR);
+    assert_eq!(
+        one(b"cache_memlimit 7 noreply\r\n").0,
+        err(MEMLIMIT_TOO_SMALL, true)
+    );
+    // Alone, `noreply` is both the flag and the bad number: quiet.
+    assert_eq!(one(b"cache_memlimit noreply\r\n").0, err(ERROR, true));
+    assert_eq!(one(b"cache_memlimit 8 noreply x\r\n").0, err(ERROR, false));
+}
+
 #[test]
 fn unauthenticated_clients_may_only_set() {
     let mut p = Parser::new();
@@ -442,7 +612,8 @@ proptest! {
         Just("set"), Just("get"), Just("gat"), Just("ms"), Just("mg"), Just("ma"), Just("md"),
         Just("cas"), Just("incr"), Just("delete"), Just("noreply"), Just("0"), Just("-1"),
         Just("3"), Just("99999999999999999999"), Just("k"), Just("T5"), Just("MA"), Just("q"),
-        Just("\r\n"), Just("abc"), Just("b"), Just("O1"), Just("\n"),
+        Just("\r\n"), Just("abc"), Just("b"), Just("O1"), Just("\n"), Just("cache_memlimit"),
+        Just("GET"), Just("HTTP/1.1"), Just("2147483647"),
     ], 0..20)) {
         let input = words.join(" ");
         let mut p = Parser::new();

@@ -17,9 +17,18 @@ fn run_with(t: &TestCtx, c: &mut McCodec, input: &[u8]) -> String {
             Ok(Frame::Native { consumed }) => {
                 let after = c.run_native(&t.srv, &mut sess, &input[off..off + consumed], &mut out);
                 off += consumed;
-                if after == After::Close {
-                    out.extend_from_slice(b"<closed>");
-                    break;
+                match after {
+                    After::Continue => {}
+                    After::Close => {
+                        out.extend_from_slice(b"<closed>");
+                        break;
+                    }
+                    // The loop drops the replies not yet written.
+                    After::Abort => {
+                        out.clear();
+                        out.extend_from_slice(b"<aborted>");
+                        break;
+                    }
                 }
             }
             Ok(Frame::Command { .. }) => unreachable!(),
@@ -451,8 +460,8 @@ fn pipelines_errors_and_quit() {
     );
     assert_eq!(run(&t, &"x".repeat(3000)), "CLIENT_ERROR line too long\r\n");
     assert_eq!(
-        run(&t, "stats nope\r\nstats items\r\nstats reset\r\n"),
-        "ERROR\r\nCLIENT_ERROR stats items is not supported by rcache\r\nRESET\r\n"
+        run(&t, "stats nope\r\nstats proxy\r\nstats reset extra\r\n"),
+        "ERROR\r\nERROR\r\nRESET\r\n"
     );
     let s = run(&t, "stats\r\n");
     for f in [
@@ -497,4 +506,124 @@ fn ttl_rules() {
     assert_eq!(ttl_of(REL_MAX, now), Ttl::At(now + REL_MAX as u64 * 1000));
     assert_eq!(ttl_of(REL_MAX + 1, now), Ttl::Gone);
     assert_eq!(ttl_of(1_700_000_100, now), Ttl::At(1_700_000_100_000));
+}
+
+#[test]
+fn http_request_lines_close_unanswered() {
+    let t = TestCtx::new();
+    // Replies still buffered are dropped with the connection, as memcached drops them.
+    assert_eq!(
+        run(&t, "version\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+        "<aborted>"
+    );
+    assert_eq!(run(&t, "delete HTTP/1.1\r\n"), "NOT_FOUND\r\n");
+}
+
+#[test]
+fn cache_memlimit_sets_maxmemory() {
+    let t = TestCtx::new();
+    assert_eq!(run(&t, "cache_memlimit 100\r\n"), "OK\r\n");
+    assert_eq!(t.srv.settings.evict.maxmemory(), 100 << 20);
+    assert_eq!(
+        t.run(&["CONFIG", "GET", "maxmemory"]),
+        format!("*2\r\n$9\r\nmaxmemory\r\n$9\r\n{}\r\n", 100u64 << 20)
+    );
+    assert_eq!(run(&t, "cache_memlimit 8 noreply\r\nmn\r\n"), "MN\r\n");
+    assert_eq!(t.srv.settings.evict.maxmemory(), 8 << 20);
+    assert_eq!(
+        run(
+            &t,
+            "cache_memlimit 7\r\ncache_memlimit 1000000001\r\ncache_memlimit x\r\n"
+        ),
+        "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n\
+         MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\nERROR\r\n"
+    );
+    assert_eq!(t.srv.settings.evict.maxmemory(), 8 << 20);
+    let s = run(&t, "stats settings\r\n");
+    assert!(
+        s.contains(&format!("STAT maxbytes {}\r\n", 8u64 << 20)),
+        "{s}"
+    );
+    let s = run(&t, "stats\r\n");
+    assert!(
+        s.contains(&format!("STAT limit_maxbytes {}\r\n", 8u64 << 20)),
+        "{s}"
+    );
+}
+
+#[test]
+fn slabs_items_sizes_and_cachedump() {
+    let t = TestCtx::new();
+    // Empty: no class, as memcached before its first item.
+    assert_eq!(
+        run(&t, "stats slabs\r\n"),
+        format!(
+            "STAT active_slabs 0\r\nSTAT total_malloced {}\r\nEND\r\n",
+            t.srv.ks.used_memory()
+        )
+    );
+    assert_eq!(run(&t, "stats items\r\n"), "END\r\n");
+    assert_eq!(run(&t, "stats cachedump 1 0\r\n"), "END\r\n");
+    assert_eq!(
+        run(&t, "stats sizes\r\n"),
+        "STAT sizes_status disabled\r\nEND\r\n"
+    );
+    assert_eq!(run(&t, "stats extstore\r\n"), "END\r\n");
+    run(
+        &t,
+        "set a 0 0 5\r\nhello\r\nset b 5 100 3\r\nxyz\r\nget a\r\n",
+    );
+    t.run(&["SET", "has space", "v"]);
+    t.run(&["RPUSH", "list", "v"]);
+    let s = run(&t, "stats slabs extra\r\n");
+    for line in [
+        "STAT 1:chunk_size 1048576\r\n",
+        "STAT 1:used_chunks 4\r\n",
+        "STAT 1:get_hits 1\r\n",
+        "STAT 1:cmd_set 2\r\n",
+        "STAT active_slabs 1\r\n",
+    ] {
+        assert!(s.contains(line), "{line:?} not in {s}");
+    }
+    assert!(s.ends_with(&format!(
+        "STAT total_malloced {}\r\nEND\r\n",
+        t.srv.ks.used_memory()
+    )));
+    let s = run(&t, "stats items\r\n");
+    assert!(
+        s.starts_with("STAT items:1:number 4\r\nSTAT items:1:number_hot 0\r\n"),
+        "{s}"
+    );
+    assert_eq!(s.matches("STAT items:1:").count(), 28, "{s}");
+    assert!(s.ends_with("STAT items:1:hits_to_temp 0\r\nEND\r\n"), "{s}");
+    // Strings with printable keys only; the expiry as a unix time.
+    let exp = t.srv.ks.now() / 1000 + 100;
+    let mut items: Vec<String> = run(&t, "stats cachedump 1 0\r\n")
+        .split("\r\n")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(items.pop().as_deref(), Some(""));
+    assert_eq!(items.pop().as_deref(), Some("END"));
+    items.sort();
+    assert_eq!(
+        items,
+        [
+            "ITEM a [5 b; 0 s]".to_string(),
+            format!("ITEM b [3 b; {exp} s]")
+        ]
+    );
+    assert_eq!(
+        run(&t, "stats cachedump 1 1\r\n").matches("ITEM ").count(),
+        1
+    );
+    assert_eq!(run(&t, "stats cachedump 2 10\r\n"), "END\r\n");
+    assert_eq!(run(&t, "stats cachedump 63 10\r\n"), "END\r\n");
+    assert_eq!(
+        run(
+            &t,
+            "stats cachedump 64 1\r\nstats cachedump 1\r\nstats cachedump x 1\r\n"
+        ),
+        "CLIENT_ERROR Illegal slab id\r\nCLIENT_ERROR bad command line\r\n\
+         CLIENT_ERROR bad command line format\r\n"
+    );
 }
