@@ -365,8 +365,9 @@ fn bgsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         _ => return Err(CmdError::Syntax),
     };
     let p = &ctx.srv.persistence;
-    if p.bgsave_running.load(Relaxed) {
-        if schedule {
+    // Inside EXEC, Redis schedules the save for after the transaction.
+    if p.bgsave_running.load(Relaxed) || ctx.sess.in_exec {
+        if schedule || ctx.sess.in_exec {
             p.scheduled.store(true, Relaxed);
             ctx.out.simple("Background saving scheduled");
             return Ok(());
