@@ -2,7 +2,13 @@
 //!
 //! ```text
 //!  record.rs   Record: one key as every loader yields it (db, key, value, absolute expiry)
-//!  rdb.rs      reading Redis's dump.rdb (RDB version ≤ 10) into Records
+//!  rdb/        reading Redis's dump.rdb (RDB versions 1–11: Redis ≤ 7.2) into Records,
+//!              streaming; streams, module values and functions skipped and reported
+//!    mod.rs        read_rdb, RdbSummary, RdbError; the opcode loop and CRC-64 trailer
+//!    input.rs      offsets, CRC, length and string encodings (int, LZF)
+//!    value.rs      each RDB value type into storage::dump::Value
+//!    skip.rs       streams, module values / aux data, function libraries
+//!    lzf.rs listpack.rs ziplist.rs intset.rs zipmap.rs   encodings inside strings
 //! ```
 //!
 //! Every loader — rcache's own snapshot, the append-only log, a Redis RDB file — yields the
@@ -10,6 +16,7 @@
 //! like" has one definition. This crate depends only on `storage`; the commands (SAVE,
 //! BGSAVE…) and the server's start-up call into it.
 
+pub mod rdb;
 pub mod record;
 
 pub use record::Record;
