@@ -101,6 +101,8 @@ pub struct Persistence {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The data directory's lock, taken before the first file is read or written there.
     dir_lock: Mutex<Option<persist::dirlock::DirLock>>,
+    /// `--load-rdb FILE`: a Redis RDB file to import at start-up instead of the directory's.
+    pub load_rdb: Mutex<Option<PathBuf>>,
 }
 
 impl Default for Persistence {
@@ -123,6 +125,7 @@ impl Default for Persistence {
             force_shutdown_save: AtomicBool::new(false),
             thread: Mutex::new(None),
             dir_lock: Mutex::new(None),
+            load_rdb: Mutex::new(None),
         }
     }
 }
@@ -206,11 +209,23 @@ pub fn lock_dir(srv: &ServerState) -> Result<(), String> {
 /// did; `Err` when another server holds the directory. A server with persistence off and
 /// nothing to load leaves the directory alone (it still locks it at its first SAVE).
 pub fn claim_dir(srv: &ServerState) -> Result<bool, String> {
-    if save_policy(srv).is_empty() && !snapshot_path(srv).exists() {
+    if save_policy(srv).is_empty()
+        && !snapshot_path(srv).exists()
+        && !data_dir(srv).join(REDIS_DBFILENAME).exists()
+    {
         return Ok(false);
     }
     lock_dir(srv)?;
     Ok(true)
+}
+
+/// Whether `path` starts with Redis's RDB magic ("REDIS").
+fn is_redis_rdb(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 5];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == b"REDIS")
 }
 
 /// The threads a save uses: every core.
@@ -412,6 +427,71 @@ pub enum Startup {
     Empty,
     /// Loaded this many keys (expired ones dropped) from the file.
     Loaded(persist::snapshot::Summary),
+    /// Imported a Redis RDB file.
+    Imported(persist::rdb::RdbSummary),
+}
+
+/// Redis's snapshot name: found in `dir` when rcache has no snapshot of its own there, it is
+/// imported (a Redis user points `--dir` at Redis's data directory).
+pub const REDIS_DBFILENAME: &str = "dump.rdb";
+
+/// Which file start-up loads: rcache's snapshot (`dbfilename`), else Redis's `dump.rdb`
+/// in the same directory; `--load-rdb FILE` names a Redis file explicitly.
+fn startup_file(srv: &ServerState) -> Option<PathBuf> {
+    if let Some(f) = srv.persistence.load_rdb.lock().clone() {
+        return Some(f);
+    }
+    let own = snapshot_path(srv);
+    if own.exists() {
+        return Some(own);
+    }
+    let redis = data_dir(srv).join(REDIS_DBFILENAME);
+    redis.exists().then_some(redis)
+}
+
+/// Import a Redis RDB file into the keyspace (`persist::rdb`). Streams, module values and
+/// function libraries are skipped, each kind logged with its count and first key.
+fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, String> {
+    let started = std::time::Instant::now();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let limits = srv.settings.limits();
+    let ks = &srv.ks;
+    let sum = persist::rdb::read_rdb(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        ks.now(),
+        |rec| {
+            persist::record::insert(ks, &limits, &rec).map_err(|e| match e {
+                persist::record::InsertError::NoSuchDb(db) => format!(
+                    "key {:?} is in database {db}, past the {} databases configured \
+                     (raise --databases)",
+                    String::from_utf8_lossy(&rec.key),
+                    ks.databases()
+                ),
+            })
+        },
+    )
+    .map_err(|e| format!("cannot import the Redis file {}: {e}", path.display()))?;
+    for sk in &sum.skipped {
+        tracing::warn!(
+            "skipped {} {} item(s) rcache cannot hold (first: {:?})",
+            sk.count,
+            sk.kind,
+            String::from_utf8_lossy(&sk.first)
+        );
+    }
+    srv.persistence
+        .changes_at_save
+        .store(srv.ks.changes(), Relaxed);
+    tracing::info!(
+        keys = sum.keys,
+        expired = sum.expired_skipped,
+        version = sum.version,
+        "imported Redis RDB {} in {:.3} s; snapshots will be written to {}",
+        path.display(),
+        started.elapsed().as_secs_f64(),
+        snapshot_path(srv).display()
+    );
+    Ok(Startup::Imported(sum))
 }
 
 /// Load the snapshot file at start-up, if there is one: takes the directory lock first.
@@ -419,12 +499,17 @@ pub enum Startup {
 /// file that cannot be read is an error naming the file, the offset and what was expected:
 /// the server refuses to start rather than run with part of its data.
 pub fn load_at_startup(srv: &ServerState) -> Result<Startup, String> {
-    let path = snapshot_path(srv);
-    if !claim_dir(srv)? {
+    let explicit = srv.persistence.load_rdb.lock().is_some();
+    if !claim_dir(srv)? && !explicit {
         return Ok(Startup::Empty);
     }
-    if !path.exists() {
+    let Some(path) = startup_file(srv) else {
         return Ok(Startup::Empty);
+    };
+    // The format is told by the file's first bytes, not its name: a Redis user's config may
+    // well say `dbfilename dump.rdb`.
+    if explicit || is_redis_rdb(&path) {
+        return import_rdb(srv, &path);
     }
     let started = std::time::Instant::now();
     let limits = srv.settings.limits();

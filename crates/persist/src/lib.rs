@@ -5,6 +5,13 @@
 //!              memcached metadata), and `insert`, the one way a loaded key enters the keyspace
 //!  snapshot/   rcache's point-in-time snapshot: format, writer (no fork), reader/loader
 //!  dirlock.rs  one server per data directory (an flock held for the process's life)
+//!  rdb/        reading Redis's dump.rdb (RDB versions 1–11: Redis ≤ 7.2) into Records,
+//!              streaming; streams, module values and functions skipped and reported
+//!    mod.rs        read_rdb, RdbSummary, RdbError; the opcode loop and CRC-64 trailer
+//!    input.rs      offsets, CRC, length and string encodings (int, LZF)
+//!    value.rs      each RDB value type into storage::dump::Value
+//!    skip.rs       streams, module values / aux data, function libraries
+//!    lzf.rs listpack.rs ziplist.rs intset.rs zipmap.rs   encodings inside strings
 //! ```
 //!
 //! Every loader — rcache's own snapshot, the append-only log, a Redis RDB file — yields the
@@ -13,6 +20,7 @@
 //! BGSAVE…) and the server's start-up call into it.
 
 pub mod dirlock;
+pub mod rdb;
 pub mod record;
 pub mod snapshot;
 
