@@ -75,10 +75,29 @@ fn run_server(args: ServerArgs) -> i32 {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(log_filter(&settings.loglevel.read()))
     });
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // `logfile`: appended to, as Redis does; empty = standard output.
+    let logfile = settings.value("logfile");
+    if logfile.is_empty() {
+        log.init();
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+        {
+            Ok(f) => log
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init(),
+            Err(e) => {
+                eprintln!("rcache server: can't open the log file {logfile}: {e}");
+                return 1;
+            }
+        }
+    }
     // I/O thread 0 runs on this runtime; `Server::run` starts the others (one per core).
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -119,6 +138,7 @@ fn run_server(args: ServerArgs) -> i32 {
             .filter_map(|d| srv.door_addr(d).map(|a| format!(", {a} ({})", d.name())))
             .collect::<String>()
         );
+        let pidfile = PidFile::create(settings.value("pidfile"));
         let state = srv.state.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
@@ -126,8 +146,36 @@ fn run_server(args: ServerArgs) -> i32 {
             state.shutdown.request();
         });
         srv.run().await;
+        drop(pidfile);
         0
     })
+}
+
+/// `pidfile`: the process id, written once listening and removed at a clean exit, as Redis
+/// does. A file that cannot be written is a warning, not a reason to stop (Redis's too).
+struct PidFile(Option<std::path::PathBuf>);
+
+impl PidFile {
+    fn create(path: String) -> PidFile {
+        if path.is_empty() {
+            return PidFile(None);
+        }
+        match std::fs::write(&path, format!("{}\n", std::process::id())) {
+            Ok(()) => PidFile(Some(path.into())),
+            Err(e) => {
+                tracing::warn!("failed to write PID file {path}: {e}");
+                PidFile(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -1,5 +1,6 @@
 //! `rcache server` flags. Every flag is a setting of `commands::config::PARAMS` under Redis's
-//! name; values are applied after the TOML file, so flags win.
+//! name; values are applied after the TOML file, so flags win. The other settings (every
+//! Redis 7.0 one, docs/CONFIG.md) are taken from the TOML file.
 
 use clap::Args;
 use commands::config::Settings;
@@ -62,10 +63,11 @@ pub struct ServerArgs {
     /// Log level: debug, verbose, notice, warning.
     #[arg(long, value_name = "LEVEL")]
     pub loglevel: Option<String>,
-    /// Snapshot schedule; only "" (off) until snapshots ship.
+    /// Snapshot schedule "<seconds> <changes> ..." (accepted and reported; persistence is not
+    /// built yet).
     #[arg(long, value_name = "SCHEDULE")]
     pub save: Option<String>,
-    /// Append-only log; only "no" until the log ships.
+    /// Append-only log, yes or no (accepted and reported; persistence is not built yet).
     #[arg(long, value_name = "yes|no")]
     pub appendonly: Option<String>,
     /// I/O threads (0 = one per core). Pipelining clients are spread over them at once;
