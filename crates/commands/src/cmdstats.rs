@@ -455,14 +455,24 @@ impl CmdFigures {
         )
     }
 
-    /// Redis's `latency_percentiles_usec_<name>` value.
+    /// Redis's `latency_percentiles_usec_<name>` value, at Redis's default percentiles.
     pub fn latency_line(&self) -> String {
+        self.latency_line_at(&INFO_PERCENTILES)
+    }
+
+    /// The same at these percentiles (`latency-tracking-info-percentiles`), each named as
+    /// Redis names it (`p99.9`, `p12.345679`).
+    pub fn latency_line_at(&self, percentiles: &[f64]) -> String {
         let mut s = String::new();
-        for p in INFO_PERCENTILES {
+        for &p in percentiles {
             if !s.is_empty() {
                 s.push(',');
             }
-            s.push_str(&format!("p{}={:.3}", p, self.percentile_usec(p)));
+            s.push_str(&format!(
+                "p{}={:.3}",
+                crate::config::fmt_percentile(p),
+                self.percentile_usec(p)
+            ));
         }
         s
     }

@@ -6,7 +6,7 @@
 //! fails, the values changed so far are restored.
 
 use crate::client_cmd::reply_help;
-use crate::config::{self, SetError, Settings};
+use crate::config::{self, Change, Param, Settings};
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
 use crate::util::lossy;
@@ -88,12 +88,13 @@ pub fn config(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     crate::dispatch_sub(ctx, SUBCOMMANDS, args)
 }
 
-/// CONFIG GET pattern [pattern …]: a map of every setting matching any pattern, each once.
+/// CONFIG GET pattern [pattern …]: a map of every setting matching any pattern, each name
+/// once (names compare case-insensitively; an alias is a name of its own, as in Redis).
 fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let mut found: Vec<(&'static str, String)> = Vec::new();
+    let mut found: Vec<(String, String)> = Vec::new();
     for pat in args.iter().skip(2) {
         for (name, value) in ctx.srv.settings.get_matching(pat) {
-            if !found.iter().any(|(n, _)| *n == name) {
+            if !found.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                 found.push((name, value));
             }
         }
@@ -112,6 +113,21 @@ fn set_failed(name: &str, why: &str) -> CmdError {
     ))
 }
 
+/// Whether this client may change protected settings (`dir`, `dbfilename`): Redis's
+/// `enable-protected-configs` yes, or local for a client on the loopback interface.
+fn protected_allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.srv.settings.value("enable-protected-configs").as_str() {
+        "yes" => true,
+        "local" => ctx
+            .sess
+            .handle
+            .addr
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|a| a.ip().is_loopback()),
+        _ => false,
+    }
+}
+
 /// CONFIG SET name value [name value …]
 fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if !args.len().is_multiple_of(2) {
@@ -121,56 +137,47 @@ fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         .step_by(2)
         .map(|i| (lossy(args.get(i)), lossy(args.get(i + 1))))
         .collect();
-    // 1. Names: all known (the first unknown one is reported), settable, not repeated.
-    let mut params: Vec<&'static config::Param> = Vec::with_capacity(pairs.len());
-    let mut problem: Option<CmdError> = None;
+    // 1. Names: known, settable, not repeated. As in Redis the first problem is reported,
+    // naming the argument as sent; an alias and its setting are different names.
+    let mut params: Vec<(&'static str, &'static Param)> = Vec::with_capacity(pairs.len());
     for (name, _) in &pairs {
-        let Some(p) = config::find(name) else {
+        let Some((table_name, p)) = config::lookup(name) else {
             return Err(CmdError::Msg(format!(
                 "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             )));
         };
-        if problem.is_none() {
-            if !p.mutable {
-                problem = Some(set_failed(name, "can't set immutable config"));
-            } else if params.iter().any(|q| std::ptr::eq(*q, p)) {
-                problem = Some(set_failed(name, "duplicate parameter"));
-            }
+        let why = match p.change {
+            Change::Immutable => Some("can't set immutable config"),
+            Change::Protected if !protected_allowed(ctx) => Some("can't set protected config"),
+            _ if params.iter().any(|(n, _)| *n == table_name) => Some("duplicate parameter"),
+            _ => None,
+        };
+        if let Some(why) = why {
+            return Err(set_failed(name, why));
         }
-        params.push(p);
+        params.push((table_name, p));
     }
-    if let Some(e) = problem {
-        return Err(e);
-    }
-    // 2. Values: validate every one on a scratch copy, so nothing changes on error.
+    // 2. Values: validate every one on a scratch copy, so nothing changes on error. A value
+    // is reported under the table's spelling of the name used (the alias, if that was it).
     let scratch = Settings::default();
-    for (p, (_, value)) in params.iter().zip(&pairs) {
-        if let Err(e) = scratch.set(p.name, value, false) {
-            return Err(set_error(p.name, e));
+    for ((name, p), (_, value)) in params.iter().zip(&pairs) {
+        if let Err(e) = scratch.set_param(p, value) {
+            return Err(set_failed(name, &e));
         }
     }
     // 3. Apply, restoring earlier values should a setting still refuse.
     let settings = &ctx.srv.settings;
-    let old: Vec<String> = params.iter().map(|p| (p.get)(settings)).collect();
-    for (i, (p, (_, value))) in params.iter().zip(&pairs).enumerate() {
-        if let Err(e) = settings.set(p.name, value, false) {
-            for (q, v) in params[..i].iter().zip(&old) {
-                let _ = settings.set(q.name, v, true);
+    let old: Vec<String> = params.iter().map(|(_, p)| settings.get(p)).collect();
+    for (i, ((name, p), (_, value))) in params.iter().zip(&pairs).enumerate() {
+        if let Err(e) = settings.set_param(p, value) {
+            for ((_, q), v) in params[..i].iter().zip(&old) {
+                let _ = settings.set_param(q, v);
             }
-            return Err(set_error(p.name, e));
+            return Err(set_failed(name, &e));
         }
     }
     ctx.out.ok();
     Ok(())
-}
-
-fn set_error(name: &str, e: SetError) -> CmdError {
-    match e {
-        SetError::Unknown => CmdError::Msg(format!(
-            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-        )),
-        SetError::Invalid(n, why) => set_failed(n, &why),
-    }
 }
 
 /// CONFIG RESETSTAT: zero the keyspace's hit/miss/expired/evicted counters and the server's.
@@ -257,7 +264,7 @@ mod tests {
             "*4\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"
         );
         let r = t.run(&["CONFIG", "GET", "*"]);
-        assert!(r.starts_with(&format!("*{}\r\n", 2 * crate::config::PARAMS.len())));
+        assert!(r.starts_with(&format!("*{}\r\n", 2 * crate::config::names().count())));
         t.resp3();
         assert_eq!(
             t.run(&["CONFIG", "GET", "maxmemory"]),
@@ -287,7 +294,7 @@ mod tests {
         );
         assert_eq!(
             t.run(&["CONFIG", "SET", "maxmemory", "1mb", "maxmemory-policy", "lru"]),
-            "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-lfu, allkeys-lfu, volatile-random, allkeys-random, volatile-ttl, noeviction\r\n"
+            "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction\r\n"
         );
         assert_eq!(
             t.run(&["CONFIG", "SET", "maxmemory", "abc"]),
@@ -326,6 +333,114 @@ mod tests {
             t.run(&["CONFIG", "GET", "hz"]),
             "*2\r\n$2\r\nhz\r\n$2\r\n20\r\n"
         );
+    }
+
+    /// What tools do with a setting they change for a while: CONFIG GET it by the name they
+    /// know (often the old one), CONFIG SET it, then CONFIG SET the saved value back. Each
+    /// answer below is Redis 7.0.15's.
+    #[test]
+    fn aliases_answer_as_redis_does() {
+        let t = TestCtx::new();
+        assert_eq!(
+            t.run(&["CONFIG", "GET", "hash-max-ziplist-value"]),
+            "*2\r\n$22\r\nhash-max-ziplist-value\r\n$2\r\n64\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "hash-max-ziplist-value", "128"]),
+            "+OK\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "GET", "hash-max-listpack-value"]),
+            "*2\r\n$23\r\nhash-max-listpack-value\r\n$3\r\n128\r\n"
+        );
+        assert_eq!(t.srv.settings.limits().hash_value, 128);
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "hash-max-ziplist-value", "64"]),
+            "+OK\r\n"
+        );
+        // Asked by name, a setting is answered under the spelling asked.
+        assert_eq!(
+            t.run(&["CONFIG", "GET", "SLAVE-READ-ONLY"]),
+            "*2\r\n$15\r\nSLAVE-READ-ONLY\r\n$3\r\nyes\r\n"
+        );
+        // A glob matches old and new names alike; a name already answered is not repeated.
+        let r = t.run(&["CONFIG", "GET", "*max-*-entries*"]);
+        assert!(r.starts_with("*12\r\n"), "{r}");
+        for name in ["hash-max-ziplist-entries", "zset-max-listpack-entries"] {
+            assert!(r.contains(name), "{r}");
+        }
+        assert!(t
+            .run(&["CONFIG", "GET", "hash-max-ziplist-value", "hash-max-*"])
+            .starts_with("*8\r\n$22\r\nhash-max-ziplist-value\r\n"));
+        // An alias and its setting are two names: no duplicate, the later one wins.
+        assert_eq!(
+            t.run(&[
+                "CONFIG",
+                "SET",
+                "hash-max-ziplist-value",
+                "1",
+                "hash-max-listpack-value",
+                "2"
+            ]),
+            "+OK\r\n"
+        );
+        assert_eq!(t.srv.settings.limits().hash_value, 2);
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "maxmemory", "1", "MAXMEMORY", "2"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'MAXMEMORY') - duplicate parameter\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "HASH-MAX-ZIPLIST-VALUE", "x"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'hash-max-ziplist-value') - argument must be a memory value\r\n"
+        );
+    }
+
+    /// Every Redis 7.0 setting is known; the first problem in argument order is reported.
+    #[test]
+    fn redis_settings_are_known() {
+        let t = TestCtx::new();
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "list-compress-depth", "1"]),
+            "+OK\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "GET", "list-compress-depth"]),
+            "*2\r\n$19\r\nlist-compress-depth\r\n$1\r\n1\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]),
+            "+OK\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "GET", "notify-keyspace-events"]),
+            "*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "notify-keyspace-events", "b"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'notify-keyspace-events') - Invalid event class character. Use 'Ag$lshzxeKEtmdn'.\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "databases", "1", "bogus", "1"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "maxmemory", "abc", "bogus", "1"]),
+            "-ERR Unknown option or number of arguments for CONFIG SET - 'bogus'\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "dir", "/tmp"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n"
+        );
+        assert_eq!(
+            t.run(&["CONFIG", "SET", "tls-port", "6380"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'tls-port') - not supported by rcache (TLS is not built); only '0' is accepted\r\n"
+        );
+        assert_eq!(t.run(&["CONFIG", "SET", "tls-port", "0"]), "+OK\r\n");
+        let s = Settings::default();
+        s.set("enable-protected-configs", "yes", true).unwrap();
+        let t = TestCtx::with_settings(s);
+        assert_eq!(t.run(&["CONFIG", "SET", "dir", "/tmp"]), "+OK\r\n");
+        assert_eq!(*t.srv.settings.dir.read(), "/tmp");
     }
 
     #[test]

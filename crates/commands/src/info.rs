@@ -93,12 +93,20 @@ pub fn render(ctx: &Ctx<'_>, want: &[bool; SECTIONS.len()]) -> String {
             }
             "latencystats" => {
                 f.title("Latencystats");
-                for c in ctx.srv.stats.cmdstats.snapshot(ctx.srv.table) {
-                    if c.calls() > 0 {
-                        f.kv(
-                            &format!("latency_percentiles_usec_{}", c.name),
-                            c.latency_line(),
-                        );
+                // As in Redis, `latency-tracking no` leaves the section empty, and the
+                // percentiles shown are `latency-tracking-info-percentiles`.
+                let settings = &ctx.srv.settings;
+                if settings.value("latency-tracking") == "yes" {
+                    let wanted = settings.value("latency-tracking-info-percentiles");
+                    let percentiles: Vec<f64> =
+                        wanted.split(' ').filter_map(|p| p.parse().ok()).collect();
+                    for c in ctx.srv.stats.cmdstats.snapshot(ctx.srv.table) {
+                        if c.calls() > 0 {
+                            f.kv(
+                                &format!("latency_percentiles_usec_{}", c.name),
+                                c.latency_line_at(&percentiles),
+                            );
+                        }
                     }
                 }
             }

@@ -138,7 +138,7 @@ fn unix_secs() -> u64 {
 
 /// A setting's current text through the settings table (so a name means one thing).
 fn setting(srv: &ServerState, name: &str) -> String {
-    crate::config::find(name).map_or_else(String::new, |p| (p.get)(&srv.settings))
+    srv.settings.value(name)
 }
 
 /// The snapshot file: `dir` / `dbfilename`.
@@ -155,10 +155,6 @@ pub fn snapshot_path(srv: &ServerState) -> PathBuf {
 /// rcache's snapshot file name (not Redis's `dump.rdb`, which holds Redis's format: a
 /// `dump.rdb` in the directory is imported instead, see the server's start-up).
 pub const DEFAULT_DBFILENAME: &str = "dump.rcsnap";
-
-/// Redis's default policy: after an hour if a key changed, 5 minutes if 100 did, a minute
-/// if 10,000 did.
-pub const DEFAULT_SAVE: &str = "3600 1 300 100 60 10000";
 
 /// The save policy: (seconds, changes) pairs; empty = no automatic snapshots.
 pub fn save_policy(srv: &ServerState) -> Vec<(u64, u64)> {
@@ -453,7 +449,8 @@ fn startup_file(srv: &ServerState) -> Option<PathBuf> {
 /// function libraries are skipped, each kind logged with its count and first key.
 fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, String> {
     let started = std::time::Instant::now();
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let limits = srv.settings.limits();
     let ks = &srv.ks;
     let sum = persist::rdb::read_rdb(

@@ -89,6 +89,7 @@ fn log_filter(level: &str) -> &'static str {
 }
 
 fn run_server(args: ServerArgs) -> i32 {
+    let args_load_rdb = args.load_rdb.clone();
     let settings = match args.settings() {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -99,10 +100,29 @@ fn run_server(args: ServerArgs) -> i32 {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(log_filter(&settings.loglevel.read()))
     });
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // `logfile`: appended to, as Redis does; empty = standard output.
+    let logfile = settings.value("logfile");
+    if logfile.is_empty() {
+        log.init();
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+        {
+            Ok(f) => log
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init(),
+            Err(e) => {
+                eprintln!("rcache server: can't open the log file {logfile}: {e}");
+                return 1;
+            }
+        }
+    }
     // I/O thread 0 runs on this runtime; `Server::run` starts the others (one per core).
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -127,6 +147,7 @@ fn run_server(args: ServerArgs) -> i32 {
                 return 1;
             }
         };
+        *srv.state.persistence.load_rdb.lock() = args_load_rdb;
         // One server per data directory: refuse before listening, naming the holder.
         if let Err(e) = commands::persistence::claim_dir(&srv.state) {
             tracing::error!("{e}");
@@ -148,6 +169,7 @@ fn run_server(args: ServerArgs) -> i32 {
             .filter_map(|d| srv.door_addr(d).map(|a| format!(", {a} ({})", d.name())))
             .collect::<String>()
         );
+        let pidfile = PidFile::create(settings.value("pidfile"));
         let state = srv.state.clone();
         let state_after = srv.state.clone();
         tokio::spawn(async move {
@@ -156,6 +178,7 @@ fn run_server(args: ServerArgs) -> i32 {
             state.request_shutdown();
         });
         srv.run().await;
+        drop(pidfile);
         let p = &state_after.persistence;
         if p.load_failed.load(Relaxed) || p.final_save_failed.load(Relaxed) {
             1
@@ -168,6 +191,33 @@ fn run_server(args: ServerArgs) -> i32 {
     // interrupt) must not keep the process alive after shutdown.
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     code
+}
+
+/// `pidfile`: the process id, written once listening and removed at a clean exit, as Redis
+/// does. A file that cannot be written is a warning, not a reason to stop (Redis's too).
+struct PidFile(Option<std::path::PathBuf>);
+
+impl PidFile {
+    fn create(path: String) -> PidFile {
+        if path.is_empty() {
+            return PidFile(None);
+        }
+        match std::fs::write(&path, format!("{}\n", std::process::id())) {
+            Ok(()) => PidFile(Some(path.into())),
+            Err(e) => {
+                tracing::warn!("failed to write PID file {path}: {e}");
+                PidFile(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }
 
 async fn wait_for_signal() {

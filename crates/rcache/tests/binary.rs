@@ -277,3 +277,57 @@ fn port_in_use_fails_cleanly() {
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(all.contains(&port.to_string()), "{all}");
 }
+
+/// Redis settings from the TOML file: `pidfile` holds the process id while the server runs
+/// and is removed at exit; `logfile` receives the log; any other Redis 7.0 setting (here old
+/// names and settings with no effect) is accepted and reported by CONFIG GET; a refused one
+/// stops the start with the reason.
+#[test]
+fn redis_settings_in_the_config_file() {
+    let dir = testkit::TempDir::new("redis-settings");
+    let pidfile = dir.path().join("rcache.pid");
+    let logfile = dir.path().join("rcache.log");
+    let toml = format!(
+        "pidfile = {:?}\nlogfile = {:?}\nhash-max-ziplist-entries = 7\n\
+         list-compress-depth = 1\nnotify-keyspace-events = \"KEA\"\ntcp-backlog = 128\n",
+        pidfile.display().to_string(),
+        logfile.display().to_string()
+    );
+    let p = RcacheProcess::builder(BIN).config_toml(&toml).start();
+    let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+    assert_eq!(pid.trim(), p.pid().to_string());
+    let mut c = p.raw();
+    for (name, value) in [
+        ("hash-max-listpack-entries", "7"),
+        ("hash-max-ziplist-entries", "7"),
+        ("list-compress-depth", "1"),
+        ("notify-keyspace-events", "AKE"),
+        ("tcp-backlog", "128"),
+    ] {
+        assert_eq!(
+            c.request(&["CONFIG", "GET", name]),
+            format!(
+                "*2\r\n${}\r\n{name}\r\n${}\r\n{value}\r\n",
+                name.len(),
+                value.len()
+            )
+        );
+    }
+    c.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    c.expect_closed(EXIT_WAIT);
+    let st = p.wait_exit(EXIT_WAIT).expect("exits after SHUTDOWN");
+    assert!(st.success(), "{st}\n{}", p.output());
+    assert!(!pidfile.exists(), "the pid file outlived the server");
+    let log = std::fs::read_to_string(&logfile).unwrap_or_default();
+    assert!(log.contains("ready to accept connections"), "{log}");
+
+    let refused = dir.path().join("refused.toml");
+    std::fs::write(&refused, "daemonize = \"yes\"\n").unwrap();
+    let out = rcache(&["server", "--config", refused.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("daemonize") && text(&out.stderr).contains("not supported"),
+        "{}",
+        text(&out.stderr)
+    );
+}

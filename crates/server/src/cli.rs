@@ -1,5 +1,6 @@
 //! `rcache server` flags. Every flag is a setting of `commands::config::PARAMS` under Redis's
-//! name; values are applied after the TOML file, so flags win.
+//! name; values are applied after the TOML file, so flags win. The other settings (every
+//! Redis 7.0 one, docs/CONFIG.md) are taken from the TOML file.
 
 use clap::Args;
 use commands::config::Settings;
@@ -38,9 +39,17 @@ pub struct ServerArgs {
     /// Password clients must send with AUTH (or HELLO … AUTH).
     #[arg(long, value_name = "PASSWORD")]
     pub requirepass: Option<String>,
-    /// Working directory for data files.
+    /// Data directory: the snapshot (dump.rcsnap) and its lock live here; a Redis dump.rdb
+    /// found here is imported at start-up (default: the working directory).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<String>,
+    /// Import this Redis RDB file at start-up (Redis 7.x and older), instead of what --dir
+    /// holds. Snapshots are still written to --dir.
+    #[arg(long, value_name = "FILE")]
+    pub load_rdb: Option<std::path::PathBuf>,
+    /// The snapshot's file name in --dir (default dump.rcsnap).
+    #[arg(long, value_name = "NAME")]
+    pub dbfilename: Option<String>,
     /// Number of logical databases for SELECT (default 16).
     #[arg(long, value_name = "N")]
     pub databases: Option<String>,
@@ -62,10 +71,11 @@ pub struct ServerArgs {
     /// Log level: debug, verbose, notice, warning.
     #[arg(long, value_name = "LEVEL")]
     pub loglevel: Option<String>,
-    /// Snapshot schedule; only "" (off) until snapshots ship.
+    /// Snapshot schedule "<seconds> <changes> ..." (default Redis's "3600 1 300 100 60
+    /// 10000"; "" = no automatic snapshots). docs/PERSISTENCE.md.
     #[arg(long, value_name = "SCHEDULE")]
     pub save: Option<String>,
-    /// Append-only log; only "no" until the log ships.
+    /// Append-only log: only "no" until the log is built (yes is refused with an error).
     #[arg(long, value_name = "yes|no")]
     pub appendonly: Option<String>,
     /// I/O threads (0 = one per core). Pipelining clients are spread over them at once;
@@ -85,7 +95,7 @@ impl ServerArgs {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             *s.config_file.write() = Some(path.clone());
         }
-        let flags: [(&str, &Option<String>); 20] = [
+        let flags: [(&str, &Option<String>); 21] = [
             ("bind", &self.bind),
             ("port", &self.port),
             ("http-port", &self.http_port),
@@ -96,6 +106,7 @@ impl ServerArgs {
             ("maxmemory-samples", &self.maxmemory_samples),
             ("requirepass", &self.requirepass),
             ("dir", &self.dir),
+            ("dbfilename", &self.dbfilename),
             ("databases", &self.databases),
             ("timeout", &self.timeout),
             ("maxclients", &self.maxclients),

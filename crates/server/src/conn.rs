@@ -44,6 +44,21 @@ pub async fn reject(mut sock: TcpStream, door: Door, msg: &str) {
     let _ = sock.write_all(&line).await;
 }
 
+/// `tcp-keepalive <secs>` as Redis's `anetKeepAlive` sets it: probes after `secs` idle,
+/// then every `secs / 3`, three unanswered ones close the connection; 0 leaves it off.
+fn set_keepalive(sock: &TcpStream, secs: u64) {
+    if secs == 0 {
+        return;
+    }
+    let idle = Duration::from_secs(secs);
+    let ka = socket2::TcpKeepalive::new().with_time(idle);
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    let ka = ka
+        .with_interval(Duration::from_secs((secs / 3).max(1)))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(sock).set_tcp_keepalive(&ka);
+}
+
 /// Register a freshly accepted connection as a client (CLIENT LIST, maxclients, kills);
 /// every door's connections are clients.
 pub(crate) fn register_client(
@@ -52,6 +67,7 @@ pub(crate) fn register_client(
     peer: SocketAddr,
 ) -> Arc<ClientHandle> {
     let _ = sock.set_nodelay(true);
+    set_keepalive(sock, state.settings.tcp_keepalive.load(Relaxed));
     let laddr = sock.local_addr().map(|a| a.to_string()).unwrap_or_default();
     #[cfg(unix)]
     let fd = {
@@ -672,5 +688,34 @@ async fn messages(outbox: Option<&Outbox>) {
     match outbox {
         Some(o) => o.notify.notified().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `tcp-keepalive` reaches accepted sockets: on after that many idle seconds, or off at 0.
+    #[test]
+    fn keepalive_follows_the_setting() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap();
+            for secs in [0u64, 7] {
+                let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let (sock, _) = l.accept().await.unwrap();
+                super::set_keepalive(&sock, secs);
+                let s = socket2::SockRef::from(&sock);
+                assert_eq!(s.keepalive().unwrap(), secs > 0);
+                #[cfg(target_os = "linux")]
+                if secs > 0 {
+                    assert_eq!(s.tcp_keepalive_time().unwrap().as_secs(), secs);
+                    assert_eq!(s.tcp_keepalive_interval().unwrap().as_secs(), 2);
+                    assert_eq!(s.tcp_keepalive_retries().unwrap(), 3);
+                }
+            }
+        });
     }
 }

@@ -63,13 +63,14 @@ fn door_port(settings: &Settings, door: Door) -> (i64, i64) {
 }
 
 /// A listening socket (SO_REUSEADDR, so a restart does not wait for TIME_WAIT; no
-/// SO_REUSEPORT, so a second server on the same port fails with "address in use").
-fn bind_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+/// SO_REUSEPORT, so a second server on the same port fails with "address in use") with
+/// `tcp-backlog` pending connections (the kernel caps it at net.core.somaxconn).
+fn bind_listener(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
     sock.bind(&addr.into())?;
-    sock.listen(1024)?;
+    sock.listen(backlog)?;
     sock.set_nonblocking(true)?;
     Ok(sock.into())
 }
@@ -88,7 +89,8 @@ impl Server {
                     format!("cannot resolve {bind}"),
                 )
             })?;
-        let listener = bind_listener(addr)?;
+        let backlog = settings.value("tcp-backlog").parse().unwrap_or(511);
+        let listener = bind_listener(addr, backlog)?;
         let addr = listener.local_addr()?;
         let state = ServerState::new_shared(settings.clone(), clock);
         state.bound_port.store(addr.port(), Relaxed);
@@ -99,7 +101,7 @@ impl Server {
                 continue;
             }
             let at = SocketAddr::new(addr.ip(), port as u16);
-            match bind_listener(at) {
+            match bind_listener(at, backlog) {
                 Ok(l) => {
                     let bound = l.local_addr()?;
                     state.door_ports[door as usize].store(bound.port(), Relaxed);

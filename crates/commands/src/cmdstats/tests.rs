@@ -284,3 +284,34 @@ fn servers_in_one_thread_count_apart() {
     assert_eq!(cfr(&c, "ping"), (1, 0, 0));
     assert_eq!(cfr(&a, "ping"), (3, 0, 0));
 }
+
+/// `latency-tracking` and `latency-tracking-info-percentiles` shape INFO latencystats as in
+/// Redis 7.0 (field names checked against 7.0.15).
+#[test]
+fn latencystats_follow_the_latency_tracking_settings() {
+    let t = TestCtx::new();
+    t.run(&["PING"]);
+    let r = t.run(&["INFO", "latencystats"]);
+    assert!(r.contains("latency_percentiles_usec_ping:p50="), "{r}");
+    assert!(r.contains(",p99.9="), "{r}");
+    t.run(&[
+        "CONFIG",
+        "SET",
+        "latency-tracking-info-percentiles",
+        "0 100 12.3456789",
+    ]);
+    let r = t.run(&["INFO", "latencystats"]);
+    assert!(
+        r.contains("latency_percentiles_usec_ping:p0=")
+            && r.contains(",p100=")
+            && r.contains(",p12.345679="),
+        "{r}"
+    );
+    t.run(&["CONFIG", "SET", "latency-tracking-info-percentiles", ""]);
+    let r = t.run(&["INFO", "latencystats"]);
+    assert!(r.contains("latency_percentiles_usec_ping:\r\n"), "{r}");
+    t.run(&["CONFIG", "SET", "latency-tracking", "no"]);
+    let r = t.run(&["INFO", "latencystats"]);
+    assert!(!r.contains("latency_percentiles_usec_"), "{r}");
+    assert!(r.contains("# Latencystats"), "{r}");
+}
