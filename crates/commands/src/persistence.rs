@@ -164,7 +164,7 @@ pub fn save_policy(srv: &ServerState) -> Vec<(u64, u64)> {
 /// Parse Redis's `save` value: `""` or pairs of numbers.
 pub fn parse_policy(v: &str) -> Result<Vec<(u64, u64)>, String> {
     let parts: Vec<&str> = v.split_whitespace().collect();
-    if parts.len() % 2 != 0 {
+    if !parts.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     parts
@@ -288,9 +288,9 @@ pub fn bgsave_start(srv: &ServerState) -> Result<(), String> {
         Err(e) => {
             p.bgsave_running.store(false, Relaxed);
             p.current_start_ms.store(0, Relaxed);
-            let r = Err(e);
-            record_result(srv, &r, base);
-            return Err(format!("ERR Background save failed: {}", r.unwrap_err()));
+            let msg = format!("ERR Background save failed: {e}");
+            record_result(srv, &Err(e), base);
+            return Err(msg);
         }
     };
     tracing::info!("Background saving started");

@@ -76,7 +76,7 @@ fn saved_data_survives_kill_9_and_restart() {
     assert_eq!(c.hget::<_, _, String>("h", "f").unwrap(), "v");
     assert_eq!(c.hlen::<_, i64>("bigh").unwrap(), 600);
     assert_eq!(c.scard::<_, i64>("bigs").unwrap(), 600);
-    assert_eq!(c.exists::<_, bool>("after").unwrap(), false);
+    assert!(!c.exists::<_, bool>("after").unwrap());
     let enc: String = redis::cmd("OBJECT")
         .arg("ENCODING")
         .arg("bigh")
