@@ -354,3 +354,75 @@ fn a_full_disk_refuses_writes_with_misconf_until_a_save_succeeds() {
         "the saved data loads"
     );
 }
+
+#[test]
+fn a_redis_dump_rdb_in_dir_is_imported_and_left_untouched() {
+    let Some(redis_server) = testkit::require_tool("redis-server") else {
+        return;
+    };
+    let dir = TempDir::new("rcache-import");
+    let port = testkit::process::free_port();
+    let mut redis = std::process::Command::new(redis_server)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_for("redis-server", Duration::from_secs(20), || {
+        testkit::ping_ready(addr).then_some(())
+    });
+    let mut c = redis::Client::open(format!("redis://{addr}"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let () = c.set("s", "from redis").unwrap();
+    let () = c.set_ex("t", "ttl", 500).unwrap();
+    let _: i64 = c.rpush("l", &["a", "b"]).unwrap();
+    let _: i64 = c.hset("h", "f", "v").unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg("stream")
+        .arg("*")
+        .arg("f")
+        .arg("v")
+        .query(&mut c)
+        .unwrap();
+    let () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
+    let _ = redis.wait();
+    let rdb = dir.path().join("dump.rdb");
+    let original = std::fs::read(&rdb).unwrap();
+
+    let p = start(dir.path(), &[]);
+    let mut c = client(&p);
+    assert_eq!(c.get::<_, String>("s").unwrap(), "from redis");
+    let ttl: i64 = c.ttl("t").unwrap();
+    assert!((490..=500).contains(&ttl), "{ttl}");
+    assert_eq!(c.lrange::<_, Vec<String>>("l", 0, -1).unwrap(), ["a", "b"]);
+    assert_eq!(c.hget::<_, _, String>("h", "f").unwrap(), "v");
+    assert!(
+        !c.exists::<_, bool>("stream").unwrap(),
+        "streams are skipped"
+    );
+    assert!(
+        p.output().contains("stream"),
+        "the skip is logged: {}",
+        p.output()
+    );
+    let () = redis::cmd("SAVE").query(&mut c).unwrap();
+    assert_eq!(
+        std::fs::read(&rdb).unwrap(),
+        original,
+        "dump.rdb is never written"
+    );
+    assert!(dir.path().join("dump.rcsnap").exists());
+}
