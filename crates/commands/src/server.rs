@@ -485,11 +485,14 @@ mod tests {
             t.run(&["SHUTDOWN", "NOW", "ABORT"]),
             "-ERR syntax error\r\n"
         );
-        assert!(t
-            .run(&["SHUTDOWN", "SAVE"])
-            .starts_with("-ERR SHUTDOWN SAVE is not supported"));
         assert!(!t.srv.shutdown.is_requested());
+        // NOSAVE / SAVE decide the final snapshot (`persistence::save_on_shutdown`).
         assert_eq!(t.run(&["SHUTDOWN", "NOSAVE", "NOW", "FORCE"]), "");
+        assert!(t
+            .srv
+            .persistence
+            .skip_shutdown_save
+            .load(std::sync::atomic::Ordering::Relaxed));
         assert!(t.srv.shutdown.is_requested());
         assert!(t.sess.lock().close);
     }

@@ -162,9 +162,14 @@ fn kept_settings_are_checked_and_reported() {
     s.set("appendfsync", "ALWAYS", false).unwrap();
     assert_eq!(s.value("appendfsync"), "always");
     s.set("save", "60 10", false).unwrap();
-    s.set("appendonly", "yes", false).unwrap();
     assert_eq!(s.value("save"), "60 10");
-    assert_eq!(s.value("appendonly"), "yes");
+    // The append-only log is not built: asking for it is an error, never a silent no-op.
+    assert!(matches!(
+        s.set("appendonly", "yes", false),
+        Err(SetError::Invalid("appendonly", e)) if e.contains("append-only log is not built")
+    ));
+    s.set("appendonly", "no", false).unwrap();
+    assert_eq!(s.value("appendonly"), "no");
     assert!(matches!(
         s.set("io-threads", "4", false),
         Err(SetError::Invalid("io-threads", e)) if e == "can't set immutable config"
