@@ -215,6 +215,24 @@ pub fn claim_dir(srv: &ServerState) -> Result<bool, String> {
     Ok(true)
 }
 
+/// A server killed in the middle of a save leaves its temporary file (`temp-<pid>.rcsnap`);
+/// holding the directory's lock, we know no save of another process is writing one.
+fn remove_stale_temp_files(srv: &ServerState) {
+    let Ok(entries) = std::fs::read_dir(data_dir(srv)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("temp-") && name.ends_with(".rcsnap") {
+            match std::fs::remove_file(e.path()) {
+                Ok(()) => tracing::info!("removed {name}, left by an interrupted save"),
+                Err(err) => tracing::warn!("cannot remove {name}: {err}"),
+            }
+        }
+    }
+}
+
 /// Whether `path` starts with Redis's RDB magic ("REDIS").
 fn is_redis_rdb(path: &std::path::Path) -> bool {
     use std::io::Read;
@@ -500,6 +518,7 @@ pub fn load_at_startup(srv: &ServerState) -> Result<Startup, String> {
     if !claim_dir(srv)? && !explicit {
         return Ok(Startup::Empty);
     }
+    remove_stale_temp_files(srv);
     let Some(path) = startup_file(srv) else {
         return Ok(Startup::Empty);
     };

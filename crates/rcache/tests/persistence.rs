@@ -151,6 +151,20 @@ fn kill_9_during_bgsave_leaves_the_previous_snapshot() {
     let p = start(dir.path(), &[]);
     let mut c = client(&p);
     let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    let temps = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("temp-")
+        })
+        .count();
+    assert_eq!(
+        temps, 0,
+        "the interrupted save's temp file is removed at start-up"
+    );
     // The old snapshot (the kill came first), or the whole new one: never a mix.
     assert!(n == 1000 || n == 201_000, "loaded {n} keys");
     assert_eq!(c.get::<_, i64>("old999").unwrap(), 999);

@@ -28,18 +28,19 @@ pub async fn run(state: Arc<ServerState>) {
         .await;
         // A delayed memcached `flush_all` whose time has come.
         crate::memcache::flush_if_due(&state);
-        // The save policy (`save <seconds> <changes>`) or a BGSAVE SCHEDULE: the snapshot's
-        // instant is taken holding the gate alone, between commands.
-        if commands::persistence::bgsave_due(&state) {
-            let _alone = state.gate.exclusive().await;
-            if let Err(e) = commands::persistence::bgsave_start(&state) {
-                tracing::warn!("scheduled background save: {e}");
-            }
-            state.persistence.scheduled.store(false, Relaxed);
-        }
         state.stats.note_memory(state.ks.used_memory());
         let el = last_t.elapsed();
         if el >= Duration::from_secs(1) {
+            // Once a second, as Redis's serverCron: the save policy (`save <seconds>
+            // <changes>`) or a BGSAVE SCHEDULE. The snapshot's instant is taken holding the
+            // gate alone, between commands.
+            if commands::persistence::bgsave_due(&state) {
+                let _alone = state.gate.exclusive().await;
+                if let Err(e) = commands::persistence::bgsave_start(&state) {
+                    tracing::warn!("scheduled background save: {e}");
+                }
+                state.persistence.scheduled.store(false, Relaxed);
+            }
             let ops = state.stats.total_commands_processed.get();
             let rate = (ops.saturating_sub(last_ops)) as f64 / el.as_secs_f64();
             state
