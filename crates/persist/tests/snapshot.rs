@@ -31,30 +31,11 @@ fn dump(ks: &Keyspace) -> Dump {
     for db in 0..ks.databases() {
         ks.for_each(db, |e| {
             let mc = (e.enc() == storage::Enc::Meta).then(|| e.mc_meta());
-            let v = normalise(generic::to_value(e));
+            let v = generic::to_value(e).canonical();
             out.insert((db, e.key().to_vec()), (v, e.expire_at(), mc));
         });
     }
     out
-}
-
-/// Sets and hashes have no order: compare them sorted.
-fn normalise(v: Value) -> Value {
-    match v {
-        Value::Set(mut s) => {
-            s.sort();
-            Value::Set(s)
-        }
-        Value::Hash(mut h) => {
-            h.sort();
-            Value::Hash(h)
-        }
-        Value::ZSet(mut z) => {
-            z.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::ZSet(z)
-        }
-        v => v,
-    }
 }
 
 fn tmpdir() -> std::path::PathBuf {

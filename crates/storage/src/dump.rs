@@ -36,6 +36,30 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value with its unordered parts sorted (set members, hash fields, sorted-set
+    /// members by name), so two values holding the same data compare equal whatever order
+    /// an encoding kept them in. Lists and strings are returned as they are.
+    pub fn canonical(&self) -> Value {
+        match self {
+            Value::Set(m) => {
+                let mut m = m.clone();
+                m.sort();
+                Value::Set(m)
+            }
+            Value::Hash(h) => {
+                let mut h = h.clone();
+                h.sort();
+                Value::Hash(h)
+            }
+            Value::ZSet(z) => {
+                let mut z = z.clone();
+                z.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::ZSet(z)
+            }
+            Value::String(_) | Value::List(_) => self.clone(),
+        }
+    }
+
     pub fn obj_type(&self) -> ObjType {
         match self {
             Value::String(_) => ObjType::String,

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use storage::dump::Value;
 
-use super::tests::{every_opcode_file, normalize, read_all};
+use super::tests::{every_opcode_file, read_all};
 use super::writer::{StrEnc, Writer};
 use super::{op, ty};
 
@@ -100,7 +100,7 @@ proptest! {
             prop_assert_eq!(r.db, *d);
             prop_assert_eq!(&r.key, key);
             prop_assert_eq!(r.expire_at_ms, *ttl);
-            prop_assert_eq!(normalize(&r.value), normalize(v));
+            prop_assert_eq!(r.value.canonical(), v.canonical());
         }
     }
 

@@ -45,6 +45,26 @@ pub struct DbSummary {
 }
 
 impl Summary {
+    /// The figures the framing gives (header, end marker, size).
+    fn set_framing(&mut self, h: &Header, records: u64, blocks: u64, bytes: u64) {
+        self.created_ms = h.created_ms;
+        self.databases = h.databases;
+        self.records = records;
+        self.blocks = blocks;
+        self.bytes = bytes;
+    }
+
+    /// Count `rec` and say whether it is still alive at `now_ms` (to be loaded).
+    fn take(&mut self, rec: &Record, now_ms: u64) -> bool {
+        self.count(rec);
+        if rec.expire_at_ms.is_some_and(|at| at <= now_ms) {
+            self.expired += 1;
+            false
+        } else {
+            true
+        }
+    }
+
     fn count(&mut self, r: &Record) {
         let i = match self.per_db.binary_search_by_key(&r.db, |d| d.db) {
             Ok(i) => i,
@@ -235,19 +255,12 @@ pub fn read<R: Read>(r: R, now_ms: u64, mut f: impl FnMut(Record)) -> Result<Sum
     let mut sum = Summary::default();
     let (h, records, blocks, bytes) = read_blocks(r, |b| {
         decode_block(&b, |rec| {
-            sum.count(&rec);
-            if rec.expire_at_ms.is_some_and(|at| at <= now_ms) {
-                sum.expired += 1;
-            } else {
+            if sum.take(&rec, now_ms) {
                 f(rec);
             }
         })
     })?;
-    sum.created_ms = h.created_ms;
-    sum.databases = h.databases;
-    sum.records = records;
-    sum.blocks = blocks;
-    sum.bytes = bytes;
+    sum.set_framing(&h, records, blocks, bytes);
     Ok(sum)
 }
 
@@ -289,11 +302,10 @@ pub fn load(
                         };
                         let mut bad = None;
                         decode_block(&b, |rec| {
-                            sum.count(&rec);
-                            if rec.expire_at_ms.is_some_and(|at| at <= now_ms) {
-                                sum.expired += 1;
-                            } else if let Err(e) = record::insert(ks, limits, &rec) {
-                                bad.get_or_insert(e);
+                            if sum.take(&rec, now_ms) {
+                                if let Err(e) = record::insert(ks, limits, &rec) {
+                                    bad.get_or_insert(e);
+                                }
                             }
                         })?;
                         if let Some(record::InsertError::NoSuchDb(db)) = bad {
@@ -332,11 +344,7 @@ pub fn load(
             return Err(e);
         }
         let (h, records, blocks, bytes) = framing?;
-        total.created_ms = h.created_ms;
-        total.databases = h.databases;
-        total.records = records;
-        total.blocks = blocks;
-        total.bytes = bytes;
+        total.set_framing(&h, records, blocks, bytes);
         Ok(total)
     })
 }
