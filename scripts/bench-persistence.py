@@ -2,16 +2,17 @@
 """Snapshot benchmarks: rcache against Redis 7 (Debian's redis-server) in the same run.
 
     scripts/bench-persistence.py [--keys 1000000] [--value 100] [--rounds 3] [--mixed]
-                                 [--rcache target/release/rcache] [--load-secs 10]
+                                 [--rcache target/release/rcache] [--skip-bgsave]
 
 Each figure is the median of --rounds, rounds interleaved (rcache, Redis, rcache, …):
 
   save      wall time of SAVE on the populated server (redis-cli, from send to reply)
   size      the snapshot file's bytes (dump.rcsnap / dump.rdb)
   load      from process start until DBSIZE answers the full count (not LOADING)
-  bgsave    redis-benchmark SET/GET throughput (-c 50, -P 1) while BGSAVE runs in a loop,
-            divided by the same load without a snapshot; and peak RSS during it (the fork
-            child's RSS included for Redis) divided by the RSS before
+  bgsave    redis-benchmark SET (then GET) at -c 50 runs throughout; the requests served per
+            second *while* a BGSAVE runs (INFO's total_commands_processed at its start and
+            end, 3 saves) over the rate in the 2 s before; and the peak RSS during the saves
+            (the fork child's included for Redis) over the RSS before
 
 Datasets: --keys strings of --value bytes (default), or --mixed: a quarter each of hashes,
 lists, sets and sorted sets of 10 small elements plus strings.
@@ -162,54 +163,59 @@ def timed_load(srv, keys):
         time.sleep(0.005)
 
 
-def bench_rate(port, secs):
-    """redis-benchmark SET/GET requests per second (the two tests' mean). redis-benchmark
-    has no duration flag: -n is sized from a first short probe to last about `secs`."""
-    def run(n):
-        r = subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(n),
-                            "-t", "set,get", "-r", "1000000", "-d", "100", "--csv"],
-                           capture_output=True, text=True, timeout=600)
-        return r
-    probe = run(20000)
-    r = probe
-    rates = []
-    for line in probe.stdout.splitlines():
-        parts = [p.strip('"') for p in line.split(",")]
-        if parts and parts[0] in ("SET", "GET"):
-            rates.append(float(parts[1]))
-    if rates:
-        r = run(max(20000, int(statistics.mean(rates) * secs / 2)))
-    rates = []
-    for line in r.stdout.splitlines():
-        parts = [p.strip('"') for p in line.split(",")]
-        if parts and parts[0] in ("SET", "GET"):
-            rates.append(float(parts[1]))
-    return statistics.mean(rates) if rates else 0.0
+class Conn:
+    """A raw RESP connection, for polling INFO without starting a process each time."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port))
+        self.f = self.s.makefile("rb")
+
+    def info(self, section):
+        self.s.sendall(resp("INFO", section))
+        n = int(self.f.readline()[1:])
+        body = self.f.read(n + 2).decode()
+        return dict(l.split(":", 1) for l in body.splitlines() if ":" in l)
+
+    def cmd(self, *args):
+        self.s.sendall(resp(*args))
+        return self.f.readline()
 
 
-def bgsave_under_load(srv, secs):
-    base_rate = bench_rate(srv.port, secs)
-    rss0 = srv.rss()
-    peak = [rss0]
-    stop = [False]
-    import threading
-
-    def saver():
-        while not stop[0]:
-            cli(srv.port, "BGSAVE")
-            while not stop[0] and "rdb_bgsave_in_progress:1" in cli(srv.port, "INFO", "persistence"):
-                peak[0] = max(peak[0], srv.rss())
-                time.sleep(0.02)
-            peak[0] = max(peak[0], srv.rss())
-
-    t = threading.Thread(target=saver)
-    t.start()
-    rate = bench_rate(srv.port, secs)
-    stop[0] = True
-    t.join()
-    while "rdb_bgsave_in_progress:1" in cli(srv.port, "INFO", "persistence"):
-        time.sleep(0.05)
-    return rate / base_rate if base_rate else 0.0, peak[0] / rss0 if rss0 else 0.0, rate, base_rate
+def bgsave_under_load(srv, test, saves=3):
+    """Requests per second served *while* a BGSAVE runs, over the rate just before it, for
+    a redis-benchmark `test` (set or get) at -c 50 running throughout; and the peak RSS
+    during the saves (Redis's fork child included) over the RSS before. Commands served are
+    read from INFO stats (total_commands_processed) at each save's start and end, so only
+    time inside a save counts, however long each server's save takes."""
+    bench = subprocess.Popen(["redis-benchmark", "-p", str(srv.port), "-c", "50",
+                              "-n", "100000000", "-t", test, "-r", "1000000", "-d", "100", "-q"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    c = Conn(srv.port)
+    served = lambda: int(c.info("stats")["total_commands_processed"])
+    try:
+        time.sleep(1.0)
+        rss0 = srv.rss()
+        n0, t0 = served(), time.perf_counter()
+        time.sleep(2.0)
+        base = (served() - n0) / (time.perf_counter() - t0)
+        peak, in_save_n, in_save_t = rss0, 0, 0.0
+        for _ in range(saves):
+            n0, t0 = served(), time.perf_counter()
+            c.cmd("BGSAVE")
+            while c.info("persistence").get("rdb_bgsave_in_progress") == "1" or \
+                    time.perf_counter() - t0 < 0.01:
+                peak = max(peak, srv.rss())
+                time.sleep(0.005)
+            in_save_n += served() - n0
+            in_save_t += time.perf_counter() - t0
+            time.sleep(0.5)
+        during = in_save_n / in_save_t
+        return during / base, peak / rss0, during, base, in_save_t / saves
+    finally:
+        bench.kill()
+        bench.wait()
+        while c.info("persistence").get("rdb_bgsave_in_progress") == "1":
+            time.sleep(0.05)
 
 
 def main():
@@ -220,7 +226,6 @@ def main():
     ap.add_argument("--mixed", action="store_true")
     ap.add_argument("--rcache", default="target/release/rcache")
     ap.add_argument("--redis", default=shutil.which("redis-server") or "redis-server")
-    ap.add_argument("--load-secs", type=int, default=10)
     ap.add_argument("--skip-bgsave", action="store_true")
     a = ap.parse_args()
     for tool in ("redis-cli", "redis-benchmark"):
@@ -248,9 +253,9 @@ def main():
                 if r + 1 < a.rounds:
                     s.stop()
         if not a.skip_bgsave:
-            for s in servers:
-                rel, mem, rate, base = bgsave_under_load(s, a.load_secs)
-                res[s.kind].update(bg_rel=rel, bg_mem=mem, bg_rate=rate, bg_base=base)
+            for test in ("set", "get"):
+                for s in servers:
+                    res[s.kind][test] = bgsave_under_load(s, test)
     finally:
         for s in servers:
             s.stop()
@@ -265,9 +270,12 @@ def main():
     print(f"{'load (s)':22}{med(rc['load']):12.3f}{med(rd['load']):12.3f}{med(rc['load']) / med(rd['load']):9.2f}")
     print(f"{'file (bytes)':22}{rc['size']:12d}{rd['size']:12d}{rc['size'] / rd['size']:9.2f}")
     if not a.skip_bgsave:
-        print(f"{'BGSAVE rate / base':22}{rc['bg_rel']:12.2f}{rd['bg_rel']:12.2f}")
-        print(f"{'  (rps with / without)':22}{rc['bg_rate']:>12.0f}{rd['bg_rate']:>12.0f}   base {rc['bg_base']:.0f} / {rd['bg_base']:.0f}")
-        print(f"{'BGSAVE peak RSS / RSS':22}{rc['bg_mem']:12.2f}{rd['bg_mem']:12.2f}")
+        for test in ("set", "get"):
+            x, y = rc[test], rd[test]
+            print(f"{'BGSAVE ' + test.upper() + ' rps / before':22}{x[0]:12.2f}{y[0]:12.2f}"
+                  f"   ({x[2]:.0f}/{x[3]:.0f} vs {y[2]:.0f}/{y[3]:.0f} rps)")
+            print(f"{'  peak RSS / before':22}{x[1]:12.2f}{y[1]:12.2f}")
+            print(f"{'  one BGSAVE (s)':22}{x[4]:12.3f}{y[4]:12.3f}")
 
 
 if __name__ == "__main__":

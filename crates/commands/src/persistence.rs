@@ -301,7 +301,12 @@ pub fn bgsave_start(srv: &ServerState) -> Result<(), String> {
     }
     let base = srv.ks.changes();
     p.current_start_ms.store(srv.ks.now(), Relaxed);
-    let running = match persist::snapshot::start(&srv.ks, &snapshot_path(srv), srv.ks.now()) {
+    let running = match persist::snapshot::start(
+        &srv.ks,
+        &snapshot_path(srv),
+        srv.ks.now(),
+        persist::snapshot::Pace::Background,
+    ) {
         Ok(r) => r,
         Err(e) => {
             p.bgsave_running.store(false, Relaxed);
@@ -316,7 +321,8 @@ pub fn bgsave_start(srv: &ServerState) -> Result<(), String> {
         .name("rcache-bgsave".into())
         .spawn(move || {
             let started = std::time::Instant::now();
-            let r = running.finish(&me.ks, workers());
+            // One worker, at low priority: the clients keep the cores (`Pace::Background`).
+            let r = running.finish(&me.ks, 1);
             let p = &me.persistence;
             p.last_bgsave_secs
                 .store(started.elapsed().as_secs() as i64, Relaxed);

@@ -185,7 +185,7 @@ fn writes_after_the_instant_are_not_in_the_snapshot() {
     let before = dump(&ks);
     let dir = tmpdir();
     let path = dir.join("dump.rcsnap");
-    let running = snapshot::start(&ks, &path, NOW).unwrap();
+    let running = snapshot::start(&ks, &path, NOW, snapshot::Pace::Background).unwrap();
     // After the instant: overwrite some, delete some, add some, flush a whole database.
     for i in (0..20_000u32).step_by(7) {
         let key = format!("k{i}");

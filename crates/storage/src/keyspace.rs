@@ -131,8 +131,15 @@ impl Keyspace {
 
     /// Save every table of `shard` that snapshot `ep` has not saved yet, holding the shard
     /// lock for at most about `batch` entries at a time (clients wait between batches, not
-    /// for the whole shard). Returns the entries saved by this call.
-    pub fn save_shard(&self, shard: usize, ep: u32, batch: usize) -> usize {
+    /// for the whole shard); `between` runs after each batch, with no lock held (the caller
+    /// paces itself there). Returns the entries saved by this call.
+    pub fn save_shard(
+        &self,
+        shard: usize,
+        ep: u32,
+        batch: usize,
+        between: &mut dyn FnMut(),
+    ) -> usize {
         let mut total = 0;
         for db in 0..self.ndbs {
             let mut local = 0;
@@ -147,7 +154,9 @@ impl Keyspace {
                     held += g.save_table(db, local, ep) + 1;
                     local += 1;
                 }
+                drop(g);
                 total += held;
+                between();
             }
         }
         total

@@ -13,4 +13,4 @@ pub mod reader;
 pub mod writer;
 
 pub use reader::{inspect, load, ReadError, Summary};
-pub use writer::{save, start, Running, SaveStats};
+pub use writer::{save, start, Pace, Running, SaveStats};

@@ -5,7 +5,7 @@
 //! ```text
 //!  start()   temp file + header, writer thread, ks.begin_snapshot(sink)   (the instant)
 //!  clients' writes ──► sink.slot() ─┐
-//!  workers: ks.save_shard(s) ───────┴─► encode records ─► 256 KiB chunks ─► queue
+//!  workers: ks.save_shard(s) ───────┴─► records encoded into the shard's 256 KiB chunk ─► queue
 //!  writer thread: queue ─► lz4 (when it pays) + crc32c ─► temp file (crc64 running)
 //!  finish()  workers joined, ks.end_snapshot(), end marker, fsync, rename, fsync(dir)
 //! ```
@@ -33,20 +33,30 @@ use storage::{Entry, Keyspace, SlotSink};
 /// Raw bytes per block (before compression).
 const CHUNK: usize = 256 << 10;
 /// Queued bytes past which workers wait for the writer.
-const QUEUE_LIMIT: usize = 64 << 20;
-/// Entries a worker saves per shard-lock hold.
-const BATCH: usize = 2_000;
+const QUEUE_LIMIT: usize = 16 << 20;
+/// Entries a worker saves per shard-lock hold: at ~50 ns an entry, a client waits at most
+/// some 25 µs for a worker.
+const BATCH: usize = 500;
 
 #[derive(Default)]
 struct Queue {
-    cur: Vec<u8>,
-    cur_records: u32,
     ready: VecDeque<(Vec<u8>, u32)>,
     ready_bytes: usize,
     closed: bool,
 }
 
+/// A chunk being filled: records encoded straight into it.
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    records: u32,
+}
+
 struct Shared {
+    /// One chunk per shard: the sink is called under that shard's lock, so its chunk is
+    /// never contended, and records are encoded straight into it (one copy). Only a full
+    /// chunk goes through the shared queue.
+    chunks: Box<[Mutex<Chunk>]>,
     q: Mutex<Queue>,
     /// Signalled when a chunk is ready or the queue closes (the writer waits on it).
     more: Condvar,
@@ -55,17 +65,32 @@ struct Shared {
 }
 
 impl Shared {
-    fn push(&self, bytes: &[u8], records: u32) {
+    fn new() -> Shared {
+        Shared {
+            chunks: (0..storage::SHARDS).map(|_| Mutex::default()).collect(),
+            q: Mutex::new(Queue::default()),
+            more: Condvar::new(),
+            room: Condvar::new(),
+        }
+    }
+
+    /// Hand a chunk to the writer.
+    fn ready(&self, chunk: Chunk) {
+        if chunk.bytes.is_empty() {
+            return;
+        }
         let mut q = self.q.lock();
-        q.cur.extend_from_slice(bytes);
-        q.cur_records += records;
-        if q.cur.len() >= CHUNK {
-            let chunk = std::mem::replace(&mut q.cur, Vec::with_capacity(CHUNK + (CHUNK >> 2)));
-            let n = std::mem::take(&mut q.cur_records);
-            q.ready_bytes += chunk.len();
-            q.ready.push_back((chunk, n));
-            drop(q);
-            self.more.notify_one();
+        q.ready_bytes += chunk.bytes.len();
+        q.ready.push_back((chunk.bytes, chunk.records));
+        drop(q);
+        self.more.notify_one();
+    }
+
+    /// Every partly filled chunk to the writer (the snapshot has ended).
+    fn flush_chunks(&self) {
+        for c in self.chunks.iter() {
+            let chunk = std::mem::take(&mut *c.lock());
+            self.ready(chunk);
         }
     }
 
@@ -82,11 +107,21 @@ struct Sink(Arc<Shared>);
 
 impl SlotSink for Sink {
     fn slot(&self, db: usize, entries: &[Entry]) {
-        let mut buf = Vec::with_capacity(entries.len() * 64);
-        for e in entries {
-            format::encode_entry(db, e, &mut buf);
+        let Some(first) = entries.first() else { return };
+        let shard = first.slot() as usize % storage::SHARDS;
+        let mut c = self.0.chunks[shard].lock();
+        if c.bytes.capacity() == 0 {
+            c.bytes.reserve(CHUNK + (CHUNK >> 2));
         }
-        self.0.push(&buf, entries.len() as u32);
+        for e in entries {
+            format::encode_entry(db, e, &mut c.bytes);
+        }
+        c.records += entries.len() as u32;
+        if c.bytes.len() >= CHUNK {
+            let full = std::mem::take(&mut *c);
+            drop(c);
+            self.0.ready(full);
+        }
     }
 }
 
@@ -110,9 +145,39 @@ struct Written {
     error: Option<std::io::Error>,
 }
 
+/// How hard a snapshot may use the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// As fast as possible (SAVE: clients are waiting for it anyway).
+    Full,
+    /// Behind the clients (BGSAVE): one worker (the caller's choice), and the writer thread
+    /// — compression and I/O, the bulk of the CPU — at a lower scheduling priority, so the
+    /// server's I/O threads keep their cores. Workers keep normal priority: they hold shard
+    /// locks, and a low-priority lock holder would stall the clients waiting on it.
+    Background,
+}
+
+/// A background save's worker rests this many times as long as each batch took: it uses
+/// at most a quarter of a core, however busy the clients are.
+const BACKGROUND_REST: u32 = 7;
+
+/// The nice value of a background save's threads (0 = normal, 19 = lowest).
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lower the calling thread's scheduling priority (Linux: a thread is its own task).
+fn be_background() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take and return plain integers; no memory is shared.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE);
+    }
+}
+
 /// A snapshot that has begun: its instant is fixed, writes save tables into it.
 pub struct Running {
     epoch: u32,
+    pace: Pace,
     shared: Arc<Shared>,
     writer: std::thread::JoinHandle<Written>,
     tmp: PathBuf,
@@ -123,7 +188,12 @@ pub struct Running {
 /// Begin a snapshot of `ks` to `dest` (written to a temp file beside it, renamed when
 /// complete). The instant is when this returns; see the module doc. The caller holds the
 /// exclusion gate alone around this call when multi-key atomicity matters.
-pub fn start(ks: &Keyspace, dest: &Path, created_ms: u64) -> std::io::Result<Running> {
+pub fn start(
+    ks: &Keyspace,
+    dest: &Path,
+    created_ms: u64,
+    pace: Pace,
+) -> std::io::Result<Running> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!("temp-{}.rcsnap", std::process::id()));
     let file = File::create(&tmp)?;
@@ -136,18 +206,20 @@ pub fn start(ks: &Keyspace, dest: &Path, created_ms: u64) -> std::io::Result<Run
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
-    let shared = Arc::new(Shared {
-        q: Mutex::new(Queue::default()),
-        more: Condvar::new(),
-        room: Condvar::new(),
-    });
+    let shared = Arc::new(Shared::new());
     let sh = shared.clone();
     let writer = std::thread::Builder::new()
         .name("rcache-snapshot-writer".into())
-        .spawn(move || write_loop(&sh, out, &header))?;
+        .spawn(move || {
+            if pace == Pace::Background {
+                be_background();
+            }
+            write_loop(&sh, out, &header)
+        })?;
     let epoch = ks.begin_snapshot(Arc::new(Sink(shared.clone())));
     Ok(Running {
         epoch,
+        pace,
         shared,
         writer,
         tmp,
@@ -178,9 +250,7 @@ fn write_loop(sh: &Shared, out: BufWriter<File>, header: &[u8]) -> Written {
                     break Some((c, n));
                 }
                 if q.closed {
-                    let rest = std::mem::take(&mut q.cur);
-                    let n = std::mem::take(&mut q.cur_records);
-                    break (!rest.is_empty()).then_some((rest, n));
+                    break None;
                 }
                 sh.more.wait(&mut q);
             }
@@ -216,18 +286,29 @@ impl Running {
     /// previous file at `dest` is left as it was.
     pub fn finish(self, ks: &Keyspace, workers: usize) -> std::io::Result<SaveStats> {
         let workers = workers.clamp(1, storage::SHARDS);
-        let (ep, sh) = (self.epoch, &self.shared);
+        let (ep, sh, pace) = (self.epoch, &self.shared, self.pace);
         std::thread::scope(|s| {
             for w in 0..workers {
                 s.spawn(move || {
+                    // Background: rest `BACKGROUND_REST` times as long as each batch took,
+                    // so the save takes a bounded share of a core from the clients.
+                    let mut last = Instant::now();
+                    let mut between = || {
+                        if pace == Pace::Background {
+                            std::thread::sleep(last.elapsed() * BACKGROUND_REST);
+                        }
+                        last = Instant::now();
+                    };
                     for shard in (w..storage::SHARDS).step_by(workers) {
                         sh.wait_for_room();
-                        ks.save_shard(shard, ep, BATCH);
+                        ks.save_shard(shard, ep, BATCH, &mut between);
                     }
                 });
             }
         });
         ks.end_snapshot();
+        // No table is saved after this: the partly filled chunks are the last ones.
+        self.shared.flush_chunks();
         {
             let mut q = self.shared.q.lock();
             q.closed = true;
@@ -276,5 +357,5 @@ pub fn save(
     created_ms: u64,
     workers: usize,
 ) -> std::io::Result<SaveStats> {
-    start(ks, dest, created_ms)?.finish(ks, workers)
+    start(ks, dest, created_ms, Pace::Full)?.finish(ks, workers)
 }
