@@ -188,12 +188,7 @@ pub struct Running {
 /// Begin a snapshot of `ks` to `dest` (written to a temp file beside it, renamed when
 /// complete). The instant is when this returns; see the module doc. The caller holds the
 /// exclusion gate alone around this call when multi-key atomicity matters.
-pub fn start(
-    ks: &Keyspace,
-    dest: &Path,
-    created_ms: u64,
-    pace: Pace,
-) -> std::io::Result<Running> {
+pub fn start(ks: &Keyspace, dest: &Path, created_ms: u64, pace: Pace) -> std::io::Result<Running> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!("temp-{}.rcsnap", std::process::id()));
     let file = File::create(&tmp)?;
