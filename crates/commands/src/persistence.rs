@@ -455,6 +455,11 @@ pub enum Startup {
 /// imported (a Redis user points `--dir` at Redis's data directory).
 pub const REDIS_DBFILENAME: &str = "dump.rdb";
 
+/// Whether start-up has a file to load (then the server answers LOADING until it is in).
+pub fn has_startup_file(srv: &ServerState) -> bool {
+    startup_file(srv).is_some()
+}
+
 /// Which file start-up loads: rcache's snapshot (`dbfilename`), else Redis's `dump.rdb`
 /// in the same directory; `--load-rdb FILE` names a Redis file explicitly.
 fn startup_file(srv: &ServerState) -> Option<PathBuf> {

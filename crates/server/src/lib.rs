@@ -214,6 +214,15 @@ impl Server {
 /// stops the server (`load_failed`), so it never runs with part of its data.
 fn load_snapshot(state: &Arc<ServerState>) {
     let p = &state.persistence;
+    if !commands::persistence::has_startup_file(state) {
+        // Nothing to load: no LOADING window at all; only the directory's lock to take.
+        if let Err(e) = commands::persistence::load_at_startup(state) {
+            tracing::error!("{e}");
+            p.load_failed.store(true, Relaxed);
+            state.request_shutdown();
+        }
+        return;
+    }
     p.loading.store(true, Relaxed);
     let st = state.clone();
     let r = std::thread::Builder::new()
