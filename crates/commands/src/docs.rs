@@ -498,7 +498,8 @@ pub fn commands_md(table: &CommandTable) -> String {
          These are not part of this release; their commands answer \
          `ERR unknown command '<name>', with args beginning with: …`, never a fake `OK`:\n\n\
          - Streams, HyperLogLog and geo commands (XADD, PFADD, GEOADD…).\n\
-         - Persistence: SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE (and `SHUTDOWN SAVE` answers an error).\n\
+         - The append-only log: BGREWRITEAOF (`appendonly yes` is refused); snapshots are \
+         supported (SAVE, BGSAVE, LASTSAVE, docs/PERSISTENCE.md).\n\
          - Cluster commands (CLUSTER, READONLY, READWRITE, ASKING).\n\
          - Functions (FUNCTION, FCALL, FCALL_RO) and SCRIPT DEBUG; in scripts, the `cjson`, \
          `cmsgpack`, `struct` and `bit` libraries and `#!lua` shebang flags.\n\
