@@ -8,6 +8,7 @@ use super::zset::ZRef;
 use super::{hash, list, set, zset, Limits};
 use crate::dump::Value;
 use crate::entry::{Entry, ObjType};
+use foldhash::fast::RandomState;
 
 /// The value of an entry in owned, encoding-independent form.
 pub fn to_value(e: &Entry) -> Value {
@@ -46,7 +47,8 @@ pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, limits: &Limits) -
         Value::ZSet(items) => {
             // A payload's pairs may come in any order and repeat a member: the last score
             // wins, then the blob or skip list is built sorted.
-            let mut last: std::collections::HashMap<&[u8], f64> = std::collections::HashMap::new();
+            let mut last: hashbrown::HashMap<&[u8], f64, RandomState> =
+                hashbrown::HashMap::with_capacity_and_hasher(items.len(), RandomState::default());
             for (m, sc) in items {
                 last.insert(m.as_slice(), *sc);
             }
@@ -59,7 +61,8 @@ pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, limits: &Limits) -
             zset::entry_from_sorted(key, slot, lru, &sorted, limits)
         }
         Value::Set(items) => {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen: hashbrown::HashSet<&[u8], RandomState> =
+                hashbrown::HashSet::with_capacity_and_hasher(items.len(), RandomState::default());
             let members: Vec<&[u8]> = items
                 .iter()
                 .map(Vec::as_slice)
