@@ -103,6 +103,9 @@ pub struct Persistence {
     dir_lock: Mutex<Option<persist::dirlock::DirLock>>,
     /// `--load-rdb FILE`: a Redis RDB file to import at start-up instead of the directory's.
     pub load_rdb: Mutex<Option<PathBuf>>,
+    /// `--start-empty-if-corrupt`: a snapshot that cannot be read is moved aside and the
+    /// server starts empty, instead of refusing to start.
+    pub start_empty_if_corrupt: AtomicBool,
 }
 
 impl Default for Persistence {
@@ -126,6 +129,7 @@ impl Default for Persistence {
             thread: Mutex::new(None),
             dir_lock: Mutex::new(None),
             load_rdb: Mutex::new(None),
+            start_empty_if_corrupt: AtomicBool::new(false),
         }
     }
 }
@@ -231,6 +235,30 @@ fn remove_stale_temp_files(srv: &ServerState) {
             }
         }
     }
+}
+
+/// `--start-empty-if-corrupt`: drop what was loaded, keep the bad file under another name
+/// (nothing is ever saved over it), and start empty, loudly.
+fn start_empty(srv: &ServerState, path: &std::path::Path, why: &str) -> Result<Startup, String> {
+    srv.ks.flush(None, false);
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".corrupt-{}", unix_secs()));
+    let aside = PathBuf::from(aside);
+    std::fs::rename(path, &aside).map_err(|e| {
+        format!(
+            "{why}; and it cannot be moved aside to {}: {e}",
+            aside.display()
+        )
+    })?;
+    tracing::error!("{why}");
+    tracing::error!(
+        "STARTING EMPTY (--start-empty-if-corrupt): the unreadable snapshot was moved to {}",
+        aside.display()
+    );
+    srv.persistence
+        .changes_at_save
+        .store(srv.ks.changes(), Relaxed);
+    Ok(Startup::Empty)
 }
 
 /// Whether `path` starts with Redis's RDB magic ("REDIS").
@@ -540,8 +568,16 @@ pub fn load_at_startup(srv: &ServerState) -> Result<Startup, String> {
     }
     let started = std::time::Instant::now();
     let limits = srv.settings.limits();
-    let sum = persist::snapshot::load(&path, &srv.ks, &limits, srv.ks.now(), workers())
-        .map_err(|e| format!("cannot load the snapshot {}: {e}", path.display()))?;
+    let sum = match persist::snapshot::load(&path, &srv.ks, &limits, srv.ks.now(), workers()) {
+        Ok(sum) => sum,
+        Err(e) => {
+            let msg = format!("cannot load the snapshot {}: {e}", path.display());
+            if !srv.persistence.start_empty_if_corrupt.load(Relaxed) {
+                return Err(msg);
+            }
+            return start_empty(srv, &path, &msg);
+        }
+    };
     // What was loaded is what is on disk: no change since the last save.
     srv.persistence
         .changes_at_save

@@ -90,6 +90,7 @@ fn log_filter(level: &str) -> &'static str {
 
 fn run_server(args: ServerArgs) -> i32 {
     let args_load_rdb = args.load_rdb.clone();
+    let start_empty_if_corrupt = args.start_empty_if_corrupt;
     let settings = match args.settings() {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -148,6 +149,10 @@ fn run_server(args: ServerArgs) -> i32 {
             }
         };
         *srv.state.persistence.load_rdb.lock() = args_load_rdb;
+        srv.state
+            .persistence
+            .start_empty_if_corrupt
+            .store(start_empty_if_corrupt, Relaxed);
         // One server per data directory: refuse before listening, naming the holder.
         if let Err(e) = commands::persistence::claim_dir(&srv.state) {
             tracing::error!("{e}");

@@ -44,8 +44,9 @@ fn server_help_documents_every_flag() {
             help.contains(about.lines().next().unwrap().trim()),
             "--{long}'s description is not in --help:\n{help}"
         );
-        // Actions rather than settings: the config file, and a Redis file to import once.
-        if long != "config" && long != "load-rdb" {
+        // Actions rather than settings: the config file, a Redis file to import once, what
+        // to do with a bad snapshot at this start.
+        if !["config", "load-rdb", "start-empty-if-corrupt"].contains(&long) {
             assert!(
                 commands::config::find(long).is_some(),
                 "--{long} is not a setting in commands::config::PARAMS"

@@ -275,6 +275,40 @@ fn a_corrupt_snapshot_stops_start_up_with_path_and_offset() {
 }
 
 #[test]
+fn start_empty_if_corrupt_moves_the_bad_file_aside_and_starts_empty() {
+    let dir = TempDir::new("rcache-persist");
+    let p = start(dir.path(), &[]);
+    let mut c = client(&p);
+    for i in 0..100 {
+        let () = c.set(format!("k{i}"), i).unwrap();
+    }
+    let () = redis::cmd("SAVE").query(&mut c).unwrap();
+    p.sigkill();
+    let path = dir.path().join("dump.rcsnap");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xFF; // the whole-file checksum: every block reads, then the end fails
+    std::fs::write(&path, &bytes).unwrap();
+
+    let p = start(dir.path(), &["--start-empty-if-corrupt"]);
+    let mut c = client(&p);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(
+        n, 0,
+        "nothing of the bad file is kept, even what read before the error"
+    );
+    assert!(p.output().contains("STARTING EMPTY"), "{}", p.output());
+    assert!(!path.exists());
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("dump.rcsnap.corrupt-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(dir.path().join(&aside[0])).unwrap(), bytes);
+}
+
+#[test]
 fn a_second_server_on_the_same_directory_is_refused() {
     let dir = TempDir::new("rcache-persist");
     let p = start(dir.path(), &[]);

@@ -47,6 +47,10 @@ pub struct ServerArgs {
     /// holds. Snapshots are still written to --dir.
     #[arg(long, value_name = "FILE")]
     pub load_rdb: Option<std::path::PathBuf>,
+    /// If the snapshot in --dir cannot be read, move it aside (to <name>.corrupt-<time>) and
+    /// start empty, with an error in the log, instead of refusing to start.
+    #[arg(long)]
+    pub start_empty_if_corrupt: bool,
     /// The snapshot's file name in --dir (default dump.rcsnap).
     #[arg(long, value_name = "NAME")]
     pub dbfilename: Option<String>,
