@@ -361,6 +361,15 @@ fn memory(ctx: &Ctx<'_>, f: &mut Fields) {
     f.kv("total_values_bytes", st.value_bytes);
 }
 
+/// `done` of `total` as a percentage, 0 when there is nothing to do.
+fn percent(done: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        (done as f64 * 100.0 / total as f64).min(100.0)
+    }
+}
+
 fn persistence(ctx: &Ctx<'_>, f: &mut Fields) {
     let p = &ctx.srv.persistence;
     f.title("Persistence");
@@ -369,7 +378,14 @@ fn persistence(ctx: &Ctx<'_>, f: &mut Fields) {
     // No fork: nothing is copied on write beyond the slot tables a write meets unsaved.
     f.kv("current_cow_peak", 0);
     f.kv("current_cow_size", 0);
-    f.kv("current_fork_perc", "0.00");
+    f.kv("current_cow_size_age", 0);
+    let (done, total) = match &*p.progress.lock() {
+        Some((done, total)) => (done.load(Relaxed), *total),
+        None => (0, 0),
+    };
+    f.kv("current_fork_perc", format!("{:.2}", percent(done, total)));
+    f.kv("current_save_keys_processed", done);
+    f.kv("current_save_keys_total", total);
     f.kv(
         "rdb_changes_since_last_save",
         crate::persistence::changes_since_save(ctx.srv),
@@ -390,6 +406,10 @@ fn persistence(ctx: &Ctx<'_>, f: &mut Fields) {
     };
     f.kv("rdb_current_bgsave_time_sec", current);
     f.kv("rdb_saves", p.saves.load(Relaxed));
+    f.kv("rdb_last_cow_size", 0);
+    let (loaded, expired) = *p.last_load.lock();
+    f.kv("rdb_last_load_keys_expired", expired);
+    f.kv("rdb_last_load_keys_loaded", loaded);
     f.kv("aof_enabled", 0);
     f.kv("aof_rewrite_in_progress", 0);
     f.kv("aof_rewrite_scheduled", 0);
@@ -397,7 +417,11 @@ fn persistence(ctx: &Ctx<'_>, f: &mut Fields) {
     f.kv("aof_current_rewrite_time_sec", -1);
     f.kv("aof_last_bgrewrite_status", "ok");
     f.kv("aof_rewrites", 0);
+    f.kv("aof_rewrites_consecutive_failures", 0);
     f.kv("aof_last_write_status", "ok");
+    f.kv("aof_last_cow_size", 0);
+    f.kv("module_fork_in_progress", 0);
+    f.kv("module_fork_last_cow_size", 0);
 }
 
 fn stats(ctx: &Ctx<'_>, f: &mut Fields) {

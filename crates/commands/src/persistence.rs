@@ -106,6 +106,10 @@ pub struct Persistence {
     /// `--start-empty-if-corrupt`: a snapshot that cannot be read is moved aside and the
     /// server starts empty, instead of refusing to start.
     pub start_empty_if_corrupt: AtomicBool,
+    /// The running background save's progress: keys encoded, keys at its start.
+    pub progress: Mutex<Option<(std::sync::Arc<AtomicU64>, u64)>>,
+    /// The start-up load: keys loaded and keys dropped as already expired.
+    pub last_load: Mutex<(u64, u64)>,
 }
 
 impl Default for Persistence {
@@ -130,6 +134,8 @@ impl Default for Persistence {
             dir_lock: Mutex::new(None),
             load_rdb: Mutex::new(None),
             start_empty_if_corrupt: AtomicBool::new(false),
+            progress: Mutex::new(None),
+            last_load: Mutex::new((0, 0)),
         }
     }
 }
@@ -344,6 +350,7 @@ pub fn bgsave_start(srv: &ServerState) -> Result<(), String> {
             return Err(msg);
         }
     };
+    *p.progress.lock() = Some((running.progress(), srv.ks.stats().keys));
     tracing::info!("Background saving started");
     let t = std::thread::Builder::new()
         .name("rcache-bgsave".into())
@@ -355,6 +362,7 @@ pub fn bgsave_start(srv: &ServerState) -> Result<(), String> {
             p.last_bgsave_secs
                 .store(started.elapsed().as_secs() as i64, Relaxed);
             record_result(&me, &r, base);
+            *p.progress.lock() = None;
             p.current_start_ms.store(0, Relaxed);
             p.bgsave_running.store(false, Relaxed);
         });
@@ -536,6 +544,7 @@ fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, Stri
     srv.persistence
         .changes_at_save
         .store(srv.ks.changes(), Relaxed);
+    *srv.persistence.last_load.lock() = (sum.keys, sum.expired_skipped);
     tracing::info!(
         keys = sum.keys,
         expired = sum.expired_skipped,
@@ -582,6 +591,7 @@ pub fn load_at_startup(srv: &ServerState) -> Result<Startup, String> {
     srv.persistence
         .changes_at_save
         .store(srv.ks.changes(), Relaxed);
+    *srv.persistence.last_load.lock() = (sum.records - sum.expired, sum.expired);
     tracing::info!(
         keys = sum.records - sum.expired,
         expired = sum.expired,

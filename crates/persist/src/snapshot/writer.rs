@@ -26,6 +26,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use storage::{Entry, Keyspace, SlotSink};
@@ -58,6 +59,8 @@ struct Shared {
     /// chunk goes through the shared queue.
     chunks: Box<[Mutex<Chunk>]>,
     q: Mutex<Queue>,
+    /// Keys encoded so far (INFO `current_save_keys_processed`).
+    encoded: Arc<AtomicU64>,
     /// Signalled when a chunk is ready or the queue closes (the writer waits on it).
     more: Condvar,
     /// Signalled when the writer took a chunk (workers wait on it).
@@ -69,6 +72,7 @@ impl Shared {
         Shared {
             chunks: (0..storage::SHARDS).map(|_| Mutex::default()).collect(),
             q: Mutex::new(Queue::default()),
+            encoded: Arc::default(),
             more: Condvar::new(),
             room: Condvar::new(),
         }
@@ -117,6 +121,9 @@ impl SlotSink for Sink {
             format::encode_entry(db, e, &mut c.bytes);
         }
         c.records += entries.len() as u32;
+        self.0
+            .encoded
+            .fetch_add(entries.len() as u64, Ordering::Relaxed);
         if c.bytes.len() >= CHUNK {
             let full = std::mem::take(&mut *c);
             drop(c);
@@ -276,6 +283,11 @@ fn write_loop(sh: &Shared, out: BufWriter<File>, header: &[u8]) -> Written {
 }
 
 impl Running {
+    /// Keys encoded so far; stays valid after `finish`.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        self.shared.encoded.clone()
+    }
+
     /// Save every table not saved yet with `workers` threads, end the snapshot, and make
     /// the file durable under its final name. On error the temp file is removed and the
     /// previous file at `dest` is left as it was.
