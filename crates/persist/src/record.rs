@@ -2,7 +2,7 @@
 //! uses (`storage::dump::Value`), with its expiry as an absolute time; and `insert`, the one
 //! way a loaded key enters the keyspace.
 
-use storage::dump::Value;
+use storage::dump::{Value, ValueRef};
 use storage::types::generic;
 use storage::{Keyspace, Limits, McMeta};
 
@@ -19,6 +19,41 @@ pub struct Record {
     pub mc: Option<McMeta>,
 }
 
+/// A record borrowed from the bytes it was decoded from (the snapshot loader's, so that
+/// loading allocates per key, not per element).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordRef<'a> {
+    pub db: u32,
+    pub key: &'a [u8],
+    pub value: ValueRef<'a>,
+    pub expire_at_ms: Option<u64>,
+    pub mc: Option<McMeta>,
+}
+
+impl RecordRef<'_> {
+    pub fn to_owned(&self) -> Record {
+        Record {
+            db: self.db,
+            key: self.key.to_vec(),
+            value: self.value.to_owned(),
+            expire_at_ms: self.expire_at_ms,
+            mc: self.mc,
+        }
+    }
+}
+
+impl Record {
+    pub fn as_ref(&self) -> RecordRef<'_> {
+        RecordRef {
+            db: self.db,
+            key: &self.key,
+            value: self.value.as_ref(),
+            expire_at_ms: self.expire_at_ms,
+            mc: self.mc,
+        }
+    }
+}
+
 /// Why a record cannot be put into the keyspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertError {
@@ -29,18 +64,23 @@ pub enum InsertError {
 /// Put `r` into `ks`, replacing any key of the same name, in the encoding the current
 /// thresholds (`limits`) choose. The caller drops records already expired.
 pub fn insert(ks: &Keyspace, limits: &Limits, r: &Record) -> Result<(), InsertError> {
+    insert_ref(ks, limits, &r.as_ref())
+}
+
+/// `insert` for a borrowed record.
+pub fn insert_ref(ks: &Keyspace, limits: &Limits, r: &RecordRef<'_>) -> Result<(), InsertError> {
     let db = r.db as usize;
     if db >= ks.databases() {
         return Err(InsertError::NoSuchDb(r.db));
     }
-    let k = ks.key(&r.key);
+    let k = ks.key(r.key);
     let mut txn = ks.txn1(db, &k);
     let lru = txn.initial_lru();
     let e = match (&r.value, r.mc) {
-        (Value::String(s), Some(meta)) => {
-            storage::Entry::new_string_meta(&r.key, s, meta, k.slot, lru)
+        (ValueRef::String(s), Some(meta)) => {
+            storage::Entry::new_string_meta(r.key, s, meta, k.slot, lru)
         }
-        (v, _) => generic::from_value(&r.key, k.slot, lru, v, limits),
+        (v, _) => generic::from_value_ref(r.key, k.slot, lru, v, limits),
     };
     txn.put_entry(&k, e, r.expire_at_ms.unwrap_or(0));
     Ok(())

@@ -71,6 +71,63 @@ impl Value {
     }
 }
 
+/// A value borrowed from the bytes it was decoded from (`decode_body_ref`): one `Vec` of
+/// slices per collection instead of one allocation per element, for loaders that build
+/// entries straight away.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ValueRef<'a> {
+    String(&'a [u8]),
+    List(Vec<&'a [u8]>),
+    Set(Vec<&'a [u8]>),
+    ZSet(Vec<(&'a [u8], f64)>),
+    Hash(Vec<(&'a [u8], &'a [u8])>),
+}
+
+impl ValueRef<'_> {
+    pub fn to_owned(&self) -> Value {
+        let v = |x: &[&[u8]]| x.iter().map(|b| b.to_vec()).collect();
+        match self {
+            ValueRef::String(s) => Value::String(s.to_vec()),
+            ValueRef::List(x) => Value::List(v(x)),
+            ValueRef::Set(x) => Value::Set(v(x)),
+            ValueRef::ZSet(x) => Value::ZSet(x.iter().map(|(m, s)| (m.to_vec(), *s)).collect()),
+            ValueRef::Hash(x) => {
+                Value::Hash(x.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
+            }
+        }
+    }
+
+    pub fn obj_type(&self) -> ObjType {
+        match self {
+            ValueRef::String(_) => ObjType::String,
+            ValueRef::List(_) => ObjType::List,
+            ValueRef::Set(_) => ObjType::Set,
+            ValueRef::ZSet(_) => ObjType::ZSet,
+            ValueRef::Hash(_) => ObjType::Hash,
+        }
+    }
+}
+
+impl Value {
+    /// This value borrowed (`ValueRef`), for code written once over borrowed values.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        fn v(x: &[Vec<u8>]) -> Vec<&[u8]> {
+            x.iter().map(Vec::as_slice).collect()
+        }
+        match self {
+            Value::String(s) => ValueRef::String(s),
+            Value::List(x) => ValueRef::List(v(x)),
+            Value::Set(x) => ValueRef::Set(v(x)),
+            Value::ZSet(x) => ValueRef::ZSet(x.iter().map(|(m, s)| (m.as_slice(), *s)).collect()),
+            Value::Hash(x) => ValueRef::Hash(
+                x.iter()
+                    .map(|(f, v)| (f.as_slice(), v.as_slice()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// Why a payload was refused; the two cases Redis distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DumpError {
@@ -156,12 +213,12 @@ impl<'a> Reader<'a> {
     fn left(&self) -> usize {
         self.b.len() - self.pos
     }
-    fn bytes(&mut self) -> Result<Vec<u8>, DumpError> {
+    fn bytes(&mut self) -> Result<&'a [u8], DumpError> {
         let n = self.len()?;
         if n > self.left() {
             return Err(DumpError::BadFormat);
         }
-        let v = self.b[self.pos..self.pos + n].to_vec();
+        let v = &self.b[self.pos..self.pos + n];
         self.pos += n;
         Ok(v)
     }
@@ -185,9 +242,14 @@ impl<'a> Reader<'a> {
 
 /// Decode a body of type `ty`; the whole slice must be consumed.
 pub fn decode_body(ty: u8, body: &[u8]) -> Result<Value, DumpError> {
+    decode_body_ref(ty, body).map(|v| v.to_owned())
+}
+
+/// `decode_body`, borrowing from `body` (`ValueRef`).
+pub fn decode_body_ref(ty: u8, body: &[u8]) -> Result<ValueRef<'_>, DumpError> {
     let mut r = Reader { b: body, pos: 0 };
     let v = match ObjType::from_u8(ty).ok_or(DumpError::BadFormat)? {
-        ObjType::String => Value::String(r.bytes()?),
+        ObjType::String => ValueRef::String(r.bytes()?),
         t @ (ObjType::List | ObjType::Set) => {
             let n = r.count(1)?;
             let mut items = Vec::with_capacity(n);
@@ -195,9 +257,9 @@ pub fn decode_body(ty: u8, body: &[u8]) -> Result<Value, DumpError> {
                 items.push(r.bytes()?);
             }
             if t == ObjType::List {
-                Value::List(items)
+                ValueRef::List(items)
             } else {
-                Value::Set(items)
+                ValueRef::Set(items)
             }
         }
         ObjType::ZSet => {
@@ -211,7 +273,7 @@ pub fn decode_body(ty: u8, body: &[u8]) -> Result<Value, DumpError> {
                 }
                 items.push((m, s));
             }
-            Value::ZSet(items)
+            ValueRef::ZSet(items)
         }
         ObjType::Hash => {
             let n = r.count(2)?;
@@ -221,7 +283,7 @@ pub fn decode_body(ty: u8, body: &[u8]) -> Result<Value, DumpError> {
                 let v = r.bytes()?;
                 items.push((f, v));
             }
-            Value::Hash(items)
+            ValueRef::Hash(items)
         }
     };
     if r.left() != 0 {

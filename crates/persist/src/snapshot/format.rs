@@ -17,8 +17,8 @@
 //! on disk are explicit and never reused: a new layout takes a new version, tag, codec or
 //! flag bit. Readers refuse what they do not know.
 
-use crate::record::Record;
-use storage::dump::{self, Value};
+use crate::record::{Record, RecordRef};
+use storage::dump::{self, ValueRef};
 use storage::McMeta;
 
 pub const MAGIC: &[u8; 8] = b"RCSNAP\r\n";
@@ -312,6 +312,11 @@ impl<'a> RecordReader<'a> {
 
     /// The next record.
     pub fn next_record(&mut self) -> Result<Record, String> {
+        self.next_record_ref().map(|r| r.to_owned())
+    }
+
+    /// The next record, borrowed from the block.
+    pub fn next_record_ref(&mut self) -> Result<RecordRef<'a>, String> {
         let db = self.varint("a database index")?;
         let db = u32::try_from(db).map_err(|_| format!("a database index, found {db}"))?;
         let ty = self.u8("a type byte")?;
@@ -339,19 +344,19 @@ impl<'a> RecordReader<'a> {
             None
         };
         let klen = self.varint("a key length")?;
-        let key = self.take(klen, "a key")?.to_vec();
+        let key = self.take(klen, "a key")?;
         let blen = self.varint("a value length")?;
         let body = self.take(blen, "a value")?;
-        let value = dump::decode_body(ty, body).map_err(|_| {
+        let value = dump::decode_body_ref(ty, body).map_err(|_| {
             format!(
                 "a well-formed value for key {:?}",
-                String::from_utf8_lossy(&key)
+                String::from_utf8_lossy(key)
             )
         })?;
-        if mc.is_some() && !matches!(value, Value::String(_)) {
+        if mc.is_some() && !matches!(value, ValueRef::String(_)) {
             return Err("memcached metadata on a string only".into());
         }
-        Ok(Record {
+        Ok(RecordRef {
             db,
             key,
             value,

@@ -4,7 +4,7 @@
 //! used. Loading into the keyspace decodes blocks on every core.
 
 use super::format::{self, BlockHeader, Header, RecordReader};
-use crate::record::{self, Record};
+use crate::record::{self, Record, RecordRef};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -55,7 +55,7 @@ impl Summary {
     }
 
     /// Count `rec` and say whether it is still alive at `now_ms` (to be loaded).
-    fn take(&mut self, rec: &Record, now_ms: u64) -> bool {
+    fn take(&mut self, rec: &RecordRef<'_>, now_ms: u64) -> bool {
         self.count(rec);
         if rec.expire_at_ms.is_some_and(|at| at <= now_ms) {
             self.expired += 1;
@@ -65,7 +65,7 @@ impl Summary {
         }
     }
 
-    fn count(&mut self, r: &Record) {
+    fn count(&mut self, r: &RecordRef<'_>) {
         let i = match self.per_db.binary_search_by_key(&r.db, |d| d.db) {
             Ok(i) => i,
             Err(i) => {
@@ -226,11 +226,11 @@ fn read_blocks<R: Read>(
 }
 
 /// Decode a verified block's records, handing each to `f`.
-fn decode_block(b: &Block, mut f: impl FnMut(Record)) -> Result<(), ReadError> {
+fn decode_block(b: &Block, mut f: impl FnMut(RecordRef<'_>)) -> Result<(), ReadError> {
     let mut rr = RecordReader::new(&b.raw);
     let mut n = 0u32;
     while !rr.at_end() {
-        let r = rr.next_record().map_err(|e| ReadError {
+        let r = rr.next_record_ref().map_err(|e| ReadError {
             offset: b.offset,
             expected: format!(
                 "{e} (record {n} of the block, byte {} of its data)",
@@ -256,7 +256,7 @@ pub fn read<R: Read>(r: R, now_ms: u64, mut f: impl FnMut(Record)) -> Result<Sum
     let (h, records, blocks, bytes) = read_blocks(r, |b| {
         decode_block(&b, |rec| {
             if sum.take(&rec, now_ms) {
-                f(rec);
+                f(rec.to_owned());
             }
         })
     })?;
@@ -303,7 +303,7 @@ pub fn load(
                         let mut bad = None;
                         decode_block(&b, |rec| {
                             if sum.take(&rec, now_ms) {
-                                if let Err(e) = record::insert(ks, limits, &rec) {
+                                if let Err(e) = record::insert_ref(ks, limits, &rec) {
                                     bad.get_or_insert(e);
                                 }
                             }

@@ -6,7 +6,7 @@ use super::hash::HashRef;
 use super::set::SetRef;
 use super::zset::ZRef;
 use super::{hash, list, set, zset, Limits};
-use crate::dump::Value;
+use crate::dump::{Value, ValueRef};
 use crate::entry::{Entry, ObjType};
 use foldhash::fast::RandomState;
 
@@ -34,23 +34,23 @@ pub fn to_value(e: &Entry) -> Value {
 
 /// Build an entry for `key` holding `v`, in the encoding the thresholds call for.
 pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, limits: &Limits) -> Entry {
+    from_value_ref(key, slot, lru, &v.as_ref(), limits)
+}
+
+/// `from_value` for a borrowed value (a loader's, decoded in place).
+pub fn from_value_ref(key: &[u8], slot: u16, lru: u32, v: &ValueRef<'_>, limits: &Limits) -> Entry {
     match v {
-        Value::String(s) => Entry::new_string(key, s, slot, lru),
-        Value::List(items) => list::new_entry(
-            key,
-            items.iter().map(Vec::as_slice),
-            false,
-            slot,
-            lru,
-            limits,
-        ),
-        Value::ZSet(items) => {
+        ValueRef::String(s) => Entry::new_string(key, s, slot, lru),
+        ValueRef::List(items) => {
+            list::new_entry(key, items.iter().copied(), false, slot, lru, limits)
+        }
+        ValueRef::ZSet(items) => {
             // A payload's pairs may come in any order and repeat a member: the last score
             // wins, then the blob or skip list is built sorted.
             let mut last: hashbrown::HashMap<&[u8], f64, RandomState> =
                 hashbrown::HashMap::with_capacity_and_hasher(items.len(), RandomState::default());
-            for (m, sc) in items {
-                last.insert(m.as_slice(), *sc);
+            for &(m, sc) in items {
+                last.insert(m, sc);
             }
             let mut sorted: Vec<(&[u8], f64)> = last.into_iter().collect();
             sorted.sort_by(|a, b| {
@@ -60,14 +60,10 @@ pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, limits: &Limits) -
             });
             zset::entry_from_sorted(key, slot, lru, &sorted, limits)
         }
-        Value::Set(items) => {
+        ValueRef::Set(items) => {
             let mut seen: hashbrown::HashSet<&[u8], RandomState> =
                 hashbrown::HashSet::with_capacity_and_hasher(items.len(), RandomState::default());
-            let members: Vec<&[u8]> = items
-                .iter()
-                .map(Vec::as_slice)
-                .filter(|m| seen.insert(*m))
-                .collect();
+            let members: Vec<&[u8]> = items.iter().copied().filter(|m| seen.insert(*m)).collect();
             match set::build(&members, limits) {
                 set::Built::Compact(blob) => {
                     Entry::new_compact(key, ObjType::Set, &blob, slot, lru)
@@ -75,9 +71,9 @@ pub fn from_value(key: &[u8], slot: u16, lru: u32, v: &Value, limits: &Limits) -
                 set::Built::Boxed(c) => Entry::new_boxed(key, c, slot, lru),
             }
         }
-        Value::Hash(items) => {
+        ValueRef::Hash(items) => {
             let mut e = hash::new_entry(key, slot, lru);
-            for (f, v) in items {
+            for &(f, v) in items {
                 hash::set(&mut e, f, v, limits);
             }
             e
