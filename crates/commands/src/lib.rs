@@ -303,7 +303,12 @@ impl ServerState {
     /// shutdown. Scripts that would start later are refused.
     pub fn request_shutdown(&self) {
         if self.scripting.abort_for_shutdown() {
-            tracing::warn!("shutdown: stopping the running script");
+            // A snapshot now could hold half of the script's writes: the last complete
+            // snapshot stays instead (docs/PERSISTENCE.md).
+            self.persistence
+                .skip_shutdown_save
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!("shutdown: stopping the running script; no final snapshot is taken");
         }
         self.shutdown.request();
     }

@@ -162,3 +162,44 @@ fn sigterm_ends_the_process_during_a_busy_script() {
 fn sigint_ends_the_process_during_a_busy_script() {
     stops_promptly("while true do end", Stop::Sigint);
 }
+
+#[test]
+fn sigterm_during_a_script_that_wrote_takes_no_half_snapshot() {
+    let dir = testkit::TempDir::new("rcache-busy");
+    let p = RcacheProcess::builder(BIN)
+        .args([
+            "--http-port",
+            "off",
+            "--binary-port",
+            "off",
+            "--memcache-port",
+            "off",
+        ])
+        .args([
+            "--dir",
+            &dir.path().display().to_string(),
+            "--save",
+            "3600 1",
+        ])
+        .start();
+    let mut c = p.raw();
+    assert_eq!(c.request(&["SET", "before", "1"]), "+OK\r\n");
+    assert_eq!(c.request(&["SAVE"]), "+OK\r\n");
+    let snapshot = dir.path().join("dump.rcsnap");
+    let saved = std::fs::read(&snapshot).unwrap();
+    assert_eq!(
+        c.request(&["CONFIG", "SET", "busy-reply-threshold", "10"]),
+        "+OK\r\n"
+    );
+    let _runner = start_script(p.addr(), "redis.call('set', 'half', '1') while true do end");
+    wait_busy(&mut c);
+    p.sigterm();
+    let status = p.wait_exit(Duration::from_secs(10)).expect("exited");
+    assert!(status.success(), "{status:?}");
+    // The policy would have saved at SIGTERM; with a script cut in the middle it must not.
+    assert_eq!(
+        std::fs::read(&snapshot).unwrap(),
+        saved,
+        "a snapshot with half a script"
+    );
+}
