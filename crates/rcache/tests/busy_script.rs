@@ -96,16 +96,7 @@ enum Stop {
 }
 
 fn stops_promptly(script: &str, stop: Stop) {
-    let p = RcacheProcess::builder(BIN)
-        .args([
-            "--http-port",
-            "off",
-            "--binary-port",
-            "off",
-            "--memcache-port",
-            "off",
-        ])
-        .start();
+    let p = RcacheProcess::builder(BIN).start();
     let mut c = p.raw();
     assert_eq!(
         c.request(&["CONFIG", "SET", "busy-reply-threshold", "10"]),
@@ -167,14 +158,6 @@ fn sigint_ends_the_process_during_a_busy_script() {
 fn sigterm_during_a_script_that_wrote_takes_no_half_snapshot() {
     let dir = testkit::TempDir::new("rcache-busy");
     let p = RcacheProcess::builder(BIN)
-        .args([
-            "--http-port",
-            "off",
-            "--binary-port",
-            "off",
-            "--memcache-port",
-            "off",
-        ])
         .args([
             "--dir",
             &dir.path().display().to_string(),

@@ -243,8 +243,9 @@ fn a_snapshot_under_multi_exec_transfers_keeps_the_sum() {
     }
 }
 
-#[test]
-fn a_corrupt_snapshot_stops_start_up_with_path_and_offset() {
+/// A directory whose snapshot (100 keys) has byte `at(len)` flipped by `mask`; returns the
+/// directory, the file's path and its corrupt bytes.
+fn corrupt_snapshot(at: fn(usize) -> usize, mask: u8) -> (TempDir, std::path::PathBuf, Vec<u8>) {
     let dir = TempDir::new("rcache-persist");
     let p = start(dir.path(), &[]);
     let mut c = client(&p);
@@ -255,9 +256,15 @@ fn a_corrupt_snapshot_stops_start_up_with_path_and_offset() {
     p.sigkill();
     let path = dir.path().join("dump.rcsnap");
     let mut bytes = std::fs::read(&path).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x55;
+    let i = at(bytes.len());
+    bytes[i] ^= mask;
     std::fs::write(&path, &bytes).unwrap();
+    (dir, path, bytes)
+}
+
+#[test]
+fn a_corrupt_snapshot_stops_start_up_with_path_and_offset() {
+    let (dir, path, bytes) = corrupt_snapshot(|len| len / 2, 0x55);
 
     let p = RcacheProcess::builder(BIN)
         .args(["--dir", &dir.path().display().to_string()])
@@ -276,19 +283,8 @@ fn a_corrupt_snapshot_stops_start_up_with_path_and_offset() {
 
 #[test]
 fn start_empty_if_corrupt_moves_the_bad_file_aside_and_starts_empty() {
-    let dir = TempDir::new("rcache-persist");
-    let p = start(dir.path(), &[]);
-    let mut c = client(&p);
-    for i in 0..100 {
-        let () = c.set(format!("k{i}"), i).unwrap();
-    }
-    let () = redis::cmd("SAVE").query(&mut c).unwrap();
-    p.sigkill();
-    let path = dir.path().join("dump.rcsnap");
-    let mut bytes = std::fs::read(&path).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0xFF; // the whole-file checksum: every block reads, then the end fails
-    std::fs::write(&path, &bytes).unwrap();
+    // The last byte is the whole-file checksum's: every block reads, then the end fails.
+    let (dir, path, bytes) = corrupt_snapshot(|len| len - 1, 0xFF);
 
     let p = start(dir.path(), &["--start-empty-if-corrupt"]);
     let mut c = client(&p);
