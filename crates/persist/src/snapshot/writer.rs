@@ -165,7 +165,7 @@ pub enum Pace {
 }
 
 /// A background save's worker rests this many times as long as each batch took: it uses
-/// at most a quarter of a core, however busy the clients are.
+/// at most an eighth of a core, however busy the clients are.
 const BACKGROUND_REST: u32 = 7;
 
 /// The nice value of a background save's threads (0 = normal, 19 = lowest).
@@ -217,6 +217,9 @@ pub fn start(ks: &Keyspace, dest: &Path, created_ms: u64, pace: Pace) -> std::io
                 be_background();
             }
             write_loop(&sh, out, &header)
+        })
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
         })?;
     let epoch = ks.begin_snapshot(Arc::new(Sink(shared.clone())));
     Ok(Running {
