@@ -68,9 +68,15 @@ def test_save_and_restore_by_old_name(r, old):
     assert r.config_get(new) == {new: saved}
     changed = other_value(saved)
     try:
-        assert r.config_set(old, changed)
-        assert r.config_get(new) == {new: changed}
-        assert r.config_get(old) == {old: changed}
+        try:
+            assert r.config_set(old, changed)
+        except redis.ResponseError as e:
+            # rcache refuses what it cannot do (min-slaves-to-write > 0 without replication)
+            # in so many words; Redis accepts it. Restoring still works, below.
+            assert "not supported by rcache" in str(e), e
+        else:
+            assert r.config_get(new) == {new: changed}
+            assert r.config_get(old) == {old: changed}
     finally:
         assert r.config_set(old, saved)
     assert r.config_get(new) == {new: saved}
