@@ -610,8 +610,9 @@ impl Parser {
                     return Done(err(ERROR, false));
                 }
                 let key = self.tokens[0];
+                // A bad key with `noreply` is silent, as in memcached (checked against 1.6.18).
                 if !valid_key(key.of(buf)) {
-                    return Done(err(BAD_FORMAT, false));
+                    return Done(err(BAD_FORMAT, noreply));
                 }
                 match parse_u64(tok(1)) {
                     Some(delta) => Done(Request::Arith {
@@ -629,7 +630,7 @@ impl Parser {
                 }
                 let key = self.tokens[0];
                 if !valid_key(key.of(buf)) {
-                    return Done(err(BAD_FORMAT, false));
+                    return Done(err(BAD_FORMAT, noreply));
                 }
                 match parse_i32(tok(1)) {
                     Some(exptime) => Done(Request::Touch {
@@ -737,7 +738,9 @@ impl Parser {
         // memcached takes a last `noreply` as the flag before checking anything, even where
         // a number belongs (`set k 0 0 noreply` is a quiet bad line).
         let noreply = n > 0 && tok(n - 1) == b"noreply";
-        if n != want && !(n == want + 1 && noreply) {
+        // One token more than the command needs is `noreply` or, as memcached 1.6.18 has it,
+        // ignored (`set k 0 0 1 foo` stores); two more is an error.
+        if n != want && n != want + 1 {
             return Done(err(ERROR, false));
         }
         let key = self.tokens[0];

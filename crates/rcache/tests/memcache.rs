@@ -512,6 +512,37 @@ fn malformed_delete_with_noreply_stays_silent() {
     expect(&mut s, b"delete dk noreply\r\nget dk\r\n", "END\r\n");
 }
 
+/// A storage line with one token too many stores (memcached ignores it); two too many is
+/// ERROR, and the data line is then read as a command (memcached 1.6.18's bytes).
+#[test]
+fn a_stray_last_token_on_a_storage_line_is_ignored() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    expect(
+        &mut s,
+        b"set k5 0 0 1 foo\r\nx\r\nget k5\r\nset k6 0 0 1 foo bar\r\nz\r\nmn\r\n",
+        "STORED\r\nVALUE k5 0 1\r\nx\r\nEND\r\nERROR\r\nERROR\r\nMN\r\n",
+    );
+}
+
+/// incr, decr and touch of a key over 250 bytes with `noreply` stay silent (memcached
+/// 1.6.18's bytes); without it the error is answered.
+#[test]
+fn bad_key_with_noreply_stays_silent_for_incr_decr_touch() {
+    let srv = TestServer::start();
+    let mut s = connect(&srv);
+    let k = "x".repeat(251);
+    let quiet = format!(
+        "incr {k} 1 noreply\r\ndecr {k} 1 noreply\r\ntouch {k} 10 noreply\r\n\
+         incr {k} 1\r\ntouch {k} 10\r\nmn\r\n"
+    );
+    expect(
+        &mut s,
+        quiet.as_bytes(),
+        "CLIENT_ERROR bad command line format\r\nCLIENT_ERROR bad command line format\r\nMN\r\n",
+    );
+}
+
 /// A data length memcached could never allocate (over 2^31-3) is a bad command line,
 /// answered at once; no data is awaited and what follows is read as commands. Lengths up
 /// to that but over the item size are refused and their data skipped (memcached's bytes).
