@@ -109,10 +109,22 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if replace {
         txn.delete(&k);
     }
-    if at != 0 && at <= now {
+    if at != 0 && at <= now && !txn.keyspace().replaying() {
         // Already expired: nothing is created (an old value is gone if REPLACE), as Redis.
+        crate::effects::rewrite(&[b"DEL", k.bytes]);
         ctx.out.ok();
         return Ok(());
+    }
+    if at != 0 && !absttl {
+        // The log holds the absolute expiry.
+        crate::effects::rewrite(&[
+            b"RESTORE",
+            k.bytes,
+            at.to_string().as_bytes(),
+            args.get(3),
+            b"REPLACE",
+            b"ABSTTL",
+        ]);
     }
     let mut lru = evict::initial_lru(now, lfu);
     match (lfu, idle, freq) {

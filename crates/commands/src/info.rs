@@ -410,18 +410,56 @@ fn persistence(ctx: &Ctx<'_>, f: &mut Fields) {
     let (loaded, expired) = *p.last_load.lock();
     f.kv("rdb_last_load_keys_expired", expired);
     f.kv("rdb_last_load_keys_loaded", loaded);
-    f.kv("aof_enabled", 0);
-    f.kv("aof_rewrite_in_progress", 0);
-    f.kv("aof_rewrite_scheduled", 0);
-    f.kv("aof_last_rewrite_time_sec", -1);
-    f.kv("aof_current_rewrite_time_sec", -1);
-    f.kv("aof_last_bgrewrite_status", "ok");
-    f.kv("aof_rewrites", 0);
-    f.kv("aof_rewrites_consecutive_failures", 0);
-    f.kv("aof_last_write_status", "ok");
+    let a = &ctx.srv.aof;
+    let rewriting = a.rewriting.load(Relaxed);
+    f.kv("aof_enabled", a.is_on() as u8);
+    f.kv("aof_rewrite_in_progress", rewriting as u8);
+    f.kv("aof_rewrite_scheduled", a.scheduled.load(Relaxed) as u8);
+    f.kv(
+        "aof_last_rewrite_time_sec",
+        a.last_rewrite_secs.load(Relaxed),
+    );
+    let start = a.rewrite_start_ms.load(Relaxed);
+    let current = if rewriting && start > 0 {
+        (ctx.srv.ks.now().saturating_sub(start) / 1000) as i64
+    } else {
+        -1
+    };
+    f.kv("aof_current_rewrite_time_sec", current);
+    f.kv(
+        "aof_last_bgrewrite_status",
+        if a.consecutive_failures.load(Relaxed) == 0 {
+            "ok"
+        } else {
+            "err"
+        },
+    );
+    f.kv("aof_rewrites", a.rewrites.load(Relaxed));
+    f.kv(
+        "aof_rewrites_consecutive_failures",
+        a.consecutive_failures.load(Relaxed),
+    );
+    let log = a.log();
+    f.kv(
+        "aof_last_write_status",
+        if log.as_ref().is_none_or(|l| l.write_ok()) {
+            "ok"
+        } else {
+            "err"
+        },
+    );
     f.kv("aof_last_cow_size", 0);
     f.kv("module_fork_in_progress", 0);
     f.kv("module_fork_last_cow_size", 0);
+    if let Some(log) = log {
+        let (size, base) = a.sizes();
+        f.kv("aof_current_size", size);
+        f.kv("aof_base_size", base);
+        f.kv("aof_pending_rewrite", a.scheduled.load(Relaxed) as u8);
+        f.kv("aof_buffer_length", log.buffered());
+        f.kv("aof_pending_bio_fsync", 0);
+        f.kv("aof_delayed_fsync", 0);
+    }
 }
 
 fn stats(ctx: &Ctx<'_>, f: &mut Fields) {

@@ -434,9 +434,12 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, unit: i64, relative: bool) 
         ctx.out.int(0);
         return Ok(());
     }
-    if when <= now {
+    if when <= now && !txn.keyspace().replaying() {
+        crate::effects::rewrite(&[b"DEL", k.bytes]);
         txn.delete(&k);
     } else {
+        // Relative or not, with options or not: the log holds the instant it set.
+        crate::effects::rewrite(&[b"PEXPIREAT", k.bytes, when.to_string().as_bytes()]);
         txn.set_expire(&k, when as u64);
         // A new TTL equal to the old one (same millisecond) is still a change to Redis.
         txn.signal_modified(&k);

@@ -13,6 +13,8 @@
 //! MEMORY, OBJECT, COMMAND, PUBSUB) keep their subcommand rows in `CommandSpec::subcommands`
 //! and dispatch with `dispatch_sub`.
 
+pub mod aof;
+pub mod aof_load;
 pub mod bits;
 pub mod blocking;
 pub mod client_cmd;
@@ -24,6 +26,7 @@ pub mod config_cmd;
 pub mod connection;
 pub mod docs;
 pub mod dump_cmd;
+pub mod effects;
 pub mod error;
 pub mod gate;
 pub mod glob;
@@ -64,6 +67,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     server::COMMANDS,
     persistence::COMMANDS,
+    aof::COMMANDS,
     introspect::COMMANDS,
     keys::COMMANDS,
     object::COMMANDS,
@@ -259,6 +263,8 @@ pub struct ServerState {
     pub pubsub: Arc<pubsub::PubSub>,
     /// Snapshot state: loading, background saves, the save policy (`persistence.rs`).
     pub persistence: persistence::Persistence,
+    /// The append-only log (`aof.rs`).
+    pub aof: aof::Aof,
     /// This state's own `Arc`, for work that outlives a command (a background save); set
     /// by `new_shared`, empty for states built by hand (tests).
     pub me: std::sync::OnceLock<std::sync::Weak<ServerState>>,
@@ -287,6 +293,7 @@ impl ServerState {
             scripting: scripting::engine::Engine::default(),
             pubsub: Arc::default(),
             persistence: persistence::Persistence::default(),
+            aof: aof::Aof::default(),
             me: std::sync::OnceLock::new(),
         }
     }
@@ -451,6 +458,12 @@ pub fn execute_in(
         rejected();
         return Executed::Done(Some(spec));
     }
+    // The log cannot be written (disk full…): writes are refused until it can, as Redis.
+    if spec.has(table::flags::WRITE) && srv.aof.refusing_writes() {
+        tx::reject(sess, Some(spec), &mut r, &srv.aof.misconf_message());
+        rejected();
+        return Executed::Done(Some(spec));
+    }
     // In MULTI every command but EXEC/DISCARD/… is queued, exclusive ones (EVAL) included,
     // so this comes before the EXCLUSIVE check.
     if sess.multi.is_some() || sess.pubsub.is_some() {
@@ -484,11 +497,13 @@ pub fn execute_in(
     };
     let mark = ctx.out.len();
     let started = cmdstats::clock::now();
+    let logged = effects::begin(srv, spec, args, ctx.sess.db);
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         // A handler that failed half-way through a reply must not leave a partial frame.
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
     }
+    effects::end(logged);
     if let Some(id) = stat {
         // Failed = answered an error, as Redis counts it (scripts write theirs directly).
         let failed = matches!(out.get(mark), Some(b'-' | b'!'));
@@ -500,6 +515,41 @@ pub fn execute_in(
         blocking::after_command(srv, sess, spec, args);
     }
     Executed::Done(Some(spec))
+}
+
+/// Replay one command of the append-only log (start-up): no AUTH, LOADING, MISCONF or
+/// memory checks, and never blocks (the session denies blocking); MULTI queues and EXEC
+/// runs as for a client. A command that answers an error is left at that, as Redis does;
+/// an unknown one is an error (this log was not written by rcache, or is damaged).
+pub fn execute_replay(
+    srv: &ServerState,
+    sess: &mut Session,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let Some(row) = srv.table.lookup_row(args.get(0)) else {
+        return Err(format!(
+            "unknown command '{}' in the append only file",
+            String::from_utf8_lossy(args.get(0))
+        ));
+    };
+    let spec = row.spec;
+    let mut r = Reply::new(out, false);
+    if sess.multi.is_some() {
+        match tx::intercept(srv, sess, spec, args, &mut r) {
+            tx::Intercepted::Run => {}
+            tx::Intercepted::Queued | tx::Intercepted::Refused => return Ok(()),
+        }
+    }
+    let mut ctx = Ctx {
+        srv,
+        sess: &mut *sess,
+        out: r,
+    };
+    if let Err(e) = (spec.handler)(&mut ctx, args) {
+        ctx.out.error(&e.message(spec.name));
+    }
+    Ok(())
 }
 
 /// Refuse a command before it runs, from outside the command layer (a front door that does

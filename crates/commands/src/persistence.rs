@@ -308,6 +308,8 @@ fn record_result(srv: &ServerState, r: &std::io::Result<persist::snapshot::SaveS
 /// runs; a background save must not be running.
 pub fn save_now(srv: &ServerState) -> std::io::Result<persist::snapshot::SaveStats> {
     lock_dir(srv).map_err(std::io::Error::other)?;
+    // One snapshot at a time: a running log rewrite is one.
+    crate::aof::wait_rewrite(srv);
     let base = srv.ks.changes();
     let r = persist::snapshot::save(&srv.ks, &snapshot_path(srv), srv.ks.now(), workers());
     record_result(srv, &r, base);
@@ -318,6 +320,9 @@ pub fn save_now(srv: &ServerState) -> std::io::Result<persist::snapshot::SaveSta
 /// commands). `Err` with Redis's words when one runs already or the file cannot be created.
 pub fn bgsave_start(srv: &ServerState) -> Result<(), String> {
     let p = &srv.persistence;
+    if srv.aof.rewriting.load(Relaxed) {
+        return Err("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+    }
     if p.bgsave_running.swap(true, Relaxed) {
         return Err("ERR Background save already in progress".into());
     }
@@ -389,7 +394,8 @@ pub fn wait_bgsave(srv: &ServerState) {
 /// scheduled BGSAVE)? Then the caller takes the gate alone and calls `bgsave_start`.
 pub fn bgsave_due(srv: &ServerState) -> bool {
     let p = &srv.persistence;
-    if p.bgsave_running.load(Relaxed) || p.loading.load(Relaxed) {
+    if p.bgsave_running.load(Relaxed) || p.loading.load(Relaxed) || srv.aof.rewriting.load(Relaxed)
+    {
         return false;
     }
     if p.scheduled.load(Relaxed) {
@@ -437,7 +443,11 @@ fn bgsave(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     };
     let p = &ctx.srv.persistence;
     // Inside EXEC, Redis schedules the save for after the transaction.
-    if p.bgsave_running.load(Relaxed) || ctx.sess.in_exec {
+    let busy = p.bgsave_running.load(Relaxed) || ctx.srv.aof.rewriting.load(Relaxed);
+    if busy && !schedule && ctx.srv.aof.rewriting.load(Relaxed) {
+        return Err(CmdError::Static("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+    }
+    if busy || ctx.sess.in_exec {
         if schedule || ctx.sess.in_exec {
             p.scheduled.store(true, Relaxed);
             ctx.out.simple("Background saving scheduled");
@@ -466,6 +476,7 @@ pub fn save_on_shutdown(srv: &ServerState) -> bool {
     let wanted = p.force_shutdown_save.load(Relaxed)
         || (!p.skip_shutdown_save.load(Relaxed) && !save_policy(srv).is_empty());
     wait_bgsave(srv);
+    crate::aof::wait_rewrite(srv);
     if !wanted || p.loading.load(Relaxed) {
         return true;
     }
@@ -485,6 +496,8 @@ pub enum Startup {
     Loaded(persist::snapshot::Summary),
     /// Imported a Redis RDB file.
     Imported(persist::rdb::RdbSummary),
+    /// Loaded the append-only log (base and increments).
+    Log(crate::aof_load::Loaded),
 }
 
 /// Redis's snapshot name: found in `dir` when rcache has no snapshot of its own there, it is
@@ -493,7 +506,8 @@ pub const REDIS_DBFILENAME: &str = "dump.rdb";
 
 /// Whether start-up has a file to load (then the server answers LOADING until it is in).
 pub fn has_startup_file(srv: &ServerState) -> bool {
-    startup_file(srv).is_some()
+    // With the log on there is always work before serving: load it, or write its base.
+    crate::aof::wanted(srv) || startup_file(srv).is_some()
 }
 
 /// Which file start-up loads: rcache's snapshot (`dbfilename`), else Redis's `dump.rdb`
@@ -562,6 +576,26 @@ fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, Stri
 /// file that cannot be read is an error naming the file, the offset and what was expected:
 /// the server refuses to start rather than run with part of its data.
 pub fn load_at_startup(srv: &ServerState) -> Result<Startup, String> {
+    // `appendonly yes`: the log, if it exists, holds the newest data (Redis's load order).
+    if crate::aof::wanted(srv) && srv.persistence.load_rdb.lock().is_none() {
+        lock_dir(srv)?;
+        remove_stale_temp_files(srv);
+        if let Some((m, loaded)) = crate::aof_load::load(srv)? {
+            crate::aof::start_at_startup(srv, Some(m))?;
+            return Ok(Startup::Log(loaded));
+        }
+        let r = load_snapshot_or_rdb(srv)?;
+        crate::aof::start_at_startup(srv, None)?;
+        return Ok(r);
+    }
+    let r = load_snapshot_or_rdb(srv)?;
+    if crate::aof::wanted(srv) {
+        crate::aof::start_at_startup(srv, None)?;
+    }
+    Ok(r)
+}
+
+fn load_snapshot_or_rdb(srv: &ServerState) -> Result<Startup, String> {
     let explicit = srv.persistence.load_rdb.lock().is_some();
     if !claim_dir(srv)? && !explicit {
         return Ok(Startup::Empty);

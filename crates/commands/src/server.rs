@@ -56,7 +56,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!(
         "flushdb",
         -1,
-        WRITE,
+        WRITE | EXCLUSIVE,
         0,
         0,
         0,
@@ -69,7 +69,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!(
         "flushall",
         -1,
-        WRITE,
+        WRITE | EXCLUSIVE,
         0,
         0,
         0,
@@ -82,7 +82,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cmd!(
         "swapdb",
         3,
-        WRITE | FAST,
+        WRITE | FAST | EXCLUSIVE,
         0,
         0,
         0,
@@ -198,6 +198,9 @@ fn flush_mode(args: Args<'_>) -> Result<bool, CmdError> {
 fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let lazy = flush_mode(args)?;
     ctx.srv.ks.flush(Some(ctx.sess.db), lazy);
+    // No `Txn` wrote: log it here (the gate is held alone, so the flush has one place in
+    // the stream).
+    crate::effects::emit_pending();
     ctx.out.ok();
     Ok(())
 }
@@ -206,6 +209,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let lazy = flush_mode(args)?;
     ctx.srv.ks.flush(None, lazy);
+    crate::effects::emit_pending();
     ctx.out.ok();
     Ok(())
 }
@@ -219,6 +223,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Err(CmdError::DbIndexOutOfRange);
     }
     ctx.srv.ks.swap_db(a as usize, b as usize);
+    crate::effects::emit_pending();
     // Clients blocked in either database may find their key there now (Redis's
     // `scanDatabaseForReadyKeys`): they are served when SWAPDB ends.
     if ctx.srv.blocking.has_waiters() {

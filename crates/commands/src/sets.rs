@@ -189,7 +189,11 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             Ok(set::pop_random(e, &mut rng))
         })?;
         match m {
-            Some(m) => ctx.out.bulk(&m),
+            Some(m) => {
+                // Which member went is chance: the log names it.
+                crate::effects::rewrite(&[b"SREM", k.bytes, &m]);
+                ctx.out.bulk(&m)
+            }
             None => ctx.out.null(),
         }
         return Ok(());
@@ -203,6 +207,7 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Ok(());
     }
     if count >= size as u64 {
+        crate::effects::rewrite(&[b"DEL", k.bytes]);
         let e = txn.remove(&k).expect("checked above");
         let s = SetRef::of(&e);
         reply_set(ctx, s.len(), s.iter());
@@ -214,6 +219,9 @@ fn spop(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             .collect::<Vec<_>>())
     })?
     .unwrap_or_default();
+    let mut srem: Vec<&[u8]> = vec![b"SREM", k.bytes];
+    srem.extend(popped.iter().map(|m| &m[..]));
+    crate::effects::rewrite(&srem);
     reply_set(ctx, popped.len(), popped.iter().map(|m| &m[..]));
     Ok(())
 }

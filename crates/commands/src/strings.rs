@@ -232,10 +232,14 @@ fn set_generic(
     }
     match at {
         // An expiry already in the past: the key is gone at once, as Redis 7 shows it.
-        Some(at) if at <= txn.now() => {
+        // (Not while the log is replayed: the time was in the future when it was written.)
+        Some(at) if at <= txn.now() && !txn.keyspace().replaying() => {
+            crate::effects::rewrite(&[b"DEL", key]);
             txn.delete(&k);
         }
         Some(at) => {
+            // The log holds the absolute time, never "10 s from now".
+            crate::effects::rewrite(&[b"SET", key, value, b"PXAT", at.to_string().as_bytes()]);
             txn.set(&k, value, Expiry::At(at));
         }
         None if o.keepttl => {
@@ -335,14 +339,18 @@ fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             at
         }
     };
+    let key = args.get(1);
     match at {
-        Some(at) if at <= now => {
+        Some(at) if at <= now && !txn.keyspace().replaying() => {
+            crate::effects::rewrite(&[b"DEL", key]);
             txn.delete(&k);
         }
         Some(at) => {
+            crate::effects::rewrite(&[b"PEXPIREAT", key, at.to_string().as_bytes()]);
             txn.set_expire(&k, at);
         }
         None if o.persist => {
+            crate::effects::rewrite(&[b"PERSIST", key]);
             txn.set_expire(&k, 0);
         }
         None => {}

@@ -346,10 +346,12 @@ fn run_queued(
     };
     let mark = ctx.out.len();
     let started = std::time::Instant::now();
+    let logged = crate::effects::begin(srv, spec, args, ctx.sess.db);
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
     }
+    crate::effects::end(logged);
     // Each queued command counts in INFO commandstats, as in Redis.
     if let Some(id) = srv.table.stat_id(row, args) {
         let failed = matches!(out.get(mark), Some(b'-' | b'!'));

@@ -19,6 +19,7 @@
 //! like" has one definition. This crate depends only on `storage`; the commands (SAVE,
 //! BGSAVE…) and the server's start-up call into it.
 
+pub mod aof;
 pub mod dirlock;
 pub mod rdb;
 pub mod record;

@@ -22,6 +22,7 @@ use commands::{CmdError, Door, Executed, ServerState};
 use protocol::binary::{self as bin, code, op, DecodeError, Decoded, RequestDecoder};
 use protocol::Args;
 use std::ops::Range;
+use std::sync::atomic::Ordering::Relaxed;
 use storage::{Expiry, ObjType};
 
 const NOAUTH: &[u8] = b"NOAUTH Authentication required.";
@@ -194,7 +195,11 @@ impl Codec for BinaryCodec {
             },
             None => 0,
         };
-        if sess.multi.is_some() || state.blocking.has_waiters() {
+        // Writes take the command path when the log records them or a failed save refuses
+        // them (MISCONF): both rules live in the command layer.
+        let slow_write =
+            opcode != op::GET && (state.aof.is_on() || !state.persistence.last_ok.load(Relaxed));
+        if sess.multi.is_some() || state.blocking.has_waiters() || slow_write {
             let Self {
                 dec,
                 scratch,

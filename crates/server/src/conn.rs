@@ -666,6 +666,9 @@ async fn flush(
     handle: &ClientHandle,
     outbox: Option<&Outbox>,
 ) -> std::io::Result<()> {
+    // Under `appendfsync always` no reply leaves before the writes it may reflect are on
+    // disk (group commit: every connection waiting shares the writer's fsync).
+    commands::aof::wait_durable(state).await;
     state.stats.total_net_output_bytes.add(wbuf.len() as u64);
     if let Some(o) = outbox {
         o.set_inflight(wbuf.len());

@@ -26,6 +26,12 @@ pub async fn run(state: Arc<ServerState>) {
             }
         })
         .await;
+        // The append-only log: `appendonly` / `appendfsync` changes, rewrites that are due.
+        commands::aof::cron(&state);
+        if commands::aof::needs_gate(&state) {
+            let _alone = state.gate.exclusive().await;
+            commands::aof::cron_exclusive(&state);
+        }
         // A delayed memcached `flush_all` whose time has come.
         crate::memcache::flush_if_due(&state);
         state.stats.note_memory(state.ks.used_memory());

@@ -203,6 +203,8 @@ impl Server {
         let st = state.clone();
         let _ = tokio::task::spawn_blocking(move || {
             commands::persistence::save_on_shutdown(&st);
+            // The log's last writes reach the disk before the process goes.
+            commands::aof::stop_log(&st);
         })
         .await;
         tracing::info!("rcache is now ready to exit, bye bye...");

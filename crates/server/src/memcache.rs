@@ -164,13 +164,16 @@ impl Codec for McCodec {
                 if drops_old {
                     // memcached drops the old value, so a failed set never leaves it stale.
                     let k = state.ks.key(key.of(frame));
+                    commands::effects::mc_key(state, k.bytes);
                     state.ks.txn1(0, &k).delete(&k);
+                    commands::effects::mc_done();
                 }
                 let _ = meta;
                 x.reply(noreply, mc::TOO_LARGE);
             }
             Request::Error { msg, noreply } => x.reply(noreply, msg),
         }
+        commands::effects::mc_done();
         After::Continue
     }
 
@@ -188,6 +191,7 @@ pub fn flush_if_due(state: &ServerState) {
     let at = flag.load(Relaxed);
     if at != 0 && state.ks.now() >= at && flag.compare_exchange(at, 0, Relaxed, Relaxed).is_ok() {
         state.ks.flush(Some(0), false);
+        commands::effects::emit_direct(state, 0, &[b"FLUSHDB"]);
     }
 }
 
@@ -294,7 +298,10 @@ impl<'a> Exec<'a> {
         }
     }
 
+    /// Lock `k` for a request that may change it: with the log on, the key's resulting
+    /// value is what gets logged (`commands::effects::mc_key`).
     fn txn(&self, k: &Key) -> Txn<'a> {
+        commands::effects::mc_key(self.st, k.bytes);
         self.st.ks.txn1(0, k)
     }
 
@@ -420,7 +427,7 @@ impl<'a> Exec<'a> {
                 self.ms.incr(Mc::CmdTouch);
             }
             let k = self.st.ks.key(key);
-            let mut t = self.st.ks.txn1(0, &k);
+            let mut t = self.txn(&k);
             let expired0 = t.expired_count(&k);
             let out = &mut *self.out;
             let hit = t
@@ -548,6 +555,7 @@ impl<'a> Exec<'a> {
             Ttl::Never | Ttl::Gone => {
                 self.ms.flush_at.store(0, Relaxed);
                 self.st.ks.flush(Some(0), false);
+                commands::effects::emit_direct(self.st, 0, &[b"FLUSHDB"]);
             }
         }
         self.reply(noreply, "OK");

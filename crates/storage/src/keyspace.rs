@@ -6,6 +6,7 @@
 //! Locks are never held across an `.await`: `Txn` is not `Send`.
 
 use crate::clock::Clock;
+use crate::effects::{EffectHook, EffectSink};
 use crate::entry::{Entry, Expiry, McMeta, NO_VOL};
 use crate::evict::{self, EvictionConfig, Oom, Policy};
 use crate::shard::{DbPart, ShardCounters, ShardData};
@@ -40,6 +41,8 @@ pub struct Keyspace {
     pub watches: Arc<Watches>,
     /// The running point-in-time snapshot (`snapshot.rs`); shared with every shard.
     snap: Arc<SnapState>,
+    /// The write-effect hook (`effects.rs`); shared with every shard.
+    effects: Arc<EffectHook>,
 }
 
 /// A key with its hash and slot, computed once per command.
@@ -85,6 +88,7 @@ impl Keyspace {
         let hasher = FixedState::with_seed(seed);
         let watches = Arc::new(Watches::default());
         let snap = Arc::new(SnapState::default());
+        let effects = Arc::new(EffectHook::default());
         let shards = (0..SHARDS)
             .map(|i| {
                 Padded(Mutex::new(ShardData::new(
@@ -93,6 +97,7 @@ impl Keyspace {
                     SmallRng::seed_from_u64(seed ^ i as u64),
                     watches.clone(),
                     snap.clone(),
+                    effects.clone(),
                 )))
             })
             .collect();
@@ -107,7 +112,26 @@ impl Keyspace {
             expire_cursor: AtomicUsize::new(0),
             watches,
             snap,
+            effects,
         }
+    }
+
+    /// Install (or remove, with `None`) the sink of write effects (`effects.rs`).
+    /// Transactions opened before the change keep the tracking they started with.
+    pub fn set_effect_sink(&self, sink: Option<Arc<dyn EffectSink>>) {
+        self.effects.set(sink);
+    }
+
+    /// While a log is replayed, keys do not expire (`effects.rs`).
+    pub fn set_replaying(&self, on: bool) {
+        self.effects.replaying.store(on, Relaxed);
+    }
+
+    /// Whether a log is being replayed: commands must not treat a time in the past as
+    /// "already expired" (the log's own DEL says when a key went).
+    #[inline]
+    pub fn replaying(&self) -> bool {
+        self.effects.replaying.load(Relaxed)
     }
 
     /// Start a point-in-time snapshot (`snapshot.rs`): from now on every write saves its
@@ -238,6 +262,7 @@ impl Keyspace {
         db: usize,
         guards: SmallVec<[(usize, MutexGuard<'a, ShardData>); 2]>,
     ) -> Txn<'a> {
+        let effects_base = self.effects.on.load(Relaxed).then(|| own_changes(&guards));
         Txn {
             ks: self,
             db,
@@ -246,6 +271,7 @@ impl Keyspace {
             no_touch: false,
             guards,
             delta: 0,
+            effects_base,
         }
     }
 
@@ -322,8 +348,9 @@ impl Keyspace {
         }
         let (_, db, slot, i) = best?;
         let hash = sd.hash(sd.entry(db, slot, i).key());
-        let (_, d) = sd.remove_at(db, slot, i, hash);
+        let (e, d) = sd.remove_at(db, slot, i, hash);
         sd.counters.evicted += 1;
+        sd.effects.removed(db, e.key());
         Some(d)
     }
 
@@ -706,6 +733,9 @@ pub struct Txn<'a> {
     no_touch: bool,
     guards: SmallVec<[(usize, MutexGuard<'a, ShardData>); 2]>,
     delta: isize,
+    /// With an effect sink installed: the locked shards' changes (less expirations) when
+    /// the transaction began, to tell at the end whether it wrote (`effects.rs`).
+    effects_base: Option<u64>,
 }
 
 /// An entry seen through `Txn::get_mc`: its value and metadata readable, only its memcached
@@ -729,8 +759,29 @@ impl McView<'_> {
 
 impl Drop for Txn<'_> {
     fn drop(&mut self) {
+        if let Some(base) = self.effects_base {
+            // Still holding the locks: the effect is ordered with every other change to
+            // these shards.
+            if own_changes(&self.guards) != base {
+                if let Some(sink) = self.ks.effects.sink() {
+                    // Reads from here on must not count as a new write.
+                    self.effects_base = None;
+                    sink.committed(self);
+                }
+            }
+        }
         self.ks.apply_delta(self.delta);
     }
+}
+
+/// Changes made by commands to the locked shards: every change less the removals of
+/// expired keys (which the sink hears of as they happen).
+#[inline]
+fn own_changes(guards: &[(usize, MutexGuard<'_, ShardData>)]) -> u64 {
+    guards
+        .iter()
+        .map(|(_, g)| g.changes.wrapping_sub(g.counters.expired))
+        .fold(0u64, u64::wrapping_add)
 }
 
 impl<'a> Txn<'a> {

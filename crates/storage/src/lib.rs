@@ -15,6 +15,7 @@
 
 pub mod clock;
 pub mod dump;
+pub mod effects;
 pub mod entry;
 pub mod evict;
 pub mod expire;
@@ -27,6 +28,7 @@ pub mod types;
 pub mod watch;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use effects::EffectSink;
 pub use entry::{next_cas, Enc, Entry, Expiry, McMeta, ObjType};
 pub use evict::{EvictionConfig, Oom, Policy};
 pub use keyspace::{DbInfo, Key, Keyspace, KeyspaceStats, McView, Txn};

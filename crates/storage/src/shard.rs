@@ -3,6 +3,7 @@
 //! the slot tables, the volatile-key list (keys with a TTL, for active expiry and volatile-*
 //! eviction) and the memory accounting.
 
+use crate::effects::EffectHook;
 use crate::entry::{Entry, NO_VOL};
 use crate::snapshot::SnapState;
 use crate::table::SlotTable;
@@ -12,6 +13,7 @@ use crate::SLOTS_PER_SHARD;
 use foldhash::fast::FixedState;
 use rand::rngs::SmallRng;
 use std::hash::BuildHasher;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// A key with a TTL, listed so active expiry can sample TTL keys directly.
@@ -80,6 +82,8 @@ pub struct ShardData {
     /// The running snapshot, if any (`snapshot.rs`): every change here saves its slot
     /// table first.
     pub(crate) snap: Arc<SnapState>,
+    /// The write-effect hook (`effects.rs`): expiry and eviction report removals to it.
+    pub(crate) effects: Arc<EffectHook>,
     /// Keys changed so far (each insert, removal, TTL change or value change counts one,
     /// a write that changes nothing none): the `save <seconds> <changes>` policy's counter,
     /// Redis's `server.dirty`. Never reset, unlike `counters`.
@@ -93,6 +97,7 @@ impl ShardData {
         rng: SmallRng,
         watches: Arc<Watches>,
         snap: Arc<SnapState>,
+        effects: Arc<EffectHook>,
     ) -> Self {
         ShardData {
             dbs: (0..ndbs).map(|_| DbPart::default()).collect(),
@@ -102,6 +107,7 @@ impl ShardData {
             hasher,
             watches,
             snap,
+            effects,
             changes: 0,
         }
     }
@@ -167,9 +173,10 @@ impl ShardData {
     ) -> Option<usize> {
         let t = self.dbs[db].table(slot)?;
         let i = t.find(hash, key)?;
-        if t.get(i).is_expired(now) {
+        if t.get(i).is_expired(now) && !self.effects.replaying.load(Relaxed) {
             *delta += self.remove_at(db, slot, i, hash).1;
             self.counters.expired += 1;
+            self.effects.removed(db, key);
             return None;
         }
         Some(i)

@@ -126,6 +126,8 @@ async fn run_one(state: &Arc<ServerState>, sess: &mut Session, cmd: json::Comman
         }
     }
     drop(share);
+    // Under `appendfsync always` nothing is answered before it is on disk.
+    commands::aof::wait_durable(state).await;
     // HELLO 2 would switch the session to RESP2; the translation reads either, but keep
     // typed replies for the next command of the batch.
     sess.resp3 = true;
