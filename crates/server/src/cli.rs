@@ -79,9 +79,13 @@ pub struct ServerArgs {
     /// 10000"; "" = no automatic snapshots). docs/PERSISTENCE.md.
     #[arg(long, value_name = "SCHEDULE")]
     pub save: Option<String>,
-    /// Append-only log: only "no" until the log is built (yes is refused with an error).
+    /// Keep an append-only log of every write in `<dir>/appendonlydir` (docs/PERSISTENCE.md).
     #[arg(long, value_name = "yes|no")]
     pub appendonly: Option<String>,
+    /// When the log is fsynced: always (before each reply; batches share one fsync),
+    /// everysec (Redis's default), or no (the OS decides).
+    #[arg(long, value_name = "always|everysec|no")]
+    pub appendfsync: Option<String>,
     /// I/O threads (0 = one per core). Pipelining clients are spread over them at once;
     /// request/response clients only when a core is idle (docs/ARCHITECTURE.md).
     #[arg(long, value_name = "N")]
@@ -99,7 +103,7 @@ impl ServerArgs {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             *s.config_file.write() = Some(path.clone());
         }
-        let flags: [(&str, &Option<String>); 21] = [
+        let flags: [(&str, &Option<String>); 22] = [
             ("bind", &self.bind),
             ("port", &self.port),
             ("http-port", &self.http_port),
@@ -120,6 +124,7 @@ impl ServerArgs {
             ("loglevel", &self.loglevel),
             ("save", &self.save),
             ("appendonly", &self.appendonly),
+            ("appendfsync", &self.appendfsync),
             ("threads", &self.threads),
         ];
         for (name, v) in flags {
