@@ -13,8 +13,10 @@
 //!               atomic rewrite, read
 //!  reader.rs    LogReader: commands with their byte offsets, Torn vs Corrupt; `encode`;
 //!               `scan`: a whole file, transactions followed, how far it is safe to keep
-//!  (check.rs: rcache check-aof, next)
+//!  check.rs     `rcache check-aof [--fix]`: verify a directory, manifest or one file,
+//!               and cut a torn tail off the last incr file
 //! ```
 
+pub mod check;
 pub mod manifest;
 pub mod reader;
