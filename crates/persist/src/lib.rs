@@ -4,6 +4,11 @@
 //!  record.rs   Record: one key as every loader yields it (db, key, value, absolute expiry,
 //!              memcached metadata), and `insert`, the one way a loaded key enters the keyspace
 //!  snapshot/   rcache's point-in-time snapshot: format, writer (no fork), reader/loader
+//!  aof/        the append-only log in Redis 7's multi-part layout (directory + manifest +
+//!              base + incr files): the pieces without a keyspace
+//!    manifest.rs   the manifest: Redis's grammar and quoting, parse/render, names, atomic write
+//!    reader.rs     LogReader (RESP commands with offsets; torn vs corrupt), encode, scan
+//!    check.rs      `rcache check-aof [--fix]`: verify a directory, cut a torn tail
 //!  dirlock.rs  one server per data directory (an flock held for the process's life)
 //!  rdb/        reading Redis's dump.rdb (RDB versions 1–11: Redis ≤ 7.2) into Records,
 //!              streaming; streams, module values and functions skipped and reported

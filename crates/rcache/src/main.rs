@@ -1,5 +1,6 @@
 //! The `rcache` binary: subcommands wired with clap. `rcache server` runs a cache node;
-//! `rcache bench` load-tests servers (the `rcache-bench` crate).
+//! `rcache bench` load-tests servers (the `rcache-bench` crate); `rcache check-snapshot` and
+//! `rcache check-aof` verify persistence files (the `persist` crate does the work).
 
 use clap::{CommandFactory, Parser, Subcommand};
 use server::cli::ServerArgs;
@@ -34,6 +35,17 @@ enum Cmd {
         /// The snapshot file (dump.rcsnap in the server's --dir by default).
         file: std::path::PathBuf,
     },
+    /// Verify an append-only log, as redis-check-aof: PATH is its directory
+    /// (appendonlydir), its manifest, or one .aof file. Exits 0 if valid (or fixed), 1 if
+    /// not, with the file and offset of the first bad byte.
+    CheckAof {
+        /// Cut a torn command or an unfinished MULTI off the end of the last incr file.
+        /// Damage in any earlier file is reported, never cut.
+        #[arg(long)]
+        fix: bool,
+        /// The AOF directory, its manifest file, or a single .aof file.
+        path: std::path::PathBuf,
+    },
 }
 
 fn main() {
@@ -41,6 +53,11 @@ fn main() {
     match cli.cmd {
         Cmd::Server(args) => std::process::exit(run_server(*args)),
         Cmd::CheckSnapshot { file } => std::process::exit(check_snapshot(&file)),
+        Cmd::CheckAof { fix, path } => {
+            let out = persist::aof::check::check(&path, fix);
+            print!("{}", out.report);
+            std::process::exit(if out.ok { 0 } else { 1 })
+        }
         Cmd::Bench(args) => match rcache_bench::cli::run(&args) {
             Ok(code) => std::process::exit(code),
             // Arguments that parse but do not fit together: a usage error like clap's own.
