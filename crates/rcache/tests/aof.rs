@@ -59,8 +59,7 @@ fn last_incr(dir: &Path) -> PathBuf {
     let m = manifest(dir);
     let name = m
         .lines()
-        .filter(|l| l.ends_with("type i"))
-        .last()
+        .rfind(|l| l.ends_with("type i"))
         .and_then(|l| l.split_whitespace().nth(1))
         .expect("an incr file")
         .to_string();
@@ -135,7 +134,10 @@ impl Load {
 
 /// Every acknowledged write of writer `t` is there, and nothing past what was sent.
 fn check_writer(c: &mut redis::Connection, t: usize, acked: u64, sent: u64) {
-    let counter: u64 = c.get::<_, Option<u64>>(format!("c:{t}")).unwrap().unwrap_or(0);
+    let counter: u64 = c
+        .get::<_, Option<u64>>(format!("c:{t}"))
+        .unwrap()
+        .unwrap_or(0);
     assert!(
         counter >= acked && counter <= sent,
         "writer {t}: counter {counter}, acknowledged {acked}, sent {sent}"
@@ -177,13 +179,16 @@ fn always_keeps_every_acknowledged_write_through_kill_9() {
 #[test]
 fn a_restart_loop_under_always_loses_nothing_acknowledged() {
     let dir = TempDir::new("rcache-aof");
-    let mut floor = vec![0u64; 2];
+    let mut floor = [0u64; 2];
     for round in 0..3 {
         let p = start_aof(dir.path(), "always");
         let mut c = client(&p);
         // What earlier rounds acknowledged is there.
         for (t, &f) in floor.iter().enumerate() {
-            let counter: u64 = c.get::<_, Option<u64>>(format!("c:{t}")).unwrap().unwrap_or(0);
+            let counter: u64 = c
+                .get::<_, Option<u64>>(format!("c:{t}"))
+                .unwrap()
+                .unwrap_or(0);
             assert!(counter >= f, "round {round}: writer {t} lost writes");
         }
         // Each round continues the counters with pipelined writes (group commit).
@@ -223,7 +228,10 @@ fn everysec_loses_at_most_about_a_second() {
     let mut c = client(&p);
     let mut lost = 0;
     for t in 0..acked.len() {
-        let counter: u64 = c.get::<_, Option<u64>>(format!("c:{t}")).unwrap().unwrap_or(0);
+        let counter: u64 = c
+            .get::<_, Option<u64>>(format!("c:{t}"))
+            .unwrap()
+            .unwrap_or(0);
         assert!(counter <= sent[t]);
         lost += acked[t].saturating_sub(counter);
     }
@@ -320,8 +328,15 @@ fn dataset(c: &mut redis::Connection) -> BTreeMap<String, String> {
                     m.sort();
                     format!("{m:?}")
                 }
-                "zset" => format!("{:?}", c.zrange_withscores::<_, Vec<(String, f64)>>(&k, 0, -1).unwrap()),
-                "hash" => format!("{:?}", c.hgetall::<_, BTreeMap<String, String>>(&k).unwrap()),
+                "zset" => format!(
+                    "{:?}",
+                    c.zrange_withscores::<_, Vec<(String, f64)>>(&k, 0, -1)
+                        .unwrap()
+                ),
+                "hash" => format!(
+                    "{:?}",
+                    c.hgetall::<_, BTreeMap<String, String>>(&k).unwrap()
+                ),
                 t => t.to_string(),
             };
             let at: i64 = redis::cmd("PEXPIRETIME").arg(&k).query(c).unwrap();
@@ -342,7 +357,10 @@ fn replay_gives_back_the_same_dataset() {
     let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
     random_commands(&mut c, 8, 1500);
     let before = dataset(&mut c);
-    assert!(before.len() > 20, "the workload built a dataset: {before:?}");
+    assert!(
+        before.len() > 20,
+        "the workload built a dataset: {before:?}"
+    );
     p.sigkill();
     let p = start_aof(dir.path(), "always");
     let mut c = client(&p);
@@ -355,13 +373,25 @@ fn an_expired_key_is_not_brought_back() {
     let dir = TempDir::new("rcache-aof");
     let p = start_aof(dir.path(), "always");
     let mut c = client(&p);
-    let () = redis::cmd("SET").arg("k").arg("old").arg("PX").arg(50).query(&mut c).unwrap();
+    let () = redis::cmd("SET")
+        .arg("k")
+        .arg("old")
+        .arg("PX")
+        .arg(50)
+        .query(&mut c)
+        .unwrap();
     wait_for("k to expire", Duration::from_secs(10), || {
         (c.pttl::<_, i64>("k").unwrap() == -2).then_some(())
     });
     // Written after the expiry: a new value, not "old" + "new".
     let _: i64 = c.append("k", "new").unwrap();
-    let () = redis::cmd("SET").arg("gone").arg("v").arg("PX").arg(30).query(&mut c).unwrap();
+    let () = redis::cmd("SET")
+        .arg("gone")
+        .arg("v")
+        .arg("PX")
+        .arg(30)
+        .query(&mut c)
+        .unwrap();
     wait_for("gone to expire", Duration::from_secs(10), || {
         (!c.exists::<_, bool>("gone").unwrap()).then_some(())
     });
@@ -425,8 +455,16 @@ fn a_rewrite_under_transfers_keeps_the_sum_and_one_base() {
     });
     p.sigkill();
     let m = manifest(dir.path());
-    assert_eq!(m.lines().filter(|l| l.ends_with("type b")).count(), 1, "{m}");
-    assert_eq!(m.lines().filter(|l| l.ends_with("type i")).count(), 1, "{m}");
+    assert_eq!(
+        m.lines().filter(|l| l.ends_with("type b")).count(),
+        1,
+        "{m}"
+    );
+    assert_eq!(
+        m.lines().filter(|l| l.ends_with("type i")).count(),
+        1,
+        "{m}"
+    );
     let files = std::fs::read_dir(aof_dir(dir.path())).unwrap().count();
     assert_eq!(files, 3, "replaced files are deleted: {m}");
     let p = start_aof(dir.path(), "everysec");
@@ -451,16 +489,30 @@ fn a_torn_tail_or_an_open_multi_is_cut_and_the_rest_loads() {
     let incr = last_incr(dir.path());
     let good = std::fs::metadata(&incr).unwrap().len();
     // A transaction whose EXEC never reached the disk, then half a command.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&incr).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&incr)
+        .unwrap();
     f.write_all(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1")
         .unwrap();
     drop(f);
     let p = start_aof(dir.path(), "always");
     let mut c = client(&p);
     assert_eq!(c.get::<_, String>("a").unwrap(), "1");
-    assert!(!c.exists::<_, bool>("b").unwrap(), "half a transaction is not applied");
-    assert_eq!(std::fs::metadata(&incr).unwrap().len(), good, "cut back to the MULTI");
-    assert!(p.output().contains("cut"), "a warning says so: {}", p.output());
+    assert!(
+        !c.exists::<_, bool>("b").unwrap(),
+        "half a transaction is not applied"
+    );
+    assert_eq!(
+        std::fs::metadata(&incr).unwrap().len(),
+        good,
+        "cut back to the MULTI"
+    );
+    assert!(
+        p.output().contains("cut"),
+        "a warning says so: {}",
+        p.output()
+    );
     // And the log goes on from there.
     let () = c.set("d", "4").unwrap();
     p.sigkill();
@@ -480,7 +532,10 @@ fn corruption_in_the_middle_stops_start_up_with_file_and_offset() {
     p.sigkill();
     let incr = last_incr(dir.path());
     let mut bytes = Vec::new();
-    std::fs::File::open(&incr).unwrap().read_to_end(&mut bytes).unwrap();
+    std::fs::File::open(&incr)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
     // Break the 5th command's array marker.
     let at = bytes
         .windows(4)
@@ -496,10 +551,15 @@ fn corruption_in_the_middle_stops_start_up_with_file_and_offset() {
         .args(["--appendonly", "yes"])
         .no_wait()
         .start();
-    let status = p.wait_exit(Duration::from_secs(30)).expect("start-up refused");
+    let status = p
+        .wait_exit(Duration::from_secs(30))
+        .expect("start-up refused");
     assert!(!status.success());
     let out = p.output();
-    assert!(out.contains(&incr.file_name().unwrap().to_string_lossy().to_string()), "{out}");
+    assert!(
+        out.contains(&incr.file_name().unwrap().to_string_lossy().to_string()),
+        "{out}"
+    );
     assert!(out.contains(&format!("offset {at}")), "{out}");
     // check-aof says the same and cannot fix the middle of a file for us silently.
     let o = std::process::Command::new(BIN)
@@ -517,9 +577,15 @@ fn config_set_appendonly_yes_writes_a_base_first() {
     for i in 0..1000 {
         let () = c.set(format!("k{i}"), i).unwrap();
     }
-    let () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("yes").query(&mut c).unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query(&mut c)
+        .unwrap();
     wait_for("the log to start", Duration::from_secs(30), || {
-        (info_field(&mut c, "aof_enabled") == "1" && info_field(&mut c, "aof_rewrite_in_progress") == "0"
+        (info_field(&mut c, "aof_enabled") == "1"
+            && info_field(&mut c, "aof_rewrite_in_progress") == "0"
             && info_field(&mut c, "aof_rewrites") == "1")
             .then_some(())
     });
@@ -533,7 +599,12 @@ fn config_set_appendonly_yes_writes_a_base_first() {
     assert_eq!(c.get::<_, i64>("k999").unwrap(), 999);
     assert_eq!(c.get::<_, String>("after").unwrap(), "yes");
     // And off again: the files stay, nothing more is logged.
-    let () = redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("no").query(&mut c).unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
     wait_for("the log to stop", Duration::from_secs(10), || {
         (info_field(&mut c, "aof_enabled") == "0").then_some(())
     });
@@ -550,7 +621,13 @@ fn mc(addr: std::net::SocketAddr, req: &str) -> String {
         let n = s.read(&mut chunk).unwrap();
         buf.extend_from_slice(&chunk[..n]);
         let t = String::from_utf8_lossy(&buf);
-        if n == 0 || t.ends_with("END\r\n") || t.ends_with("STORED\r\n") || t.ends_with("DELETED\r\n") || t.ends_with("TOUCHED\r\n") || t.ends_with("\r\n") && !t.starts_with("VALUE") {
+        if n == 0
+            || t.ends_with("END\r\n")
+            || t.ends_with("STORED\r\n")
+            || t.ends_with("DELETED\r\n")
+            || t.ends_with("TOUCHED\r\n")
+            || t.ends_with("\r\n") && !t.starts_with("VALUE")
+        {
             return t.into_owned();
         }
     }
@@ -562,7 +639,14 @@ fn memcached_items_keep_value_flags_and_expiry() {
     let port = testkit::process::free_port();
     let p = start(
         dir.path(),
-        &["--appendonly", "yes", "--appendfsync", "always", "--memcache-port", &port.to_string()],
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--memcache-port",
+            &port.to_string(),
+        ],
     );
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert_eq!(mc(addr, "set a 42 0 3\r\nabc\r\n"), "STORED\r\n");
@@ -583,5 +667,8 @@ fn memcached_items_keep_value_flags_and_expiry() {
     assert_eq!(mc(addr, "get gone\r\n"), "END\r\n");
     let mut c = client(&p);
     let after: i64 = c.ttl("n").unwrap();
-    assert!(after <= before && after > before - 30, "expiry kept: {before} → {after}");
+    assert!(
+        after <= before && after > before - 30,
+        "expiry kept: {before} → {after}"
+    );
 }

@@ -1,6 +1,6 @@
-//! The append-only log (AOF) in Redis 7's multi-part layout: the pure, I/O-light pieces —
-//! the manifest, the command reader, and the checker. The log writer and the replay into
-//! the keyspace build on them.
+//! The append-only log (AOF) in Redis 7's multi-part layout: the manifest, the command
+//! reader, the checker and the writer. The replay into the keyspace and the rules of when
+//! to rewrite are the command layer's (`commands::aof`, `commands::aof_load`).
 //!
 //! ```text
 //!  appendonlydir/                       (`appenddirname`)
@@ -15,8 +15,11 @@
 //!               `scan`: a whole file, transactions followed, how far it is safe to keep
 //!  check.rs     `rcache check-aof [--fix]`: verify a directory, manifest or one file,
 //!               and cut a torn tail off the last incr file
+//!  writer.rs    Log: the shared buffer effects are appended to, the writer thread,
+//!               appendfsync (group commit under always), rotation, failure handling
 //! ```
 
 pub mod check;
 pub mod manifest;
 pub mod reader;
+pub mod writer;

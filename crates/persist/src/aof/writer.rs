@@ -66,12 +66,9 @@ impl Fsync {
     }
 }
 
-/// Encode one command as a RESP multibulk (`*n\r\n$len\r\narg\r\n…`), the log's record.
-pub fn encode(args: &[&[u8]], out: &mut Vec<u8>) {
-    encode_iter(args.len(), args.iter().copied(), out)
-}
+pub use super::reader::encode;
 
-/// `encode` for arguments that come as an iterator of `n` items.
+/// `encode` for arguments that come as an iterator of `n` items (a request's `Args`).
 pub fn encode_iter<'a>(n: usize, args: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
     out.push(b'*');
     push_num(out, n);
