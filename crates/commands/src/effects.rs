@@ -94,6 +94,23 @@ pub fn begin(srv: &ServerState, spec: &CommandSpec, args: Args<'_>, db: usize) -
     })
 }
 
+/// A write made outside the command table (the HTTP door's PUT and DELETE): log `parts`
+/// when the `Txn` that follows commits; `end` the token after it is dropped.
+pub fn record(srv: &ServerState, db: usize, parts: &[&[u8]]) -> Token {
+    let Some(log) = srv.aof.log() else {
+        return Token::None;
+    };
+    CUR.with(|c| {
+        let mut c = c.borrow_mut();
+        c.rec.clear();
+        encode(parts, &mut c.rec);
+        c.has = true;
+        c.db = db;
+        c.log = Some(log);
+    });
+    Token::Cmd
+}
+
 /// After the command: close a wrapper's MULTI with EXEC; forget an unlogged record.
 #[inline]
 pub fn end(t: Token) {

@@ -194,6 +194,16 @@ pub fn writes_refused(srv: &ServerState) -> bool {
         && !srv.settings.save.read().trim().is_empty()
 }
 
+/// Why a write must be refused now, in Redis's words (a failed snapshot with
+/// `stop-writes-on-bgsave-error`, or a log that cannot be written), for doors that write
+/// without the command table (HTTP PUT/DELETE).
+pub fn write_refusal(srv: &ServerState) -> Option<String> {
+    if !srv.persistence.last_ok.load(Relaxed) && writes_refused(srv) {
+        return Some(MISCONF_MSG.to_string());
+    }
+    srv.aof.refusing_writes().then(|| srv.aof.misconf_message())
+}
+
 /// The data directory (`dir`; empty = the working directory).
 pub fn data_dir(srv: &ServerState) -> PathBuf {
     let dir = srv.settings.dir.read().clone();

@@ -128,7 +128,7 @@ fn lookup(
 }
 
 fn run(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> CmdResult {
-    let o = parse(&args, readonly)?;
+    let mut o = parse(&args, readonly)?;
     let ks = &ctx.srv.ks;
     let key = ks.key(args.get(1));
     let dest = o.store.map(|d| ks.key(d));
@@ -150,6 +150,13 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> CmdResult {
             None => return Err(CmdError::WrongType),
         },
     };
+    // Redis: BY nosort on a set with STORE sorts anyway (ALPHA): a set's order is chance,
+    // and what is stored must be what the log's replay stores too.
+    if o.nosort && dest.is_some() && txn.peek(&key).is_some_and(|e| e.obj_type() == ObjType::Set) {
+        o.nosort = false;
+        o.alpha = true;
+        o.by = None;
+    }
     // Weights, then sort (unless BY nosort; a sorted set keeps its own order then).
     if !o.nosort {
         let mut keyed: Vec<(Option<Vec<u8>>, f64, Vec<u8>)> = Vec::with_capacity(elems.len());

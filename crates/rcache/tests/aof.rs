@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::{wait_for, RcacheProcess, TempDir};
+use testkit::{wait_for, RcacheProcess, TempDir, Tmpfs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rcache");
 
@@ -671,4 +671,218 @@ fn memcached_items_keep_value_flags_and_expiry() {
         after <= before && after > before - 30,
         "expiry kept: {before} → {after}"
     );
+}
+
+/// A 1 MB tmpfs on `dir`, or a skip where tmpfs cannot be mounted (not root).
+fn small_disk(dir: &Path) -> Option<Tmpfs> {
+    std::fs::create_dir_all(dir).unwrap();
+    let fs = Tmpfs::mount(dir, "1m");
+    if fs.is_none() {
+        assert_eq!(
+            std::env::var("RCACHE_ALLOW_MISSING_TOOLS").as_deref(),
+            Ok("1"),
+            "cannot mount a tmpfs for the disk-full test (the tests run as root)"
+        );
+        eprintln!("SKIP: cannot mount a tmpfs");
+    }
+    fs
+}
+
+/// Write 32 KB values until a write is refused; returns how many were acknowledged and
+/// the error.
+fn fill(c: &mut redis::Connection) -> (usize, redis::RedisError) {
+    for n in 0..1000 {
+        if let Err(e) = c.set::<_, _, ()>(format!("k{n}"), vec![b'a' + (n % 26) as u8; 32 << 10]) {
+            return (n, e);
+        }
+    }
+    panic!("1000 writes of 32 KB fitted in a 1 MB disk");
+}
+
+#[test]
+fn a_full_disk_under_everysec_refuses_writes_until_there_is_room() {
+    let dir = TempDir::new("rcache-aof");
+    let data = dir.path().join("data");
+    let Some(fs) = small_disk(&data) else {
+        return;
+    };
+    let p = start_aof(&data, "everysec");
+    let mut c = client(&p);
+    let (acked, err) = fill(&mut c);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("MISCONF") && msg.contains("Errors writing to the AOF file"),
+        "{msg}"
+    );
+    assert_eq!(info_field(&mut c, "aof_last_write_status"), "err");
+    // Reads go on; what was acknowledged is still served.
+    assert_eq!(c.get::<_, Vec<u8>>("k0").unwrap().len(), 32 << 10);
+    assert!(fs.resize("16m"));
+    wait_for(
+        "writes to be accepted again",
+        Duration::from_secs(20),
+        || c.set::<_, _, ()>("again", "yes").ok(),
+    );
+    wait_for("the log to catch up", Duration::from_secs(10), || {
+        (info_field(&mut c, "aof_buffer_length") == "0").then_some(())
+    });
+    assert_eq!(info_field(&mut c, "aof_last_write_status"), "ok");
+    p.sigkill();
+    let p = start_aof(&data, "everysec");
+    let mut c = client(&p);
+    for n in 0..acked {
+        let v: Vec<u8> = c.get(format!("k{n}")).unwrap();
+        assert_eq!(v, vec![b'a' + (n % 26) as u8; 32 << 10], "k{n}");
+    }
+    assert_eq!(c.get::<_, String>("again").unwrap(), "yes");
+}
+
+#[test]
+fn a_full_disk_under_always_stops_the_server_and_loses_nothing_acknowledged() {
+    let dir = TempDir::new("rcache-aof");
+    let data = dir.path().join("data");
+    let Some(fs) = small_disk(&data) else {
+        return;
+    };
+    let p = start_aof(&data, "always");
+    let mut c = client(&p);
+    let (acked, _) = fill(&mut c);
+    let status = p
+        .wait_exit(Duration::from_secs(20))
+        .expect("the server stops");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        p.output().contains("appendfsync is 'always'"),
+        "{}",
+        p.output()
+    );
+    assert!(fs.resize("16m"));
+    let p = start_aof(&data, "always");
+    let mut c = client(&p);
+    for n in 0..acked {
+        let v: Vec<u8> = c.get(format!("k{n}")).unwrap();
+        assert_eq!(v.len(), 32 << 10, "acknowledged k{n} lost");
+    }
+}
+
+#[test]
+fn http_and_binary_writes_are_logged() {
+    let dir = TempDir::new("rcache-aof");
+    let http = testkit::process::free_port();
+    let p = start(
+        dir.path(),
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--http-port",
+            &http.to_string(),
+        ],
+    );
+    let put = |key: &str, body: &str, q: &str| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+        let req = format!(
+            "PUT /v1/keys/{key}{q} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        r
+    };
+    assert!(put("h1", "one", "").starts_with("HTTP/1.1 201"));
+    assert!(put("h2", "two", "?ttl=100000").starts_with("HTTP/1.1 201"));
+    let mut c = client(&p);
+    let () = c.set("gone", "x").unwrap();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+    s.write_all(b"DELETE /v1/keys/gone HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    assert!(r.starts_with("HTTP/1.1 204"), "{r}");
+    let ttl: i64 = c.pttl("h2").unwrap();
+    p.sigkill();
+    let p = start(dir.path(), &["--appendonly", "yes"]);
+    let mut c = client(&p);
+    assert_eq!(c.get::<_, String>("h1").unwrap(), "one");
+    assert_eq!(c.get::<_, String>("h2").unwrap(), "two");
+    let after: i64 = c.pttl("h2").unwrap();
+    assert!(after <= ttl && after > ttl - 30_000, "{ttl} → {after}");
+    assert!(!c.exists::<_, bool>("gone").unwrap());
+}
+
+#[test]
+fn a_redis_aof_directory_loads() {
+    let Some(redis) = testkit::require_tool("redis-server") else {
+        return;
+    };
+    let dir = TempDir::new("rcache-aof");
+    let port = testkit::process::free_port();
+    let mut child = std::process::Command::new(redis)
+        .args(["--port", &port.to_string(), "--dir"])
+        .arg(dir.path())
+        .args(["--appendonly", "yes", "--save", "", "--daemonize", "no"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut c = wait_for("redis-server", Duration::from_secs(20), || {
+        redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .ok()
+    });
+    let () = c.set("s", "v").unwrap();
+    let _: i64 = c.rpush("l", &["a", "b"]).unwrap();
+    let () = redis::cmd("SET")
+        .arg("t")
+        .arg("x")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = c.hset("h", "f", "1").unwrap();
+    let _: i64 = c.hincr("h", "f", 5).unwrap();
+    // A rewrite gives the directory an RDB base; more writes go to the next incr file.
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+    wait_for("Redis's rewrite", Duration::from_secs(20), || {
+        let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+        info.contains("aof_rewrite_in_progress:0").then_some(())
+    });
+    let _: i64 = c.sadd("set", &["x", "y"]).unwrap();
+    let _: i64 = c.incr("n", 3).unwrap();
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
+    let _ = child.wait();
+    let p = start(dir.path(), &["--appendonly", "yes"]);
+    let mut c = client(&p);
+    assert_eq!(c.get::<_, String>("s").unwrap(), "v");
+    assert_eq!(c.lrange::<_, Vec<String>>("l", 0, -1).unwrap(), ["a", "b"]);
+    assert!(c.ttl::<_, i64>("t").unwrap() > 900);
+    assert_eq!(c.hget::<_, _, i64>("h", "f").unwrap(), 6);
+    assert_eq!(c.scard::<_, i64>("set").unwrap(), 2);
+    assert_eq!(c.get::<_, i64>("n").unwrap(), 3);
+}
+
+#[test]
+fn sort_nosort_store_on_a_set_stores_it_sorted() {
+    let dir = TempDir::new("rcache-aof");
+    let p = start_aof(dir.path(), "always");
+    let mut c = client(&p);
+    let _: i64 = c.sadd("s", &["c", "a", "b", "10", "2"]).unwrap();
+    let n: i64 = redis::cmd("SORT")
+        .arg("s")
+        .arg("BY")
+        .arg("nosort")
+        .arg("STORE")
+        .arg("d")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 5);
+    let want = ["10", "2", "a", "b", "c"];
+    assert_eq!(c.lrange::<_, Vec<String>>("d", 0, -1).unwrap(), want);
+    p.sigkill();
+    let p = start_aof(dir.path(), "always");
+    let mut c = client(&p);
+    assert_eq!(c.lrange::<_, Vec<String>>("d", 0, -1).unwrap(), want);
 }

@@ -8,7 +8,7 @@
 use redis::Commands;
 use std::path::Path;
 use std::time::Duration;
-use testkit::{wait_for, RcacheProcess, TempDir};
+use testkit::{wait_for, RcacheProcess, TempDir, Tmpfs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rcache");
 
@@ -317,26 +317,6 @@ fn a_second_server_on_the_same_directory_is_refused() {
     let log = second.output();
     assert!(log.contains("in use by another rcache server"), "{log}");
     assert!(log.contains(&format!("pid {}", p.pid())), "{log}");
-}
-
-/// A tmpfs of `size` mounted on `dir` for the test; unmounted on drop.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then(|| Tmpfs(dir.to_path_buf()))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]

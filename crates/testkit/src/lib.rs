@@ -22,7 +22,7 @@ pub mod tools;
 pub use process::{RcacheProcess, RcacheProcessBuilder};
 pub use raw::{resp, RawConn};
 pub use server::{TestServer, TestServerBuilder};
-pub use tools::{require_tool, run_with_input, run_with_timeout, TempDir};
+pub use tools::{require_tool, run_with_input, run_with_timeout, TempDir, Tmpfs};
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -222,7 +222,9 @@ async fn write(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api) ->
             Ok(g) => g,
             Err(r) => return r,
         };
-        if state.ks.ensure_memory().is_err() {
+        if let Some(msg) = commands::persistence::write_refusal(state) {
+            Err(response::error(StatusCode::SERVICE_UNAVAILABLE, &msg))
+        } else if state.ks.ensure_memory().is_err() {
             Err(response::error(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "OOM command not allowed when used memory > 'maxmemory'.",
@@ -246,10 +248,29 @@ async fn write(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api) ->
                     Some(ms) => Expiry::At(t.now() + ms),
                     None => Expiry::Clear,
                 };
-                Ok(t.set(&k, &value, ttl))
+                // The log holds the effect: the value and its absolute expiry.
+                let at = match ttl {
+                    Expiry::At(at) => at.to_string(),
+                    _ => String::new(),
+                };
+                let logged = if at.is_empty() {
+                    commands::effects::record(state, DB, &[b"SET", &key, &value])
+                } else {
+                    commands::effects::record(
+                        state,
+                        DB,
+                        &[b"SET", &key, &value, b"PXAT", at.as_bytes()],
+                    )
+                };
+                let existed = t.set(&k, &value, ttl);
+                drop(t);
+                commands::effects::end(logged);
+                Ok(existed)
             }
         }
     };
+    // Under `appendfsync always` the answer waits for the write to be on disk.
+    commands::aof::wait_durable(state).await;
     state.stats.total_commands_processed.add(1);
     let existed = match outcome {
         Ok(e) => e,
@@ -278,14 +299,21 @@ async fn delete(state: &ServerState, key: &[u8], query: Option<&str>) -> Resp {
     if let Some(r) = unexpected_query(query) {
         return r;
     }
+    if let Some(msg) = commands::persistence::write_refusal(state) {
+        return response::error(StatusCode::SERVICE_UNAVAILABLE, &msg);
+    }
     let removed = {
         let _g = match share(state).await {
             Ok(g) => g,
             Err(r) => return r,
         };
         let k = state.ks.key(key);
-        state.ks.txn1(DB, &k).delete(&k)
+        let logged = commands::effects::record(state, DB, &[b"DEL", key]);
+        let removed = state.ks.txn1(DB, &k).delete(&k);
+        commands::effects::end(logged);
+        removed
     };
+    commands::aof::wait_durable(state).await;
     state.stats.total_commands_processed.add(1);
     if removed {
         response::empty(StatusCode::NO_CONTENT)
