@@ -28,12 +28,19 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 wait_ping() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "no PING on $1" >&2; exit 1; }
 
 TARGETS=()
-for mode in off everysec always; do
+# everysec-norw: the log's own cost, with automatic rewrites off (a run writes ~200 MB of
+# log, so the others rewrite several times while measured, as Redis does too).
+for mode in off everysec everysec-norw always; do
   d="$WORK/rcache-$mode"; mkdir -p "$d"; p=$(port)
-  if [ "$mode" = off ]; then aof=(--appendonly no); else aof=(--appendonly yes --appendfsync "$mode"); fi
+  case $mode in
+    off) aof=(--appendonly no) ;;
+    everysec-norw) aof=(--appendonly yes --appendfsync everysec) ;;
+    *) aof=(--appendonly yes --appendfsync "$mode") ;;
+  esac
   "$BIN" server --port "$p" --http-port off --binary-port off --memcache-port off \
     --dir "$d" --save "" "${aof[@]}" >"$d.log" 2>&1 &
   PIDS+=($!); wait_ping "$p"; TARGETS+=("rcache-$mode=127.0.0.1:$p")
+  [ "$mode" = everysec-norw ] && redis-cli -p "$p" config set auto-aof-rewrite-percentage 0 >/dev/null
 done
 for mode in off everysec always; do
   d="$WORK/redis-$mode"; mkdir -p "$d"; p=$(port)

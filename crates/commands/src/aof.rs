@@ -23,7 +23,7 @@
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
 use crate::{cmd, Ctx, ServerState};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use persist::aof::manifest::{self, FileKind, Manifest, ManifestEntry};
 use persist::aof::writer::{Fsync, Hooks, Log, Writer};
 use protocol::Args;
@@ -48,8 +48,10 @@ pub const COMMANDS: &[CommandSpec] = &[cmd!(
 /// The log's state. One per server.
 #[derive(Default)]
 pub struct Aof {
-    on: AtomicBool,
-    log: RwLock<Option<Arc<Log>>>,
+    /// The running log, as commands reach it (`effects.rs`); shared with the keyspace's sink.
+    pub slot: Arc<crate::effects::LogSlot>,
+    /// The sink is installed in the keyspace (once).
+    sink_installed: AtomicBool,
     writer: Mutex<Option<Writer>>,
     /// Woken after each fsync: connections waiting to answer under `appendfsync always`.
     pub durable: Arc<tokio::sync::Notify>,
@@ -82,23 +84,20 @@ struct Files {
 
 impl Aof {
     /// The running log, if `appendonly` is on (one relaxed load when it is off).
-    #[inline]
     pub fn log(&self) -> Option<Arc<Log>> {
-        if !self.on.load(Relaxed) {
-            return None;
-        }
-        self.log.read().clone()
+        self.slot.get()
     }
 
+    #[inline]
     pub fn is_on(&self) -> bool {
-        self.on.load(Relaxed)
+        self.slot.is_on()
     }
 
     /// Writes are refused while the log cannot be written (everysec / no; under always a
     /// failed write stops the server).
     #[inline]
     pub fn refusing_writes(&self) -> bool {
-        self.on.load(Relaxed) && self.log().is_some_and(|l| !l.write_ok())
+        self.slot.with(|l| !l.write_ok()).unwrap_or(false)
     }
 
     /// The error for a refused write: Redis's words.
@@ -190,19 +189,20 @@ fn start_log(srv: &ServerState, file: std::fs::File, len: u64) -> std::io::Resul
     let w = Log::start(file, len, fsync_policy(srv), hooks)?;
     let log = w.log().clone();
     *srv.aof.writer.lock() = Some(w);
-    *srv.aof.log.write() = Some(log.clone());
-    srv.ks
-        .set_effect_sink(Some(Arc::new(crate::effects::Sink(log))));
-    srv.aof.on.store(true, Relaxed);
+    srv.aof.slot.set(Some(log));
+    if !srv.aof.sink_installed.swap(true, Relaxed) {
+        srv.ks
+            .install_effect_sink(Arc::new(crate::effects::Sink(srv.aof.slot.clone())));
+    }
+    srv.ks.set_effects_on(true);
     Ok(())
 }
 
 /// Stop logging: write and fsync what is pending, close the file. The files stay (a
 /// restart with `appendonly yes` loads them).
 pub fn stop_log(srv: &ServerState) {
-    srv.aof.on.store(false, Relaxed);
-    srv.ks.set_effect_sink(None);
-    *srv.aof.log.write() = None;
+    srv.ks.set_effects_on(false);
+    srv.aof.slot.set(None);
     if let Some(w) = srv.aof.writer.lock().take() {
         if let Err(e) = w.stop() {
             tracing::error!("append-only log: the last write failed: {e}");
@@ -221,13 +221,15 @@ pub fn wait_rewrite(srv: &ServerState) {
 /// Under `appendfsync always`: wait until everything appended so far is on disk, before a
 /// connection sends replies (nothing a client sees may be lost by a crash). Free otherwise.
 pub async fn wait_durable(srv: &ServerState) {
+    // The common cases (log off, or not `always`) cost no lock and no reference count.
+    let Some(Some(need)) = srv.aof.slot.with(|l| {
+        (l.policy() == Fsync::Always && l.durable() < l.appended()).then(|| l.appended())
+    }) else {
+        return;
+    };
     let Some(log) = srv.aof.log() else {
         return;
     };
-    if log.policy() != Fsync::Always {
-        return;
-    }
-    let need = log.appended();
     loop {
         let n = srv.aof.durable.notified();
         tokio::pin!(n);

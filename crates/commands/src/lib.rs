@@ -503,7 +503,7 @@ pub fn execute_in(
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
     }
-    effects::end(logged);
+    drop(logged);
     if let Some(id) = stat {
         // Failed = answered an error, as Redis counts it (scripts write theirs directly).
         let failed = matches!(out.get(mark), Some(b'-' | b'!'));

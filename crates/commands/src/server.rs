@@ -200,7 +200,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     ctx.srv.ks.flush(Some(ctx.sess.db), lazy);
     // No `Txn` wrote: log it here (the gate is held alone, so the flush has one place in
     // the stream).
-    crate::effects::emit_pending();
+    crate::effects::emit_pending(ctx.srv);
     ctx.out.ok();
     Ok(())
 }
@@ -209,7 +209,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let lazy = flush_mode(args)?;
     ctx.srv.ks.flush(None, lazy);
-    crate::effects::emit_pending();
+    crate::effects::emit_pending(ctx.srv);
     ctx.out.ok();
     Ok(())
 }
@@ -223,7 +223,7 @@ fn swapdb(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Err(CmdError::DbIndexOutOfRange);
     }
     ctx.srv.ks.swap_db(a as usize, b as usize);
-    crate::effects::emit_pending();
+    crate::effects::emit_pending(ctx.srv);
     // Clients blocked in either database may find their key there now (Redis's
     // `scanDatabaseForReadyKeys`): they are served when SWAPDB ends.
     if ctx.srv.blocking.has_waiters() {

@@ -351,7 +351,7 @@ fn run_queued(
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
     }
-    crate::effects::end(logged);
+    drop(logged);
     // Each queued command counts in INFO commandstats, as in Redis.
     if let Some(id) = srv.table.stat_id(row, args) {
         let failed = matches!(out.get(mark), Some(b'-' | b'!'));

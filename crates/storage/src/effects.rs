@@ -17,9 +17,8 @@
 //!
 //! **Cost when off**: one relaxed load per transaction and per expiry or eviction.
 
-use parking_lot::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Where write effects go. Called with the changed shards locked: append, do not block on
 /// I/O.
@@ -34,35 +33,38 @@ pub trait EffectSink: Send + Sync {
 /// The installed sink and the replay switch, shared by every shard.
 #[derive(Default)]
 pub(crate) struct EffectHook {
-    /// A sink is installed: transactions track whether they wrote.
+    /// The sink listens: transactions track whether they wrote.
     pub(crate) on: AtomicBool,
-    sink: RwLock<Option<Arc<dyn EffectSink>>>,
+    /// Installed once for the keyspace's life (reading it on every write costs no atomic
+    /// read-modify-write, unlike a lock or an `Arc` clone); `on` switches it.
+    sink: OnceLock<Arc<dyn EffectSink>>,
     /// A log is being replayed: nothing expires.
     pub(crate) replaying: AtomicBool,
 }
 
 impl EffectHook {
-    pub(crate) fn set(&self, sink: Option<Arc<dyn EffectSink>>) {
-        let on = sink.is_some();
-        *self.sink.write() = sink;
-        self.on.store(on, Relaxed);
+    /// Install the sink (the first one stays: a keyspace has one effect stream).
+    pub(crate) fn install(&self, sink: Arc<dyn EffectSink>) {
+        let _ = self.sink.set(sink);
+    }
+
+    pub(crate) fn set_on(&self, on: bool) {
+        self.on.store(on && self.sink.get().is_some(), Relaxed);
     }
 
     #[inline]
-    pub(crate) fn sink(&self) -> Option<Arc<dyn EffectSink>> {
+    pub(crate) fn sink(&self) -> Option<&Arc<dyn EffectSink>> {
         if !self.on.load(Relaxed) {
             return None;
         }
-        self.sink.read().clone()
+        self.sink.get()
     }
 
     /// Report a removal by expiry or eviction, if a sink listens.
     #[inline]
     pub(crate) fn removed(&self, db: usize, key: &[u8]) {
-        if self.on.load(Relaxed) {
-            if let Some(s) = self.sink() {
-                s.removed(db, key);
-            }
+        if let Some(s) = self.sink() {
+            s.removed(db, key);
         }
     }
 }

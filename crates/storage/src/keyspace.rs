@@ -116,10 +116,16 @@ impl Keyspace {
         }
     }
 
-    /// Install (or remove, with `None`) the sink of write effects (`effects.rs`).
-    /// Transactions opened before the change keep the tracking they started with.
-    pub fn set_effect_sink(&self, sink: Option<Arc<dyn EffectSink>>) {
-        self.effects.set(sink);
+    /// Install the sink of write effects (`effects.rs`), once for the keyspace's life (a
+    /// second call keeps the first); `set_effects_on` switches it on and off.
+    pub fn install_effect_sink(&self, sink: Arc<dyn EffectSink>) {
+        self.effects.install(sink);
+    }
+
+    /// Start or stop reporting write effects to the installed sink. Transactions opened
+    /// before the change keep the tracking they started with.
+    pub fn set_effects_on(&self, on: bool) {
+        self.effects.set_on(on);
     }
 
     /// While a log is replayed, keys do not expire (`effects.rs`).
@@ -757,13 +763,14 @@ impl McView<'_> {
     }
 }
 
-impl Drop for Txn<'_> {
+impl<'a> Drop for Txn<'a> {
     fn drop(&mut self) {
         if let Some(base) = self.effects_base {
             // Still holding the locks: the effect is ordered with every other change to
             // these shards.
             if own_changes(&self.guards) != base {
-                if let Some(sink) = self.ks.effects.sink() {
+                let ks: &'a Keyspace = self.ks;
+                if let Some(sink) = ks.effects.sink() {
                     // Reads from here on must not count as a new write.
                     self.effects_base = None;
                     sink.committed(self);

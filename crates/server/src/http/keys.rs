@@ -264,7 +264,7 @@ async fn write(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api) ->
                 };
                 let existed = t.set(&k, &value, ttl);
                 drop(t);
-                commands::effects::end(logged);
+                drop(logged);
                 Ok(existed)
             }
         }
@@ -310,7 +310,7 @@ async fn delete(state: &ServerState, key: &[u8], query: Option<&str>) -> Resp {
         let k = state.ks.key(key);
         let logged = commands::effects::record(state, DB, &[b"DEL", key]);
         let removed = state.ks.txn1(DB, &k).delete(&k);
-        commands::effects::end(logged);
+        drop(logged);
         removed
     };
     commands::aof::wait_durable(state).await;
