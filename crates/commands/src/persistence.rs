@@ -215,7 +215,15 @@ pub fn data_dir(srv: &ServerState) -> PathBuf {
 pub fn lock_dir(srv: &ServerState) -> Result<(), String> {
     let mut g = srv.persistence.dir_lock.lock();
     if g.is_none() {
-        *g = Some(persist::dirlock::DirLock::acquire(&data_dir(srv))?);
+        let dir = data_dir(srv);
+        // A new user's `--dir /var/lib/rcache` need not exist yet (Redis would refuse to
+        // start; creating it loses nothing).
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create the data directory {}: {e}", dir.display()))?;
+            tracing::info!("created the data directory {}", dir.display());
+        }
+        *g = Some(persist::dirlock::DirLock::acquire(&dir)?);
     }
     Ok(())
 }
