@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::{wait_for, RcacheProcess, TempDir, Tmpfs};
 
+mod common;
+use common::{client, info_field};
+
 const BIN: &str = env!("CARGO_BIN_EXE_rcache");
 
 fn start(dir: &Path, extra: &[&str]) -> RcacheProcess {
@@ -28,22 +31,6 @@ fn start(dir: &Path, extra: &[&str]) -> RcacheProcess {
 
 fn start_aof(dir: &Path, fsync: &str) -> RcacheProcess {
     start(dir, &["--appendonly", "yes", "--appendfsync", fsync])
-}
-
-fn client(p: &RcacheProcess) -> redis::Connection {
-    redis::Client::open(p.url())
-        .unwrap()
-        .get_connection_with_timeout(Duration::from_secs(10))
-        .unwrap()
-}
-
-fn info_field(c: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {info}"))
-        .trim()
-        .to_string()
 }
 
 fn aof_dir(dir: &Path) -> PathBuf {

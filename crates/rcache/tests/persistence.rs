@@ -10,6 +10,9 @@ use std::path::Path;
 use std::time::Duration;
 use testkit::{wait_for, RcacheProcess, TempDir, Tmpfs};
 
+mod common;
+use common::{client, info_field};
+
 const BIN: &str = env!("CARGO_BIN_EXE_rcache");
 
 fn start(dir: &Path, extra: &[&str]) -> RcacheProcess {
@@ -17,22 +20,6 @@ fn start(dir: &Path, extra: &[&str]) -> RcacheProcess {
         .args(["--dir", &dir.display().to_string()])
         .args(extra.iter().copied())
         .start()
-}
-
-fn client(p: &RcacheProcess) -> redis::Connection {
-    redis::Client::open(p.url())
-        .unwrap()
-        .get_connection_with_timeout(Duration::from_secs(10))
-        .unwrap()
-}
-
-fn info_field(c: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {info}"))
-        .trim()
-        .to_string()
 }
 
 #[test]

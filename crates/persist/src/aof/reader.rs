@@ -321,7 +321,7 @@ pub fn encode(args: &[&[u8]], out: &mut Vec<u8>) {
     }
 }
 
-fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {

@@ -89,25 +89,15 @@ pub fn encode_iter<'a>(n: usize, args: impl Iterator<Item = &'a [u8]>, out: &mut
     }
 }
 
+/// A length and its line end, as RESP writes it.
 fn push_num(out: &mut Vec<u8>, n: usize) {
-    let mut b = [0u8; 20];
-    let mut i = b.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        b[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&b[i..]);
+    super::reader::push_decimal(out, n);
     out.extend_from_slice(b"\r\n");
 }
 
 /// One thread's records: `[seq u64][db u32 (u32::MAX = none)][len u32][bytes]` each, in
-/// the order the thread appended them (increasing seq).
-/// On a cache line of its own: two threads' buffers never share one.
+/// the order the thread appended them (increasing seq). On a cache line of its own: two
+/// threads' buffers never share one.
 #[derive(Default)]
 #[repr(align(128))]
 struct ThreadBuf {
