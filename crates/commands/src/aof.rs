@@ -166,6 +166,62 @@ fn open_append(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
     Ok((f, len))
 }
 
+/// A new file: never one a crashed run left behind (its stale records must not be
+/// appended to).
+fn create_fresh(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
+    let f = std::fs::OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(path)?;
+    Ok((f, 0))
+}
+
+/// The next base and incr names after `m`'s, skipping names a crashed run left in `dir`.
+fn fresh_names(dir: &Path, pre: &str, m: &Manifest) -> (String, u64, String, u64) {
+    let mut base_seq = m.next_seq_base();
+    while dir
+        .join(manifest::base_name(pre, base_seq, "rcsnap"))
+        .exists()
+    {
+        base_seq += 1;
+    }
+    let mut incr_seq = m.next_seq_incr();
+    while dir.join(manifest::incr_name(pre, incr_seq)).exists() {
+        incr_seq += 1;
+    }
+    (
+        manifest::base_name(pre, base_seq, "rcsnap"),
+        base_seq,
+        manifest::incr_name(pre, incr_seq),
+        incr_seq,
+    )
+}
+
+/// Enabling the log over a directory that holds an old one: remove its manifest (the
+/// files it lists become history, deleted once the new base is complete) and keep its
+/// numbers, so new names never meet old ones.
+fn retire_stale_manifest(srv: &ServerState, dir: &Path, files: &mut Files) -> Result<(), String> {
+    let name = manifest_name(srv);
+    let old = match manifest::read(dir, &name) {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(()),
+        Err(e) => {
+            tracing::warn!("an unreadable old manifest is replaced: {e}");
+            Manifest::default()
+        }
+    };
+    std::fs::remove_file(dir.join(&name)).map_err(|e| e.to_string())?;
+    let _ = sync_dir(dir);
+    tracing::info!("the old append-only log's manifest is retired: a new log starts");
+    for e in old.entries {
+        files.manifest.entries.push(ManifestEntry {
+            kind: FileKind::History,
+            ..e
+        });
+    }
+    Ok(())
+}
+
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
@@ -202,12 +258,13 @@ fn start_log(srv: &ServerState, file: std::fs::File, len: u64) -> std::io::Resul
 /// restart with `appendonly yes` loads them).
 pub fn stop_log(srv: &ServerState) {
     srv.ks.set_effects_on(false);
-    srv.aof.slot.set(None);
+    // Drain and fsync first: a client waiting under `always` is answered only after.
     if let Some(w) = srv.aof.writer.lock().take() {
         if let Err(e) = w.stop() {
             tracing::error!("append-only log: the last write failed: {e}");
         }
     }
+    srv.aof.slot.set(None);
     srv.aof.durable.notify_waiters();
 }
 
@@ -222,14 +279,19 @@ pub fn wait_rewrite(srv: &ServerState) {
 /// connection sends replies (nothing a client sees may be lost by a crash). Free otherwise.
 pub async fn wait_durable(srv: &ServerState) {
     // The common cases (log off, or not `always`) cost no lock and no reference count.
-    let Some(Some(need)) = srv.aof.slot.with(|l| {
-        (l.policy() == Fsync::Always && l.durable() < l.appended()).then(|| l.appended())
-    }) else {
+    if srv
+        .aof
+        .slot
+        .with(|l| l.policy() == Fsync::Always && l.durable() < l.appended())
+        != Some(true)
+    {
         return;
-    };
+    }
+    // The same log for the number and the wait (an off/on switch in between makes a new one).
     let Some(log) = srv.aof.log() else {
         return;
     };
+    let need = log.appended();
     loop {
         let n = srv.aof.durable.notified();
         tokio::pin!(n);
@@ -264,13 +326,17 @@ pub fn rewrite_start(srv: &ServerState) -> Result<(), String> {
     let pre = prefix(srv);
     let logging = a.is_on();
     let mut files = a.files.lock();
+    if !logging {
+        // Enabling: a manifest left by an earlier run describes an old dataset. It goes now
+        // (its files after the new base is written), so a crash before the base is complete
+        // loads the snapshot instead of bringing old data back; its numbering goes on.
+        retire_stale_manifest(srv, &dir, &mut files)
+            .map_err(|e| format!("ERR cannot retire the old manifest: {e}"))?;
+    }
     let cur = files.manifest.clone();
-    let base_seq = cur.next_seq_base();
-    let incr_seq = cur.next_seq_incr();
-    let incr = manifest::incr_name(&pre, incr_seq);
-    let base = manifest::base_name(&pre, base_seq, "rcsnap");
+    let (base, base_seq, incr, incr_seq) = fresh_names(&dir, &pre, &cur);
     let (file, len) =
-        open_append(&dir.join(&incr)).map_err(|e| format!("ERR cannot create {incr}: {e}"))?;
+        create_fresh(&dir.join(&incr)).map_err(|e| format!("ERR cannot create {incr}: {e}"))?;
     if logging {
         // Crash-safe from here: the manifest lists the new incr after the old ones.
         let mut m = cur.clone();
@@ -537,11 +603,9 @@ pub fn start_at_startup(srv: &ServerState, loaded: Option<Manifest>) -> Result<(
     // No incr to continue: a new base and incr, synchronously (no client is connected).
     let pre = prefix(srv);
     let cur = srv.aof.files.lock().manifest.clone();
-    let (base_seq, incr_seq) = (cur.next_seq_base(), cur.next_seq_incr());
-    let base = manifest::base_name(&pre, base_seq, "rcsnap");
-    let incr = manifest::incr_name(&pre, incr_seq);
+    let (base, base_seq, incr, incr_seq) = fresh_names(&dir, &pre, &cur);
     let (file, len) =
-        open_append(&dir.join(&incr)).map_err(|e| format!("cannot create {incr}: {e}"))?;
+        create_fresh(&dir.join(&incr)).map_err(|e| format!("cannot create {incr}: {e}"))?;
     start_log(srv, file, len).map_err(|e| format!("cannot start the log: {e}"))?;
     persist::snapshot::save(&srv.ks, &dir.join(&base), srv.ks.now(), 2)
         .map_err(|e| format!("cannot write the log's base {base}: {e}"))?;

@@ -85,9 +85,17 @@ fn load_files(srv: &ServerState, dir: &Path, m: &Manifest) -> Result<Loaded, Str
         out.base_keys = load_base(srv, &path)?;
     }
     let incrs: Vec<_> = m.incrs().collect();
+    // A torn tail is allowed in the last file with data: a rewrite lists its new (empty)
+    // incr before the old one's last bytes are written, and the writer fsyncs the old file
+    // before it writes a byte to the new one, so files after a torn one are empty.
+    let sizes: Vec<u64> = incrs
+        .iter()
+        .map(|e| std::fs::metadata(dir.join(&e.name)).map_or(0, |x| x.len()))
+        .collect();
+    let last_with_data = sizes.iter().rposition(|&n| n > 0).unwrap_or(0);
     for (i, e) in incrs.iter().enumerate() {
         let path = dir.join(&e.name);
-        let last = i + 1 == incrs.len();
+        let last = i >= last_with_data;
         let (n, cut) = replay_file(srv, &path, last)?;
         out.commands += n;
         out.truncated += cut;

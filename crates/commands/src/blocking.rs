@@ -365,6 +365,9 @@ fn serve_one(srv: &ServerState, w: &Arc<Waiter>) -> bool {
             sess: &mut sess,
             out: Reply::new(&mut out, w.resp3),
         };
+        // The pop is a write: logged as the blocking command, which replays (never
+        // blocking) to the same pop on the same data.
+        let _logged = spec.map(|s| crate::effects::begin(srv, s, args, w.db));
         match (w.serve)(&mut ctx, args) {
             Ok(true) => true,
             Ok(false) => false,

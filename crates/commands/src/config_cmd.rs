@@ -176,6 +176,11 @@ fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             return Err(set_failed(name, &e));
         }
     }
+    // `appendfsync` reaches the log's writer at once, `appendonly no` closes the log now
+    // (turning it on needs the gate alone: the cron does it within a tick).
+    if params.iter().any(|(n, _)| n.starts_with("append")) {
+        crate::aof::cron(ctx.srv);
+    }
     ctx.out.ok();
     Ok(())
 }

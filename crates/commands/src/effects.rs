@@ -170,6 +170,11 @@ pub fn begin<'a>(srv: &'a ServerState, spec: &CommandSpec, args: Args<'_>, db: u
     if is_wrapper(spec) {
         return CUR.with(|c| {
             let mut c = c.borrow_mut();
+            if c.wrap {
+                // EVAL queued inside MULTI: its writes join the outer block, whose EXEC
+                // closes it.
+                return Guard::None;
+            }
             let g = Guard::Wrap {
                 slot,
                 prev_wrap: c.wrap,

@@ -183,6 +183,9 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> CmdResult {
                     (Some(_), None) => std::cmp::Ordering::Greater,
                     (Some(x), Some(y)) => x.cmp(y),
                 }
+                // Equal weights: the element decides, so the order never depends on how a
+                // set happens to iterate (what STORE writes must replay the same).
+                .then_with(|| a.2.cmp(&b.2))
             } else {
                 a.1.partial_cmp(&b.1)
                     .unwrap_or(std::cmp::Ordering::Equal)

@@ -227,7 +227,9 @@ pub(crate) fn intercept(
         }
         // Queueing may take any amount of memory: every command but EXEC/DISCARD/QUIT is
         // refused over maxmemory (EXEC is checked when it runs).
+        // (Not while the log is replayed: what was written is loaded whatever the limit.)
         if !matches!(spec.name, "exec" | "discard" | "quit" | "reset")
+            && !srv.ks.replaying()
             && srv.ks.ensure_memory().is_err()
         {
             reject(sess, Some(spec), r, &CmdError::Oom.message(spec.name));

@@ -873,3 +873,110 @@ fn sort_nosort_store_on_a_set_stores_it_sorted() {
     let mut c = client(&p);
     assert_eq!(c.lrange::<_, Vec<String>>("d", 0, -1).unwrap(), want);
 }
+
+#[test]
+fn a_script_inside_multi_and_a_blocked_pop_replay() {
+    let dir = TempDir::new("rcache-aof");
+    let p = start_aof(dir.path(), "always");
+    let mut c = client(&p);
+    // EVAL queued in MULTI: its writes join the transaction's MULTI … EXEC.
+    let _: redis::Value = redis::pipe()
+        .atomic()
+        .set("a", 1)
+        .cmd("EVAL")
+        .arg("redis.call('SET', 'b', '2'); return 1")
+        .arg(0)
+        .set("c", 3)
+        .query(&mut c)
+        .unwrap();
+    // A client blocked in BLPOP, served by another client's push: the pop is logged.
+    let mut blocked = client(&p);
+    let t = std::thread::spawn(move || {
+        let r: (String, String) = redis::cmd("BLPOP")
+            .arg("q")
+            .arg(0)
+            .query(&mut blocked)
+            .unwrap();
+        r
+    });
+    wait_for("the client to block", Duration::from_secs(10), || {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut c).unwrap();
+        info.contains("blocked_clients:1").then_some(())
+    });
+    let _: i64 = c.rpush("q", &["x", "y"]).unwrap();
+    assert_eq!(t.join().unwrap(), ("q".to_string(), "x".to_string()));
+    p.sigkill();
+    let p = start_aof(dir.path(), "always");
+    let mut c = client(&p);
+    let v: Vec<Option<String>> = c.mget(&["a", "b", "c"]).unwrap();
+    assert_eq!(v, [Some("1".into()), Some("2".into()), Some("3".into())]);
+    assert_eq!(c.lrange::<_, Vec<String>>("q", 0, -1).unwrap(), ["y"]);
+}
+
+#[test]
+fn enabling_again_over_an_old_log_does_not_bring_old_data_back() {
+    let dir = TempDir::new("rcache-aof");
+    let p = start_aof(dir.path(), "always");
+    let mut c = client(&p);
+    let () = c.set("old", "1").unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("no")
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = c.del("old").unwrap();
+    let () = c.set("new", "1").unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query(&mut c)
+        .unwrap();
+    wait_for("the new log's base", Duration::from_secs(30), || {
+        (info_field(&mut c, "aof_enabled") == "1"
+            && info_field(&mut c, "aof_rewrite_in_progress") == "0"
+            && info_field(&mut c, "aof_rewrites") == "1")
+            .then_some(())
+    });
+    let () = c.set("after", "1").unwrap();
+    p.sigkill();
+    let p = start_aof(dir.path(), "always");
+    let mut c = client(&p);
+    assert!(
+        !c.exists::<_, bool>("old").unwrap(),
+        "deleted while the log was off"
+    );
+    assert!(c.exists::<_, bool>("new").unwrap());
+    assert!(c.exists::<_, bool>("after").unwrap());
+    let m = manifest(dir.path());
+    assert_eq!(m.lines().count(), 2, "{m}");
+}
+
+#[test]
+fn a_torn_file_followed_only_by_empty_ones_is_cut() {
+    // A crash right after a rewrite listed its new incr, before the old one's last bytes.
+    let dir = TempDir::new("rcache-aof");
+    let p = start_aof(dir.path(), "always");
+    let mut c = client(&p);
+    let () = c.set("a", "1").unwrap();
+    p.sigkill();
+    let incr = last_incr(dir.path());
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&incr)
+        .unwrap();
+    f.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nb").unwrap();
+    drop(f);
+    let name = incr.file_name().unwrap().to_string_lossy().to_string();
+    let seq: u64 = name.split('.').nth(2).unwrap().parse().unwrap();
+    let next = format!("appendonly.aof.{}.incr.aof", seq + 1);
+    std::fs::write(aof_dir(dir.path()).join(&next), b"").unwrap();
+    let mut m = manifest(dir.path());
+    m.push_str(&format!("file {next} seq {} type i\n", seq + 1));
+    std::fs::write(aof_dir(dir.path()).join("appendonly.aof.manifest"), m).unwrap();
+    let p = start_aof(dir.path(), "always");
+    let mut c = client(&p);
+    assert_eq!(c.get::<_, String>("a").unwrap(), "1");
+    assert!(!c.exists::<_, bool>("b").unwrap());
+}

@@ -196,9 +196,11 @@ impl Codec for BinaryCodec {
             None => 0,
         };
         // Writes take the command path when the log records them or a failed save refuses
-        // them (MISCONF): both rules live in the command layer.
-        let slow_write =
-            opcode != op::GET && (state.aof.is_on() || !state.persistence.last_ok.load(Relaxed));
+        // them (MISCONF), and every request does while the start-up load runs (LOADING):
+        // those rules live in the command layer.
+        let slow_write = (opcode != op::GET
+            && (state.aof.is_on() || !state.persistence.last_ok.load(Relaxed)))
+            || state.persistence.loading.load(Relaxed);
         if sess.multi.is_some() || state.blocking.has_waiters() || slow_write {
             let Self {
                 dec,

@@ -95,6 +95,22 @@ impl Codec for McCodec {
     ) -> After {
         flush_if_due(state);
         let req = self.p.request().clone();
+        // While the start-up load runs, data requests are refused (RESP answers LOADING): a
+        // write now would be overwritten by the load, or missed by the log.
+        if state.persistence.loading.load(Relaxed)
+            && !matches!(
+                req,
+                Request::Version
+                    | Request::Quit
+                    | Request::Verbosity { .. }
+                    | Request::Stats { .. }
+                    | Request::Http
+                    | Request::Error { .. }
+            )
+        {
+            out.extend_from_slice(b"SERVER_ERROR LOADING the dataset is being loaded\r\n");
+            return After::Continue;
+        }
         let mut x = Exec {
             st: state,
             ms: &state.stats.memcache,
@@ -190,8 +206,10 @@ pub fn flush_if_due(state: &ServerState) {
     let flag = &state.stats.memcache.flush_at;
     let at = flag.load(Relaxed);
     if at != 0 && state.ks.now() >= at && flag.compare_exchange(at, 0, Relaxed, Relaxed).is_ok() {
-        state.ks.flush(Some(0), false);
-        commands::effects::emit_direct(state, 0, &[b"FLUSHDB"]);
+        // Logged with every shard locked, so no write slips between the flush and its record.
+        state.ks.flush_locked(0, || {
+            commands::effects::emit_direct(state, 0, &[b"FLUSHDB"])
+        });
     }
 }
 
@@ -554,8 +572,9 @@ impl<'a> Exec<'a> {
             Ttl::At(at) => self.ms.flush_at.store(at, Relaxed),
             Ttl::Never | Ttl::Gone => {
                 self.ms.flush_at.store(0, Relaxed);
-                self.st.ks.flush(Some(0), false);
-                commands::effects::emit_direct(self.st, 0, &[b"FLUSHDB"]);
+                let st = self.st;
+                st.ks
+                    .flush_locked(0, || commands::effects::emit_direct(st, 0, &[b"FLUSHDB"]));
             }
         }
         self.reply(noreply, "OK");
@@ -621,6 +640,9 @@ impl<'a> Exec<'a> {
     fn meta_get(&mut self, key: &[u8], m: &mut MetaReply<'_>) {
         let f = m.f;
         self.ms.incr(Mc::CmdGet);
+        // Room for an autovivified item is made before the key's shard is locked:
+        // eviction locks shards itself.
+        let mem_ok = m.f.vivify.is_none() || self.st.ks.ensure_memory().is_ok();
         let k = self.st.ks.key(key);
         let mut t = self.txn(&k);
         let now = t.now();
@@ -731,7 +753,7 @@ impl<'a> Exec<'a> {
             None => {
                 if let Some(n) = f.vivify {
                     // Autovivify: an empty item whose TTL is N's; this client wins.
-                    if self.st.ks.ensure_memory().is_ok() {
+                    if mem_ok {
                         let ttl = ttl_of(n, now);
                         let meta = McMeta::default();
                         t.set_meta(&k, b"", meta, ttl.expiry());

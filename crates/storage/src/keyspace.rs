@@ -368,25 +368,11 @@ impl Keyspace {
     /// Empty database `db` (or all with `None`). With `lazy`, the memory is released on a
     /// background thread (FLUSHDB ASYNC), so the caller is not blocked by a large drop.
     pub fn flush(&self, db: Option<usize>, lazy: bool) {
-        if self.watches.active() {
-            // Watched keys that exist now are changed by the flush (Redis marks only those);
-            // one created after this check marks its watchers itself when inserted.
-            let dbs: Vec<usize> = match db {
-                Some(d) => vec![d],
-                None => (0..self.ndbs).collect(),
-            };
-            for (d, key) in self.watches.keys_in(&dbs) {
-                let k = self.key(&key);
-                let g = self.shards[k.shard()].0.lock();
-                if g.dbs[d]
-                    .table(k.slot)
-                    .and_then(|t| t.find(k.hash, &key))
-                    .is_some()
-                {
-                    self.watches.touch(d, &key);
-                }
-            }
-        }
+        let dbs: Vec<usize> = match db {
+            Some(d) => vec![d],
+            None => (0..self.ndbs).collect(),
+        };
+        self.touch_watched_existing(&dbs);
         let mut garbage: Vec<DbPart> = Vec::new();
         for s in self.shards.iter() {
             let mut g = s.0.lock();
@@ -403,6 +389,42 @@ impl Keyspace {
         if lazy {
             std::thread::spawn(move || drop(garbage));
         }
+    }
+
+    /// Before a flush of `dbs`: watched keys that exist now are changed by it (Redis marks
+    /// only those); one created after this check marks its watchers itself when inserted.
+    fn touch_watched_existing(&self, dbs: &[usize]) {
+        if !self.watches.active() {
+            return;
+        }
+        for (d, key) in self.watches.keys_in(dbs) {
+            let k = self.key(&key);
+            let g = self.shards[k.shard()].0.lock();
+            if g.dbs[d]
+                .table(k.slot)
+                .and_then(|t| t.find(k.hash, &key))
+                .is_some()
+            {
+                self.watches.touch(d, &key);
+            }
+        }
+    }
+
+    /// Empty database `db` holding every shard lock at once, and run `under_locks` before
+    /// releasing them: a change made outside the command gate (the memcached door's
+    /// `flush_all`) whose log record must not be overtaken by a write to an emptied shard.
+    pub fn flush_locked(&self, db: usize, under_locks: impl FnOnce()) {
+        self.touch_watched_existing(&[db]);
+        let mut guards: Vec<_> = self.shards.iter().map(|s| s.0.lock()).collect();
+        let mut garbage = Vec::with_capacity(guards.len());
+        for g in guards.iter_mut() {
+            let (part, delta) = g.clear_db(db);
+            self.apply_delta(delta);
+            garbage.push(part);
+        }
+        under_locks();
+        drop(guards);
+        drop(garbage);
     }
 
     /// Swap two databases atomically (every shard locked).

@@ -37,7 +37,7 @@ use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 /// `appendfsync`.
@@ -219,7 +219,7 @@ impl Log {
             put(b);
             let len = (b.len() - at - HDR) as u32;
             // Numbered with the buffer locked (see the module doc).
-            let seq = self.seq.0.fetch_add(1, Relaxed);
+            let seq = self.seq.0.fetch_add(1, SeqCst);
             b[at..at + 8].copy_from_slice(&seq.to_le_bytes());
             b[at + 8..at + 12].copy_from_slice(&db.to_le_bytes());
             b[at + 12..at + 16].copy_from_slice(&len.to_le_bytes());
@@ -262,7 +262,7 @@ impl Log {
     /// Wake the writer if it sleeps (a load of a flag otherwise).
     #[inline]
     fn kick(&self) {
-        if self.idle.0.load(Relaxed) && self.idle.0.swap(false, Relaxed) {
+        if self.idle.0.load(SeqCst) && self.idle.0.swap(false, SeqCst) {
             let _g = self.wake_lock.lock();
             self.wake.notify_one();
         }
@@ -351,6 +351,8 @@ impl Drop for Writer {
 const GATHER: Duration = Duration::from_millis(2);
 /// Retry interval after a failed write.
 const RETRY: Duration = Duration::from_secs(1);
+/// The longest the writer sleeps without looking (a backstop; appends wake it).
+const IDLE_MAX: Duration = Duration::from_secs(1);
 
 /// One record taken from a thread's buffer: chunk `chunk` of `Round::chunks`, bytes
 /// `at..at + len`.
@@ -379,6 +381,9 @@ struct Round {
     out: Vec<u8>,
     /// The out bytes belong to records below this number.
     out_to: u64,
+    /// A rotation reached in the stream: the new file, switched to once everything before
+    /// the marker is written and fsynced to the old one (kept across failed rounds).
+    rotate: Option<File>,
 }
 
 fn body_len(len: u32) -> usize {
@@ -461,11 +466,12 @@ fn writer_loop(log: &Log, mut file: File) {
         db: None,
         out: Vec::new(),
         out_to: 0,
+        rotate: None,
     };
     loop {
         let policy = log.policy();
         let stop = log.stop.load(Relaxed);
-        if !stop && log.seq.0.load(Relaxed) == r.next && r.out.is_empty() {
+        if !stop && log.seq.0.load(SeqCst) == r.next && r.out.is_empty() && r.rotate.is_none() {
             // Nothing new: sleep until an append kicks (or the fsync second is due).
             let pending_sync = policy == Fsync::EverySec && synced_to < r.out_to;
             let limit = if pending_sync {
@@ -474,20 +480,22 @@ fn writer_loop(log: &Log, mut file: File) {
                 Duration::from_secs(3600)
             };
             let mut g = log.wake_lock.lock();
-            log.idle.0.store(true, Relaxed);
-            if log.seq.0.load(Relaxed) == r.next && !log.stop.load(Relaxed) {
-                log.wake.wait_for(&mut g, limit);
+            // SeqCst with the appender's number and its look at `idle` (`kick`): one of the
+            // two sees the other, so a record never waits for a wake-up that never comes.
+            log.idle.0.store(true, SeqCst);
+            if log.seq.0.load(SeqCst) == r.next && !log.stop.load(Relaxed) {
+                log.wake.wait_for(&mut g, limit.min(IDLE_MAX));
             }
             log.idle.0.store(false, Relaxed);
             drop(g);
         }
-        let hi = log.seq.0.load(Relaxed);
+        let hi = log.seq.0.load(SeqCst);
         collect(log, &mut r);
-        // Encode what is below `hi`, in order; a rotation ends the round at it.
-        let mut rotate_to: Option<File> = None;
+        // Encode what is below `hi`, in order; a rotation ends the round at it, and nothing
+        // after it is encoded until the switch is done.
         let mut used = 0;
         for rec in &r.recs {
-            if rec.seq >= hi || rotate_to.is_some() {
+            if rec.seq >= hi || r.rotate.is_some() {
                 break;
             }
             debug_assert_eq!(rec.seq, r.next, "records are numbered without gaps");
@@ -496,7 +504,7 @@ fn writer_loop(log: &Log, mut file: File) {
             if rec.len == ROTATE {
                 let mut rot = log.rotations.lock();
                 if let Some(p) = rot.iter().position(|(s, _)| *s == rec.seq) {
-                    rotate_to = Some(rot.remove(p).1);
+                    r.rotate = Some(rot.remove(p).1);
                 }
                 continue;
             }
@@ -537,8 +545,8 @@ fn writer_loop(log: &Log, mut file: File) {
         } else {
             log.written.load(Relaxed)
         };
-        if failed.is_none() {
-            if let Some(f) = rotate_to {
+        if failed.is_none() && r.out.is_empty() {
+            if let Some(f) = r.rotate.take() {
                 match file.sync_data() {
                     Ok(()) => {
                         log.fsyncs.fetch_add(1, Relaxed);
@@ -548,7 +556,12 @@ fn writer_loop(log: &Log, mut file: File) {
                         // The new file starts in database 0 for its reader.
                         r.db = None;
                     }
-                    Err(e) => failed = Some(format!("fsync: {e}")),
+                    Err(e) => {
+                        // Not switched: the records after the marker wait, and the old file
+                        // is fsynced again on the next try.
+                        r.rotate = Some(f);
+                        failed = Some(format!("fsync: {e}"));
+                    }
                 }
             }
         }
@@ -600,7 +613,11 @@ fn writer_loop(log: &Log, mut file: File) {
                 if !log.ok.swap(true, Relaxed) {
                     tracing::warn!("append-only log: writing again");
                 }
-                if stop && log.seq.0.load(Relaxed) == r.next && r.out.is_empty() {
+                if stop
+                    && log.seq.0.load(SeqCst) == r.next
+                    && r.out.is_empty()
+                    && r.rotate.is_none()
+                {
                     return;
                 }
                 if policy != Fsync::Always && written > 0 {

@@ -49,6 +49,18 @@ pub async fn route(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api
 /// A gate share (`commands::gate`): waits while EXEC or a script runs, and answers 503 BUSY
 /// once a script has run past `busy-reply-threshold`, as RESP does.
 async fn share(state: &ServerState) -> Result<commands::gate::Shared<'_>, Resp> {
+    // While the start-up load runs, keys are answered as RESP answers them: LOADING (a
+    // write now would be overwritten by the load, or missed by the log).
+    if state
+        .persistence
+        .loading
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Err(response::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            commands::persistence::LOADING_MSG,
+        ));
+    }
     if let Some(g) = state.gate.try_shared() {
         return Ok(g);
     }
@@ -107,6 +119,8 @@ async fn read(state: &ServerState, key: &[u8], head: bool, query: Option<&str>) 
             }
         }
     };
+    // Under `appendfsync always` a value read is one that is on disk (as RESP replies).
+    commands::aof::wait_durable(state).await;
     state.stats.total_commands_processed.add(1);
     match found {
         None => response::error(StatusCode::NOT_FOUND, NO_SUCH_KEY),
