@@ -542,7 +542,11 @@ fn writer_loop(log: &Log, mut file: File) {
         } else {
             log.written.store(r.out_to, Relaxed);
         }
-        let written = if failed.is_none() { r.out_to } else { log.written.load(Relaxed) };
+        let written = if failed.is_none() {
+            r.out_to
+        } else {
+            log.written.load(Relaxed)
+        };
         if failed.is_none() {
             if let Some(f) = rotate_to {
                 match file.sync_data() {
@@ -575,7 +579,11 @@ fn writer_loop(log: &Log, mut file: File) {
             }
         }
         // Under `no` written records count as durable: nobody waits for them.
-        let durable = if policy == Fsync::No { written } else { synced_to };
+        let durable = if policy == Fsync::No {
+            written
+        } else {
+            synced_to
+        };
         if durable > log.durable.load(Relaxed) {
             log.durable.store(durable, Relaxed);
             (log.hooks.on_durable)();
