@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // A valid file around `data` as one raw block of one record.
     let mut file = format::encode_header(&format::Header {
+        version: format::VERSION,
         created_ms: 0,
         databases: 16,
     })

@@ -1,6 +1,8 @@
 //! DUMP and RESTORE: a value in rcache's own payload format (`storage::dump`: typed,
 //! versioned, CRC-64), so a key moves between rcache servers (or back into the same one)
-//! with its type, and a damaged or foreign payload is refused with Redis's words.
+//! with its type, and a damaged or foreign payload is refused with Redis's words. DUMP
+//! writes element-by-element bodies (tags 0–4, which every rcache reads); RESTORE also
+//! takes a small collection's compact blob (tags 0x11–0x14, checked, then one copy).
 
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
@@ -80,7 +82,7 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if ttl < 0 {
         return Err(CmdError::Static("ERR Invalid TTL value, must be >= 0"));
     }
-    let value = match dump::decode(args.get(3)) {
+    let value = match dump::decode_ref(args.get(3)) {
         Ok(v) => v,
         Err(DumpError::VersionOrChecksum) => {
             return Err(CmdError::Static(
@@ -91,13 +93,7 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     };
     // An empty collection cannot exist (Redis deletes emptied keys), so a payload of one is
     // malformed.
-    let empty = match &value {
-        dump::Value::String(_) => false,
-        dump::Value::List(v) | dump::Value::Set(v) => v.is_empty(),
-        dump::Value::ZSet(v) => v.is_empty(),
-        dump::Value::Hash(v) => v.is_empty(),
-    };
-    if empty {
+    if value.is_empty_collection() {
         return Err(CmdError::Static("ERR Bad data format"));
     }
     let now = txn.now();
@@ -132,7 +128,7 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         (true, _, Some(f)) => lru = (lru & !255) | f as u32,
         _ => {}
     }
-    let e = generic::from_value(k.bytes, k.slot, lru, &value, &limits);
+    let e = generic::from_value_ref(k.bytes, k.slot, lru, &value, &limits);
     txn.put_entry(&k, e, at);
     ctx.out.ok();
     Ok(())

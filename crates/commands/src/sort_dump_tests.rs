@@ -77,6 +77,91 @@ fn dump_restore_roundtrips_every_type_and_encoding() {
     }
 }
 
+/// The compact-blob payload (tags 0x11–0x14, what snapshots write) of a key, built from
+/// its DUMP: RESTORE reads it as DUMP's own.
+fn compact_payload(t: &TestCtx, key: &str) -> Option<Vec<u8>> {
+    use storage::types::generic;
+    let v = storage::dump::decode(&dump(t, key)).unwrap();
+    let e = generic::from_value(b"x", 0, 0, &v, &t.srv.settings.limits());
+    let tag = generic::body_tag(&e, true);
+    let mut body = Vec::new();
+    generic::write_body(&e, tag, &mut body);
+    tag.is_compact().then(|| storage::dump::payload(tag, &body))
+}
+
+#[test]
+fn dump_writes_elements_and_restore_reads_compact_blobs() {
+    let t = TestCtx::new();
+    t.run(&["RPUSH", "l", "a", "b", "a"]);
+    t.run(&["SADD", "s", "x", "1", "y"]);
+    t.run(&["SADD", "i", "3", "1", "2"]);
+    t.run(&["ZADD", "z", "1", "a", "2.5", "b", "-inf", "c"]);
+    t.run(&["HSET", "h", "f", "v", "g", "w"]);
+    for (k, read) in [
+        ("l", vec!["LRANGE", "l", "0", "-1"]),
+        ("s", vec!["SMEMBERS", "s"]),
+        ("i", vec!["SMEMBERS", "i"]),
+        ("z", vec!["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+        ("h", vec!["HGETALL", "h"]),
+    ] {
+        // DUMP keeps the element-by-element tags every rcache's RESTORE reads.
+        let p = dump(&t, k);
+        assert!(p[0] <= 4, "{k}: tag {:#x}", p[0]);
+        let c = compact_payload(&t, k).expect("a small collection is compact");
+        assert!((0x11..=0x14).contains(&c[0]), "{k}");
+        assert_eq!(restore(&t, "copy", "0", &c, &["REPLACE"]), "+OK\r\n", "{k}");
+        let mut copy = read.clone();
+        copy[1] = "copy";
+        assert_eq!(t.run(&copy), t.run(&read), "{k}");
+        assert_eq!(
+            t.run(&["OBJECT", "ENCODING", "copy"]),
+            t.run(&["OBJECT", "ENCODING", k]),
+            "{k}"
+        );
+        // A compact blob past the current limits is converted, as an element-by-element
+        // payload would be.
+        t.run(&["CONFIG", "SET", "hash-max-listpack-entries", "1"]);
+        t.run(&["CONFIG", "SET", "set-max-listpack-entries", "1"]);
+        t.run(&["CONFIG", "SET", "set-max-intset-entries", "1"]);
+        t.run(&["CONFIG", "SET", "zset-max-listpack-entries", "1"]);
+        t.run(&["CONFIG", "SET", "list-max-listpack-size", "1"]);
+        assert_eq!(restore(&t, "copy", "0", &c, &["REPLACE"]), "+OK\r\n", "{k}");
+        assert_eq!(t.run(&copy), t.run(&read), "{k}");
+        let enc = t.run(&["OBJECT", "ENCODING", "copy"]);
+        assert!(
+            ["quicklist", "hashtable", "skiplist"]
+                .iter()
+                .any(|x| enc.contains(x)),
+            "{k}: {enc}"
+        );
+        t.run(&["CONFIG", "SET", "hash-max-listpack-entries", "128"]);
+        t.run(&["CONFIG", "SET", "set-max-listpack-entries", "128"]);
+        t.run(&["CONFIG", "SET", "set-max-intset-entries", "512"]);
+        t.run(&["CONFIG", "SET", "zset-max-listpack-entries", "128"]);
+        t.run(&["CONFIG", "SET", "list-max-listpack-size", "-2"]);
+    }
+    // A compact blob whose checksum is right but whose contents break the type's rules.
+    let dup = storage::types::compact::build([&b"a"[..], b"b", b"a"]);
+    for tag in [
+        storage::dump::Tag::SetCompact,
+        storage::dump::Tag::HashCompact,
+        storage::dump::Tag::ZSetCompact,
+    ] {
+        let p = storage::dump::payload(tag, &dup);
+        assert_eq!(
+            restore(&t, "bad", "0", &p, &[]),
+            "-ERR Bad data format\r\n",
+            "{tag:?}"
+        );
+    }
+    let p = storage::dump::payload(storage::dump::Tag::ListCompact, &dup[..dup.len() - 1]);
+    assert_eq!(restore(&t, "bad", "0", &p, &[]), "-ERR Bad data format\r\n");
+    // An empty collection cannot exist.
+    let p = storage::dump::payload(storage::dump::Tag::ListCompact, &[0, 0, 0, 0]);
+    assert_eq!(restore(&t, "bad", "0", &p, &[]), "-ERR Bad data format\r\n");
+    assert_eq!(t.run(&["EXISTS", "bad"]), ":0\r\n");
+}
+
 #[test]
 fn restore_options_and_errors() {
     let t = TestCtx::new();

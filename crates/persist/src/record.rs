@@ -1,10 +1,10 @@
 //! `Record`: one key as a loader yields it, in the encoding-independent form DUMP/RESTORE
-//! uses (`storage::dump::Value`), with its expiry as an absolute time; and `insert`, the one
-//! way a loaded key enters the keyspace.
+//! uses (`storage::dump::Value`), with its expiry as an absolute time; and `insert` /
+//! `Loader`, the one way a loaded key enters the keyspace.
 
 use storage::dump::{Value, ValueRef};
 use storage::types::generic;
-use storage::{Keyspace, Limits, McMeta};
+use storage::{Keyspace, Limits, McMeta, Txn};
 
 /// One key read from a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,19 +69,55 @@ pub fn insert(ks: &Keyspace, limits: &Limits, r: &Record) -> Result<(), InsertEr
 
 /// `insert` for a borrowed record.
 pub fn insert_ref(ks: &Keyspace, limits: &Limits, r: &RecordRef<'_>) -> Result<(), InsertError> {
-    let db = r.db as usize;
-    if db >= ks.databases() {
-        return Err(InsertError::NoSuchDb(r.db));
-    }
-    let k = ks.key(r.key);
-    let mut txn = ks.txn1(db, &k);
-    let lru = txn.initial_lru();
-    let e = match (&r.value, r.mc) {
-        (ValueRef::String(s), Some(meta)) => {
-            storage::Entry::new_string_meta(r.key, s, meta, k.slot, lru)
+    Loader::new(ks, limits).insert(r)
+}
+
+/// Inserts a run of records, keeping the last record's shard locked while the next ones
+/// fall in the same shard and database: a snapshot block holds one shard's keys, so a block
+/// costs one lock, one clock read and one update of the shared memory counter instead of
+/// one per key. Dropping it releases the lock; loaders drop it after each block, so no other
+/// thread waits on a shard for longer than a block takes.
+pub struct Loader<'k> {
+    ks: &'k Keyspace,
+    limits: &'k Limits,
+    /// The open transaction: its database and shard.
+    held: Option<(usize, usize, Txn<'k>)>,
+}
+
+impl<'k> Loader<'k> {
+    pub fn new(ks: &'k Keyspace, limits: &'k Limits) -> Self {
+        Loader {
+            ks,
+            limits,
+            held: None,
         }
-        (v, _) => generic::from_value_ref(r.key, k.slot, lru, v, limits),
-    };
-    txn.put_entry(&k, e, r.expire_at_ms.unwrap_or(0));
-    Ok(())
+    }
+
+    /// Put `r` into the keyspace, replacing any key of the same name, in the encoding the
+    /// limits choose. The caller drops records already expired.
+    pub fn insert(&mut self, r: &RecordRef<'_>) -> Result<(), InsertError> {
+        let db = r.db as usize;
+        if db >= self.ks.databases() {
+            return Err(InsertError::NoSuchDb(r.db));
+        }
+        let k = self.ks.key(r.key);
+        let txn = match &mut self.held {
+            Some((d, s, txn)) if *d == db && *s == k.shard() => txn,
+            held => {
+                // Release the old lock before taking the next: a loader holds one shard
+                // lock at a time, so loader threads cannot deadlock on each other.
+                *held = None;
+                &mut held.insert((db, k.shard(), self.ks.txn1(db, &k))).2
+            }
+        };
+        let lru = txn.initial_lru();
+        let e = match (&r.value, r.mc) {
+            (ValueRef::String(s), Some(meta)) => {
+                storage::Entry::new_string_meta(r.key, s, meta, k.slot, lru)
+            }
+            (v, _) => generic::from_value_ref(r.key, k.slot, lru, v, self.limits),
+        };
+        txn.put_entry(&k, e, r.expire_at_ms.unwrap_or(0));
+        Ok(())
+    }
 }

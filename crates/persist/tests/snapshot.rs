@@ -1,8 +1,12 @@
 //! The snapshot file, end to end through a real keyspace: `load(save(x)) == x` over random
-//! datasets of every type, encoding, TTL and database; the point-in-time guarantee (writes
-//! made after the instant are not in the file, whichever of client or worker saves the
-//! table first); and bad files (truncated at every offset, every byte flipped) refused with
-//! an offset, never a panic and never a silent partial result.
+//! datasets of every type, encoding, TTL and database (compact collections written as their
+//! blobs and loaded back compact, or converted when the settings were lowered; large ones
+//! element by element); version-1 files (element-by-element records only, the encoder
+//! before compact blobs) still load; the point-in-time guarantee (writes made after the
+//! instant are not in the file, whichever of client or worker saves the table first); and
+//! bad files (truncated at every offset, every byte flipped, compact blobs that are cut
+//! short or break their type's rules behind good checksums) refused with an offset, never a
+//! panic and never a silent partial result.
 
 use persist::snapshot::{self, format};
 use persist::Record;
@@ -36,6 +40,76 @@ fn dump(ks: &Keyspace) -> Dump {
         });
     }
     out
+}
+
+/// Every live key's OBJECT ENCODING.
+fn encodings(ks: &Keyspace) -> BTreeMap<(usize, Vec<u8>), &'static str> {
+    let mut out = BTreeMap::new();
+    for db in 0..ks.databases() {
+        ks.for_each(db, |e| {
+            out.insert((db, e.key().to_vec()), storage::types::encoding_name(e));
+        });
+    }
+    out
+}
+
+/// Limits under which every collection of the strategies below is large (but a list of one
+/// element: `list-max-listpack-size` counts from 1).
+fn tiny_limits() -> Limits {
+    Limits {
+        hash_entries: 0,
+        hash_value: 0,
+        set_intset_entries: 0,
+        set_entries: 0,
+        set_value: 0,
+        zset_entries: 0,
+        zset_value: 0,
+        list_size: 1,
+    }
+}
+
+/// Limits under which every collection of the strategies below would be built compact.
+fn roomy_limits() -> Limits {
+    Limits {
+        hash_entries: 1000,
+        hash_value: 1000,
+        set_intset_entries: 1000,
+        set_entries: 1000,
+        set_value: 1000,
+        zset_entries: 1000,
+        zset_value: 1000,
+        list_size: -5,
+    }
+}
+
+/// A complete file around raw record bytes (one block, checksums right), with the header
+/// saying `version`: what the writer would frame, for records written by hand.
+fn file_of(version: u16, blocks: &[(Vec<u8>, u32)]) -> Vec<u8> {
+    let mut file = format::encode_header(&format::Header {
+        version,
+        created_ms: NOW,
+        databases: 16,
+    })
+    .to_vec();
+    let mut records = 0u64;
+    for (raw, n) in blocks {
+        format::encode_block(raw, *n, &mut file);
+        records += u64::from(*n);
+    }
+    let crc = format::CRC64.checksum(&file);
+    file.extend_from_slice(&format::encode_end(records, blocks.len() as u64, crc));
+    file
+}
+
+/// One record with the value tag and body given, as `format::encode_entry` lays it out.
+fn raw_record(key: &[u8], tag: u8, body: &[u8], out: &mut Vec<u8>) {
+    format::put_varint(out, 0);
+    out.push(tag);
+    out.push(0);
+    format::put_varint(out, key.len() as u64);
+    out.extend_from_slice(key);
+    format::put_varint(out, body.len() as u64);
+    out.extend_from_slice(body);
 }
 
 fn tmpdir() -> std::path::PathBuf {
@@ -119,11 +193,122 @@ proptest! {
         let b = keyspace();
         let sum = snapshot::load(&path, &b, &Limits::default(), NOW, 2).unwrap();
         prop_assert_eq!(sum.records, st.keys);
+        prop_assert_eq!(sum.version, format::VERSION);
         prop_assert_eq!(dump(&a), dump(&b));
+        // Under the same settings every key keeps its encoding: compact blobs come back as
+        // they were, large collections are rebuilt large.
+        prop_assert_eq!(encodings(&a), encodings(&b));
+        // Settings lowered since the save: every compact blob is converted at load.
+        let c = keyspace();
+        snapshot::load(&path, &c, &tiny_limits(), NOW, 2).unwrap();
+        prop_assert_eq!(dump(&a), dump(&c));
+        let values = dump(&c);
+        for (k, enc) in encodings(&c) {
+            // A list of one element is within any `list-max-listpack-size`.
+            let single = matches!(&values[&k].0, Value::List(l) if l.len() == 1);
+            prop_assert!(
+                ["raw", "quicklist", "hashtable", "skiplist"].contains(&enc) || single,
+                "{:?} loaded as {}", k, enc
+            );
+        }
+        // Settings raised: the data is the same whatever the encodings.
+        let d = keyspace();
+        snapshot::load(&path, &d, &roomy_limits(), NOW, 1).unwrap();
+        prop_assert_eq!(dump(&a), dump(&d));
         // The inspector agrees with what was written.
         let sum = snapshot::inspect(&path, NOW).unwrap();
         let by_type: u64 = sum.per_db.iter().map(|d| d.by_type.iter().sum::<u64>()).sum();
         prop_assert_eq!(by_type, st.keys);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A version-1 file, written as the encoder before compact blobs did (every value
+    /// element by element: `format::encode_record`), loads into the same dataset, in the
+    /// encodings the settings choose. The writer's element-by-element path still writes
+    /// exactly those bytes for large collections.
+    #[test]
+    fn version_1_files_still_load(records in proptest::collection::vec(record_strategy(), 0..40)) {
+        let a = keyspace();
+        fill(&a, &records);
+        // Records in the keyspace's form (later duplicates of a key replaced earlier ones).
+        let mut raw = Vec::new();
+        let mut n = 0u32;
+        for db in 0..a.databases() {
+            a.for_each(db, |e| {
+                let r = Record {
+                    db: db as u32,
+                    key: e.key().to_vec(),
+                    value: generic::to_value(e),
+                    expire_at_ms: (e.expire_at() != 0).then(|| e.expire_at()),
+                    mc: (e.enc() == storage::Enc::Meta).then(|| e.mc_meta()),
+                };
+                let start = raw.len();
+                format::encode_record(&r, &mut raw);
+                if e.enc() != storage::Enc::Compact {
+                    let mut now = Vec::new();
+                    format::encode_entry(db, e, &mut now);
+                    assert_eq!(now, raw[start..], "{:?}", r.key);
+                }
+                n += 1;
+            });
+        }
+        let file = file_of(1, &[(raw, n)]);
+        let dir = tmpdir();
+        let path = dir.join("dump.rcsnap");
+        std::fs::write(&path, &file).unwrap();
+        let b = keyspace();
+        let sum = snapshot::load(&path, &b, &Limits::default(), NOW, 2).unwrap();
+        prop_assert_eq!(sum.version, 1);
+        prop_assert_eq!(dump(&a), dump(&b));
+        prop_assert_eq!(encodings(&a), encodings(&b));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A compact blob that is cut short, miscounted, or repeats a member or field (for a
+    /// list, a repeat is fine) is refused by name behind good checksums, never loaded.
+    #[test]
+    fn corrupt_compact_blobs_are_refused(
+        value in value_strategy(),
+        cut in any::<prop::sample::Index>(),
+        how in 0u8..4,
+    ) {
+        let ks = keyspace();
+        let e = generic::from_value(b"k", 0, 0, &value, &Limits::default());
+        let tag = generic::body_tag(&e, true);
+        prop_assume!(tag.is_compact());
+        let blob = e.value().to_vec();
+        let count = u32::from_le_bytes(blob[..4].try_into().unwrap());
+        let mut bad = blob.clone();
+        match how {
+            0 => bad.truncate(cut.index(blob.len())),
+            1 => bad[..4].copy_from_slice(&(count + 1).to_le_bytes()),
+            2 => bad[..4].copy_from_slice(&(count - 1).to_le_bytes()),
+            _ => {
+                // Repeat the first element (a hash's or sorted set's first pair).
+                let per = if matches!(tag, storage::dump::Tag::HashCompact
+                    | storage::dump::Tag::ZSetCompact) { 2 } else { 1 };
+                let elems: Vec<_> = storage::types::compact::iter(&blob).collect();
+                bad.extend_from_slice(&blob[elems[0].start..elems[per - 1].end]);
+                bad[..4].copy_from_slice(&(count + per as u32).to_le_bytes());
+            }
+        }
+        let mut raw = Vec::new();
+        raw_record(b"good", 0, &[2, b'o', b'k'], &mut raw);
+        raw_record(b"bad", tag as u8, &bad, &mut raw);
+        let file = file_of(format::VERSION, &[(raw, 2)]);
+        let r = snapshot::reader::read(&file[..], NOW, |_| {});
+        if how == 3 && tag == storage::dump::Tag::ListCompact {
+            prop_assert!(r.is_ok(), "a list may repeat an element");
+            return Ok(());
+        }
+        let err = r.expect_err("a corrupt compact blob must be refused");
+        prop_assert!(err.expected.contains("well-formed value for key \"bad\""), "{}", err);
+        // The loader refuses it too (and says where).
+        let dir = tmpdir();
+        let path = dir.join("dump.rcsnap");
+        std::fs::write(&path, &file).unwrap();
+        let err = snapshot::load(&path, &ks, &Limits::default(), NOW, 2).unwrap_err();
+        prop_assert_eq!(err.offset, format::HEADER_LEN as u64);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -3,25 +3,103 @@
 //! that only move payloads between DUMP and RESTORE work unchanged:
 //!
 //! ```text
-//! type: u8 | body | version: u16 LE | crc64: u64 LE (CRC-64/Redis over everything before it)
+//! tag: u8 | body | version: u16 LE | crc64: u64 LE (CRC-64/Redis over everything before it)
 //!
-//! body by type (lengths and counts are LEB128 varints):
-//!   0 string  len bytes
-//!   1 list    count (len bytes)*
-//!   2 set     count (len bytes)*
-//!   3 zset    count (len bytes score: f64 LE)*
-//!   4 hash    count (len field len value)*
+//! body by tag (lengths and counts are LEB128 varints):
+//!   0x00 string       len bytes
+//!   0x01 list         count (len bytes)*
+//!   0x02 set          count (len bytes)*
+//!   0x03 zset         count (len bytes score: f64 LE)*
+//!   0x04 hash         count (len field len value)*
+//!   0x11 list, 0x12 set, 0x13 zset, 0x14 hash: the compact blob (`types::compact`) as a
+//!        small collection's entry holds it; read back with one copy after `types::checked`
 //! ```
-//! The type numbers are `ObjType`'s; the version is `VERSION` (a Redis payload, whose version
-//! is an RDB version ≤ 11, is rejected by the version check, as Redis rejects newer ones).
-//! Decoding checks every length against the bytes left before allocating, so a hostile
-//! payload can neither panic nor make us allocate more than its own size. Snapshots can reuse
-//! `Value` and the body codec.
+//! Tags 0–4 are `ObjType`'s numbers. The compact tags are what snapshots write for small
+//! collections (loading then skips rebuilding them element by element); DUMP writes tags 0–4
+//! only, so its payloads stay readable by every rcache's RESTORE, and RESTORE reads all nine.
+//! The version is `VERSION` (a Redis payload, whose version is an RDB version ≤ 11, is
+//! rejected by the version check, as Redis rejects newer ones). Decoding checks every length
+//! against the bytes left before allocating, so a hostile payload can neither panic nor make
+//! us allocate more than its own size. Snapshots reuse `Value`, `Tag` and the body codec.
 
 use crate::entry::ObjType;
+use crate::types::checked::{self, CompactRef};
 
 /// Payload format version. Never reuse a number for a different layout.
 pub const VERSION: u16 = 0x7201;
+
+/// The byte before a body (in a DUMP payload, and a snapshot record's type byte): the
+/// value's type and how its body is laid out. Explicit and never reused; a reader refuses a
+/// tag it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Tag {
+    /// Element by element (the `ObjType` numbers).
+    String = 0x00,
+    List = 0x01,
+    Set = 0x02,
+    ZSet = 0x03,
+    Hash = 0x04,
+    /// A small collection's compact blob, as its entry holds it.
+    ListCompact = 0x11,
+    SetCompact = 0x12,
+    ZSetCompact = 0x13,
+    HashCompact = 0x14,
+}
+
+impl Tag {
+    pub fn from_u8(b: u8) -> Option<Tag> {
+        Some(match b {
+            0x00 => Tag::String,
+            0x01 => Tag::List,
+            0x02 => Tag::Set,
+            0x03 => Tag::ZSet,
+            0x04 => Tag::Hash,
+            0x11 => Tag::ListCompact,
+            0x12 => Tag::SetCompact,
+            0x13 => Tag::ZSetCompact,
+            0x14 => Tag::HashCompact,
+            _ => return None,
+        })
+    }
+
+    /// The type of value the tag introduces.
+    pub fn obj_type(self) -> ObjType {
+        match self {
+            Tag::String => ObjType::String,
+            Tag::List | Tag::ListCompact => ObjType::List,
+            Tag::Set | Tag::SetCompact => ObjType::Set,
+            Tag::ZSet | Tag::ZSetCompact => ObjType::ZSet,
+            Tag::Hash | Tag::HashCompact => ObjType::Hash,
+        }
+    }
+
+    /// The element-by-element tag of a type.
+    pub fn elements(ty: ObjType) -> Tag {
+        match ty {
+            ObjType::String => Tag::String,
+            ObjType::List => Tag::List,
+            ObjType::Set => Tag::Set,
+            ObjType::ZSet => Tag::ZSet,
+            ObjType::Hash => Tag::Hash,
+        }
+    }
+
+    /// The compact-blob tag of a collection type (`None` for a string).
+    pub fn compact(ty: ObjType) -> Option<Tag> {
+        Some(match ty {
+            ObjType::String => return None,
+            ObjType::List => Tag::ListCompact,
+            ObjType::Set => Tag::SetCompact,
+            ObjType::ZSet => Tag::ZSetCompact,
+            ObjType::Hash => Tag::HashCompact,
+        })
+    }
+
+    pub fn is_compact(self) -> bool {
+        self as u8 >= 0x11
+    }
+}
 
 const CRC: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
@@ -72,8 +150,8 @@ impl Value {
 }
 
 /// A value borrowed from the bytes it was decoded from (`decode_body_ref`): one `Vec` of
-/// slices per collection instead of one allocation per element, for loaders that build
-/// entries straight away.
+/// slices per collection instead of one allocation per element, or a checked compact blob
+/// that an entry takes as it is, for loaders that build entries straight away.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ValueRef<'a> {
     String(&'a [u8]),
@@ -81,6 +159,8 @@ pub enum ValueRef<'a> {
     Set(Vec<&'a [u8]>),
     ZSet(Vec<(&'a [u8], f64)>),
     Hash(Vec<(&'a [u8], &'a [u8])>),
+    /// A collection in its compact encoding (tags 0x11–0x14), already checked.
+    Compact(CompactRef<'a>),
 }
 
 impl ValueRef<'_> {
@@ -94,6 +174,7 @@ impl ValueRef<'_> {
             ValueRef::Hash(x) => {
                 Value::Hash(x.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
             }
+            ValueRef::Compact(c) => c.to_value(),
         }
     }
 
@@ -104,6 +185,18 @@ impl ValueRef<'_> {
             ValueRef::Set(_) => ObjType::Set,
             ValueRef::ZSet(_) => ObjType::ZSet,
             ValueRef::Hash(_) => ObjType::Hash,
+            ValueRef::Compact(c) => c.obj_type(),
+        }
+    }
+
+    /// A collection with no elements (which cannot exist: Redis deletes emptied keys).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            ValueRef::String(_) => false,
+            ValueRef::List(v) | ValueRef::Set(v) => v.is_empty(),
+            ValueRef::ZSet(v) => v.is_empty(),
+            ValueRef::Hash(v) => v.is_empty(),
+            ValueRef::Compact(c) => c.elements() == 0,
         }
     }
 }
@@ -137,7 +230,7 @@ pub enum DumpError {
     BadFormat,
 }
 
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
+pub(crate) fn put_len(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
@@ -145,12 +238,13 @@ fn put_len(out: &mut Vec<u8>, mut n: usize) {
     out.push(n as u8);
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+pub(crate) fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_len(out, b.len());
     out.extend_from_slice(b);
 }
 
-/// Encode a value's body (no type, version or checksum).
+/// Encode a value's body, element by element (no tag, version or checksum); its tag is
+/// `v.obj_type()`'s number.
 pub fn encode_body(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::String(s) => put_bytes(out, s),
@@ -177,14 +271,11 @@ pub fn encode_body(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
-/// The full DUMP payload of a value.
+/// The full DUMP payload of a value (element by element: tags 0–4).
 pub fn encode(v: &Value) -> Vec<u8> {
-    let mut out = vec![v.obj_type() as u8];
-    encode_body(v, &mut out);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    let crc = CRC.checksum(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    let mut body = Vec::new();
+    encode_body(v, &mut body);
+    payload(Tag::elements(v.obj_type()), &body)
 }
 
 struct Reader<'a> {
@@ -192,15 +283,21 @@ struct Reader<'a> {
     pos: usize,
 }
 
+/// Why a body does not decode, in the words "expected …" completes.
+type Why = &'static str;
+
 impl<'a> Reader<'a> {
-    fn len(&mut self) -> Result<usize, DumpError> {
+    fn len(&mut self) -> Result<usize, Why> {
         let mut n: u64 = 0;
         let mut shift = 0;
         loop {
-            let byte = *self.b.get(self.pos).ok_or(DumpError::BadFormat)?;
+            let byte = *self
+                .b
+                .get(self.pos)
+                .ok_or("a length or count, found the end of the body")?;
             self.pos += 1;
             if shift > 56 {
-                return Err(DumpError::BadFormat);
+                return Err("a length or count of at most 9 varint bytes");
             }
             n |= ((byte & 0x7f) as u64) << shift;
             if byte & 0x80 == 0 {
@@ -208,47 +305,57 @@ impl<'a> Reader<'a> {
             }
             shift += 7;
         }
-        usize::try_from(n).map_err(|_| DumpError::BadFormat)
+        usize::try_from(n).map_err(|_| "a length that fits in memory")
     }
     fn left(&self) -> usize {
         self.b.len() - self.pos
     }
-    fn bytes(&mut self) -> Result<&'a [u8], DumpError> {
+    fn bytes(&mut self) -> Result<&'a [u8], Why> {
         let n = self.len()?;
         if n > self.left() {
-            return Err(DumpError::BadFormat);
+            return Err("an element whose bytes fit in the body");
         }
         let v = &self.b[self.pos..self.pos + n];
         self.pos += n;
         Ok(v)
     }
-    fn f64(&mut self) -> Result<f64, DumpError> {
+    fn f64(&mut self) -> Result<f64, Why> {
         if self.left() < 8 {
-            return Err(DumpError::BadFormat);
+            return Err("an 8-byte score, found the end of the body");
         }
         let v = f64::from_le_bytes(self.b[self.pos..self.pos + 8].try_into().unwrap());
         self.pos += 8;
         Ok(v)
     }
     /// A count, bounded by what the bytes left could hold (each item ≥ `min_item` bytes).
-    fn count(&mut self, min_item: usize) -> Result<usize, DumpError> {
+    fn count(&mut self, min_item: usize) -> Result<usize, Why> {
         let n = self.len()?;
         if n > self.left() / min_item {
-            return Err(DumpError::BadFormat);
+            return Err("an element count the body's bytes can hold");
         }
         Ok(n)
     }
 }
 
-/// Decode a body of type `ty`; the whole slice must be consumed.
-pub fn decode_body(ty: u8, body: &[u8]) -> Result<Value, DumpError> {
-    decode_body_ref(ty, body).map(|v| v.to_owned())
+/// Decode a body of tag `tag`; the whole slice must be consumed.
+pub fn decode_body(tag: u8, body: &[u8]) -> Result<Value, DumpError> {
+    decode_body_ref(tag, body).map(|v| v.to_owned())
 }
 
 /// `decode_body`, borrowing from `body` (`ValueRef`).
-pub fn decode_body_ref(ty: u8, body: &[u8]) -> Result<ValueRef<'_>, DumpError> {
+pub fn decode_body_ref(tag: u8, body: &[u8]) -> Result<ValueRef<'_>, DumpError> {
+    decode_body_why(tag, body).map_err(|_| DumpError::BadFormat)
+}
+
+/// `decode_body_ref`, saying what was expected where it fails (the snapshot reader's
+/// errors).
+pub fn decode_body_why(tag: u8, body: &[u8]) -> Result<ValueRef<'_>, Why> {
+    let tag = Tag::from_u8(tag).ok_or("a known value tag")?;
+    if tag.is_compact() {
+        return checked::check(tag.obj_type(), body).map(ValueRef::Compact);
+    }
     let mut r = Reader { b: body, pos: 0 };
-    let v = match ObjType::from_u8(ty).ok_or(DumpError::BadFormat)? {
+    let v = match tag.obj_type() {
         ObjType::String => ValueRef::String(r.bytes()?),
         t @ (ObjType::List | ObjType::Set) => {
             let n = r.count(1)?;
@@ -269,7 +376,7 @@ pub fn decode_body_ref(ty: u8, body: &[u8]) -> Result<ValueRef<'_>, DumpError> {
                 let m = r.bytes()?;
                 let s = r.f64()?;
                 if s.is_nan() {
-                    return Err(DumpError::BadFormat);
+                    return Err("a score that is a number (not NaN)");
                 }
                 items.push((m, s));
             }
@@ -287,7 +394,7 @@ pub fn decode_body_ref(ty: u8, body: &[u8]) -> Result<ValueRef<'_>, DumpError> {
         }
     };
     if r.left() != 0 {
-        return Err(DumpError::BadFormat);
+        return Err("the end of the body after its last element");
     }
     Ok(v)
 }
@@ -307,8 +414,25 @@ pub fn verify(p: &[u8]) -> Result<(), DumpError> {
 
 /// Decode a DUMP payload.
 pub fn decode(p: &[u8]) -> Result<Value, DumpError> {
+    decode_ref(p).map(|v| v.to_owned())
+}
+
+/// Decode a DUMP payload, borrowing from it (RESTORE: a compact body becomes the entry's
+/// value with one copy).
+pub fn decode_ref(p: &[u8]) -> Result<ValueRef<'_>, DumpError> {
     verify(p)?;
-    decode_body(p[0], &p[1..p.len() - 10])
+    decode_body_ref(p[0], &p[1..p.len() - 10])
+}
+
+/// A DUMP payload around a body already encoded with `tag` (tests, tools).
+pub fn payload(tag: Tag, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 11);
+    out.push(tag as u8);
+    out.extend_from_slice(body);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    let crc = CRC.checksum(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
 }
 
 #[cfg(test)]
@@ -351,10 +475,97 @@ mod tests {
         }
 
         #[test]
-        fn garbage_never_panics(p in proptest::collection::vec(any::<u8>(), 0..64), ty in 0u8..6) {
+        fn garbage_never_panics(
+            p in proptest::collection::vec(any::<u8>(), 0..64),
+            ty in prop::sample::select(vec![0u8, 1, 2, 3, 4, 5, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15]),
+        ) {
             let _ = decode(&p);
-            let _ = decode_body(ty, &p);
+            if let Ok(v) = decode_body_ref(ty, &p) {
+                // Whatever decodes can be built into an entry and read back unchanged.
+                let lim = crate::Limits::default();
+                let e = crate::types::generic::from_value_ref(b"k", 0, 0, &v, &lim);
+                if matches!(v, ValueRef::Compact(_)) {
+                    prop_assert_eq!(
+                        crate::types::generic::to_value(&e).canonical(),
+                        v.to_owned().canonical()
+                    );
+                }
+            }
         }
+
+        /// A small collection's compact blob, as its entry holds it, is a payload RESTORE
+        /// reads back to the same value (tags 0x11–0x14); any flipped bit is refused.
+        #[test]
+        fn compact_payloads_round_trip(v in value(), at in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let lim = crate::Limits::default();
+            let e = crate::types::generic::from_value(b"k", 0, 0, &v, &lim);
+            let tag = crate::types::generic::body_tag(&e, true);
+            let mut body = Vec::new();
+            crate::types::generic::write_body(&e, tag, &mut body);
+            let p = payload(tag, &body);
+            let want = crate::types::generic::to_value(&e);
+            prop_assert_eq!(decode(&p).unwrap(), want.clone());
+            prop_assert_eq!(tag.is_compact(), e.enc() == crate::Enc::Compact);
+            // The element-by-element body of the same entry decodes to the same value.
+            let elements = Tag::elements(e.obj_type());
+            let mut body = Vec::new();
+            crate::types::generic::write_body(&e, elements, &mut body);
+            prop_assert_eq!(decode(&payload(elements, &body)).unwrap(), want);
+            let mut bad = p.clone();
+            let i = at.index(bad.len());
+            bad[i] ^= 1 << bit;
+            prop_assert!(decode(&bad).is_err());
+        }
+
+        /// A compact body cut short anywhere is refused, checksum or not.
+        #[test]
+        fn truncated_compact_bodies_are_refused(v in value(), at in any::<prop::sample::Index>()) {
+            let lim = crate::Limits::default();
+            let e = crate::types::generic::from_value(b"k", 0, 0, &v, &lim);
+            let tag = crate::types::generic::body_tag(&e, true);
+            prop_assume!(tag.is_compact());
+            let body = e.value();
+            let cut = at.index(body.len());
+            prop_assert_eq!(
+                decode(&payload(tag, &body[..cut])),
+                Err(DumpError::BadFormat)
+            );
+        }
+    }
+
+    #[test]
+    fn compact_payload_with_a_good_checksum_but_a_bad_blob_is_bad_format() {
+        let blob = crate::types::compact::build([&b"a"[..], b"b", b"a"]);
+        let p = payload(Tag::SetCompact, &blob);
+        assert!(verify(&p).is_ok());
+        assert_eq!(decode(&p), Err(DumpError::BadFormat));
+        assert_eq!(
+            decode_body_why(Tag::SetCompact as u8, &blob),
+            Err("set members that are distinct (a member repeats)")
+        );
+        // As a list the same blob is fine.
+        assert_eq!(
+            decode(&payload(Tag::ListCompact, &blob)).unwrap(),
+            Value::List(vec![b"a".to_vec(), b"b".to_vec(), b"a".to_vec()])
+        );
+        assert!(decode(&payload(Tag::ListCompact, &blob[..blob.len() - 1])).is_err());
+    }
+
+    #[test]
+    fn tags_are_explicit() {
+        for b in 0..=255u8 {
+            if let Some(t) = Tag::from_u8(b) {
+                assert_eq!(t as u8, b);
+                assert_eq!(t.is_compact(), b >= 0x11);
+                if !t.is_compact() {
+                    assert_eq!(t as u8, t.obj_type() as u8);
+                    assert_eq!(Tag::elements(t.obj_type()), t);
+                } else {
+                    assert_eq!(Tag::compact(t.obj_type()), Some(t));
+                }
+            }
+        }
+        assert_eq!(Tag::compact(ObjType::String), None);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The snapshot file format, version 1: constants, the header, block framing and the
+//! The snapshot file format, version 2: constants, the header, block framing and the
 //! record codec. Pure functions over bytes; the writer and reader add the I/O.
 //!
 //! ```text
@@ -8,21 +8,27 @@
 //! block   = tag 0x01 | codec u8 (0 raw, 1 lz4) | raw_len u32 | stored_len u32
 //!           | records u32 | crc32c(stored bytes) u32 | stored bytes             (18 + n)
 //! end     = tag 0xFF | records u64 | blocks u64 | crc64(every byte before this end's tag)
-//! record  = db varint | type u8 | flags u8 | [expire_at_ms u64] | [mc flags u32 cas u64
+//! record  = db varint | value tag u8 | flags u8 | [expire_at_ms u64] | [mc flags u32 cas u64
 //!           bits u32] | key (varint len, bytes) | body (varint len, DUMP body bytes)
 //! ```
-//! Integers are little-endian; varints are LEB128. `type` is `ObjType`'s number (the DUMP
-//! payload's), and `body` is exactly the DUMP payload's body (`storage::dump`), so the
-//! snapshot, DUMP/RESTORE and (later) slot migration share one entry serialisation. Values
-//! on disk are explicit and never reused: a new layout takes a new version, tag, codec or
-//! flag bit. Readers refuse what they do not know.
+//! Integers are little-endian; varints are LEB128. The value tag and `body` are exactly a
+//! DUMP payload's (`storage::dump::Tag`: 0–4 element by element, 0x11–0x14 a small
+//! collection's compact blob as its entry holds it), so the snapshot, DUMP/RESTORE and
+//! (later) slot migration share one entry serialisation. Version 2 added the compact tags;
+//! a version-1 file (which has none) reads as before. Values on disk are explicit and never
+//! reused: a new layout takes a new version, tag, codec or flag bit. Readers refuse what
+//! they do not know.
 
 use crate::record::{Record, RecordRef};
-use storage::dump::{self, ValueRef};
+use storage::dump::{self, Tag, ValueRef};
+use storage::types::generic;
 use storage::McMeta;
 
 pub const MAGIC: &[u8; 8] = b"RCSNAP\r\n";
-pub const VERSION: u16 = 1;
+/// The version written. 2: value tags 0x11–0x14 (compact blobs).
+pub const VERSION: u16 = 2;
+/// The oldest version read. 1: value tags 0–4 only.
+pub const MIN_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 28;
 
 /// Block tags.
@@ -50,6 +56,8 @@ pub const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 /// The file header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
+    /// `VERSION` when writing; what the file says when read.
+    pub version: u16,
     pub created_ms: u64,
     pub databases: u32,
 }
@@ -57,7 +65,7 @@ pub struct Header {
 pub fn encode_header(h: &Header) -> [u8; HEADER_LEN] {
     let mut b = [0u8; HEADER_LEN];
     b[..8].copy_from_slice(MAGIC);
-    b[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    b[8..10].copy_from_slice(&h.version.to_le_bytes());
     b[12..20].copy_from_slice(&h.created_ms.to_le_bytes());
     b[20..24].copy_from_slice(&h.databases.to_le_bytes());
     let crc = CRC32.checksum(&b[..24]);
@@ -76,9 +84,10 @@ pub fn decode_header(b: &[u8]) -> Result<Header, String> {
         return Err("the magic \"RCSNAP\\r\\n\" (not an rcache snapshot)".into());
     }
     let version = u16::from_le_bytes([b[8], b[9]]);
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(format!(
-            "format version {VERSION}, found {version} (written by another rcache version)"
+            "format version {MIN_VERSION} to {VERSION}, found {version} (written by another \
+             rcache version)"
         ));
     }
     let crc = u32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
@@ -86,6 +95,7 @@ pub fn decode_header(b: &[u8]) -> Result<Header, String> {
         return Err("a header whose checksum matches".into());
     }
     Ok(Header {
+        version,
         created_ms: u64::from_le_bytes(b[12..20].try_into().expect("8 bytes")),
         databases: u32::from_le_bytes(b[20..24].try_into().expect("4 bytes")),
     })
@@ -180,12 +190,14 @@ pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     out.push(n as u8);
 }
 
-/// Encode one entry as a record. Strings are written straight from the entry's bytes;
-/// collections through `dump::Value` (the DUMP body codec).
+/// Encode one entry as a record. Strings are written straight from the entry's bytes; a
+/// small collection as its compact blob (read back with one copy); a large one element by
+/// element, straight from the entry (`generic::write_body`).
 pub fn encode_entry(db: usize, e: &storage::Entry, out: &mut Vec<u8>) {
     put_varint(out, db as u64);
     let ty = e.obj_type();
-    out.push(ty as u8);
+    let tag = generic::body_tag(e, true);
+    out.push(tag as u8);
     let at = e.expire_at();
     let mc = (e.enc() == storage::Enc::Meta).then(|| e.mc_meta());
     let flags = if at != 0 { FLAG_TTL } else { 0 } | if mc.is_some() { FLAG_MC } else { 0 };
@@ -207,11 +219,17 @@ pub fn encode_entry(db: usize, e: &storage::Entry, out: &mut Vec<u8>) {
         put_varint(out, (inner.len() + v.len()) as u64);
         out.extend_from_slice(&inner);
         out.extend_from_slice(v);
+    } else if tag.is_compact() {
+        put_varint(out, e.value().len() as u64);
+        generic::write_body(e, tag, out);
     } else {
-        let mut body = Vec::new();
-        dump::encode_body(&storage::types::generic::to_value(e), &mut body);
-        put_varint(out, body.len() as u64);
-        out.extend_from_slice(&body);
+        // The body's length comes first but is known only once written: write the body,
+        // then move it up behind its length (one memmove, for large collections only).
+        let start = out.len();
+        generic::write_body(e, tag, out);
+        let mut len = Vec::with_capacity(10);
+        put_varint(&mut len, (out.len() - start) as u64);
+        out.splice(start..start, len);
     }
 }
 
@@ -319,9 +337,9 @@ impl<'a> RecordReader<'a> {
     pub fn next_record_ref(&mut self) -> Result<RecordRef<'a>, String> {
         let db = self.varint("a database index")?;
         let db = u32::try_from(db).map_err(|_| format!("a database index, found {db}"))?;
-        let ty = self.u8("a type byte")?;
-        if storage::ObjType::from_u8(ty).is_none() {
-            return Err(format!("a type 0–4, found {ty}"));
+        let ty = self.u8("a value tag")?;
+        if Tag::from_u8(ty).is_none() {
+            return Err(format!("a value tag (0–4 or 0x11–0x14), found {ty:#04x}"));
         }
         let flags = self.u8("a flags byte")?;
         if flags & !KNOWN_FLAGS != 0 {
@@ -347,9 +365,9 @@ impl<'a> RecordReader<'a> {
         let key = self.take(klen, "a key")?;
         let blen = self.varint("a value length")?;
         let body = self.take(blen, "a value")?;
-        let value = dump::decode_body_ref(ty, body).map_err(|_| {
+        let value = dump::decode_body_why(ty, body).map_err(|why| {
             format!(
-                "a well-formed value for key {:?}",
+                "a well-formed value for key {:?}: {why}",
                 String::from_utf8_lossy(key)
             )
         })?;

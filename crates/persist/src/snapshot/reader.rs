@@ -26,6 +26,8 @@ impl std::fmt::Display for ReadError {
 /// What a file holds, for `rcache check-snapshot` and the start-up log.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// The file's format version (`format::MIN_VERSION..=format::VERSION`).
+    pub version: u16,
     pub created_ms: u64,
     pub databases: u32,
     pub blocks: u64,
@@ -47,6 +49,7 @@ pub struct DbSummary {
 impl Summary {
     /// The figures the framing gives (header, end marker, size).
     fn set_framing(&mut self, h: &Header, records: u64, blocks: u64, bytes: u64) {
+        self.version = h.version;
         self.created_ms = h.created_ms;
         self.databases = h.databases;
         self.records = records;
@@ -301,13 +304,17 @@ pub fn load(
                             Err(_) => return Ok(sum),
                         };
                         let mut bad = None;
+                        // A block holds one shard's keys (the writer fills a chunk per
+                        // shard): one lock for the block, released before the next.
+                        let mut into = record::Loader::new(ks, limits);
                         decode_block(&b, |rec| {
                             if sum.take(&rec, now_ms) {
-                                if let Err(e) = record::insert_ref(ks, limits, &rec) {
+                                if let Err(e) = into.insert(&rec) {
                                     bad.get_or_insert(e);
                                 }
                             }
                         })?;
+                        drop(into);
                         if let Some(record::InsertError::NoSuchDb(db)) = bad {
                             return Err(ReadError {
                                 offset: b.offset,
@@ -373,9 +380,7 @@ pub fn report(path: &Path, s: &Summary) -> String {
     let _ = writeln!(
         out,
         "format version {}, written at unix ms {}, {} databases configured",
-        format::VERSION,
-        s.created_ms,
-        s.databases
+        s.version, s.created_ms, s.databases
     );
     let _ = writeln!(
         out,

@@ -201,6 +201,7 @@ pub fn start(ks: &Keyspace, dest: &Path, created_ms: u64, pace: Pace) -> std::io
     let file = File::create(&tmp)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let header = format::encode_header(&Header {
+        version: format::VERSION,
         created_ms,
         databases: ks.databases() as u32,
     });

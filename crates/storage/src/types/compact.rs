@@ -7,6 +7,11 @@
 //! `count` is the number of *elements* (so a hash's field count is count / 2). Lookups are
 //! linear scans, fine below the size thresholds (`Limits`), and every element costs its
 //! length plus one byte for lengths under 128.
+//!
+//! **This layout is on disk**: snapshots write a small collection's blob as it is (value
+//! tags 0x11–0x14, `dump::Tag`), and RESTORE reads it. Changing it (or a type's use of it,
+//! such as the sorted set's score elements) takes new tags, with the old ones still read.
+//! Blobs from outside go through `checked` first: `iter` trusts its input.
 
 /// An empty blob.
 pub const EMPTY: [u8; 4] = [0; 4];

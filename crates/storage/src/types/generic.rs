@@ -1,13 +1,14 @@
 //! Type-independent views of a value, for commands that treat every type alike: DUMP and
-//! RESTORE (`dump::Value`), SORT (its elements, hash-field lookups for BY/GET patterns).
+//! RESTORE (`dump::Value`), snapshots (`body_tag`, `write_body`: a value's DUMP body written
+//! straight from the entry), SORT (its elements, hash-field lookups for BY/GET patterns).
 //! They dispatch on the entry's type and encoding to each type's module.
 
 use super::hash::HashRef;
 use super::set::SetRef;
 use super::zset::ZRef;
 use super::{hash, list, set, zset, Limits};
-use crate::dump::{Value, ValueRef};
-use crate::entry::{Entry, ObjType};
+use crate::dump::{self, Tag, Value, ValueRef};
+use crate::entry::{Enc, Entry, ObjType};
 use foldhash::fast::RandomState;
 
 /// The value of an entry in owned, encoding-independent form.
@@ -29,6 +30,59 @@ pub fn to_value(e: &Entry) -> Value {
                 .map(|(f, v)| (f.to_vec(), v.to_vec()))
                 .collect(),
         ),
+    }
+}
+
+/// The tag `write_body` writes `e` under. With `compact`, a collection held in its compact
+/// encoding gets its compact-blob tag (snapshots: loaded back with one copy); otherwise, and
+/// always for large collections and strings, the element-by-element tag (DUMP: readable by
+/// every rcache's RESTORE).
+pub fn body_tag(e: &Entry, compact: bool) -> Tag {
+    let ty = e.obj_type();
+    match Tag::compact(ty) {
+        Some(t) if compact && e.enc() == Enc::Compact => t,
+        _ => Tag::elements(ty),
+    }
+}
+
+/// Append `e`'s DUMP body for `tag` (from `body_tag`) to `out`, straight from the entry:
+/// the compact blob as it is, or the elements without building a `Value`.
+pub fn write_body(e: &Entry, tag: Tag, out: &mut Vec<u8>) {
+    debug_assert_eq!(tag, body_tag(e, tag.is_compact()));
+    if tag.is_compact() {
+        out.extend_from_slice(e.value());
+        return;
+    }
+    match e.obj_type() {
+        ObjType::String => dump::put_bytes(out, e.value()),
+        ObjType::List => {
+            dump::put_len(out, list::len(e));
+            let n = list::len(e);
+            if n > 0 {
+                list::for_range(e, 0, n - 1, |v| dump::put_bytes(out, v));
+            }
+        }
+        ObjType::Set => {
+            let s = SetRef::of(e);
+            dump::put_len(out, s.len());
+            s.iter().for_each(|m| dump::put_bytes(out, m));
+        }
+        ObjType::ZSet => {
+            let z = ZRef::of(e);
+            dump::put_len(out, z.len());
+            z.for_range(0, z.len(), false, |m, sc| {
+                dump::put_bytes(out, m);
+                out.extend_from_slice(&sc.to_le_bytes());
+            });
+        }
+        ObjType::Hash => {
+            let h = HashRef::of(e);
+            dump::put_len(out, h.len());
+            h.iter().for_each(|(f, v)| {
+                dump::put_bytes(out, f);
+                dump::put_bytes(out, v);
+            });
+        }
     }
 }
 
@@ -75,6 +129,22 @@ pub fn from_value_ref(key: &[u8], slot: u16, lru: u32, v: &ValueRef<'_>, limits:
             let mut e = hash::new_entry(key, slot, lru);
             for &(f, v) in items {
                 hash::set(&mut e, f, v, limits);
+            }
+            e
+        }
+        ValueRef::Compact(c) => {
+            // One copy of the checked blob; converted (rarely: the settings were lowered
+            // since the save) when the current limits would not keep it compact.
+            let ty = c.obj_type();
+            let mut e = Entry::new_compact(key, ty, c.blob(), slot, lru);
+            if !c.fits(limits) {
+                match ty {
+                    ObjType::List => list::convert(&mut e),
+                    ObjType::Set => set::convert(&mut e, 0),
+                    ObjType::ZSet => zset::convert(&mut e),
+                    ObjType::Hash => hash::convert(&mut e),
+                    ObjType::String => unreachable!("a compact value is a collection"),
+                }
             }
             e
         }

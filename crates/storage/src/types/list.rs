@@ -123,7 +123,7 @@ fn max_bytes(list_size: i64) -> usize {
 }
 
 /// Whether a compact list of `count` elements in `bytes` of blob is past the threshold.
-fn over(limits: &Limits, count: usize, bytes: usize) -> bool {
+pub(crate) fn over(limits: &Limits, count: usize, bytes: usize) -> bool {
     let s = limits.list_size;
     (s > 0 && count > s as usize) || bytes > max_bytes(s)
 }
@@ -148,9 +148,17 @@ fn maybe_convert(e: &mut Entry, limits: &Limits) {
         return;
     }
     let blob = e.value();
-    if !over(limits, compact::count(blob), blob.len()) {
+    if over(limits, compact::count(blob), blob.len()) {
+        convert(e);
+    }
+}
+
+/// Convert a compact list to the boxed encoding (no-op when already boxed).
+pub fn convert(e: &mut Entry) {
+    if e.enc() != Enc::Compact {
         return;
     }
+    let blob = e.value();
     let mut l = ListObj::default();
     l.items.reserve(compact::count(blob));
     for el in compact::iter(blob) {

@@ -4,8 +4,10 @@
 //! length-prefixed elements, like Redis's listpack); past a size threshold (Redis's
 //! `*-max-listpack-*` settings, `Limits`) it converts to a boxed `Collection` with the
 //! structure each type needs for large sizes. Each type's module holds both encodings' code
-//! and the conversion; commands reach values only through these modules.
+//! and the conversion; commands reach values only through these modules. `checked` vets a
+//! compact blob read from a file or a RESTORE payload before an entry takes it as it is.
 
+pub mod checked;
 pub mod compact;
 pub mod dense;
 pub mod generic;

@@ -37,7 +37,7 @@ const MAX_LEVEL: usize = 32;
 
 /// (score, member) strictly before (score2, member2) in sorted-set order.
 #[inline]
-fn before(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> bool {
+pub(crate) fn before(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> bool {
     s1 < s2 || (s1 == s2 && m1 < m2)
 }
 
@@ -579,7 +579,9 @@ fn encode_score(score: f64, b: &mut [u8; 8]) -> usize {
     8
 }
 
-fn decode_score(b: &[u8]) -> f64 {
+/// A score element's value. The caller guarantees at most 8 bytes (`types::checked` does
+/// for blobs from outside).
+pub(crate) fn decode_score(b: &[u8]) -> f64 {
     match b.len() {
         8 => f64::from_le_bytes(b.try_into().expect("8 bytes")),
         0 => 0.0,
