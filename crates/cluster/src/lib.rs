@@ -6,11 +6,14 @@
 //!                  what a change of members moves
 //!  membership.rs   who is alive and what each node publishes (chitchat gossip), and the
 //!                  serving members the target map is computed from
+//!  secure.rs       gossip closed to strangers: datagrams tagged with HMAC-SHA256 of the
+//!                  cluster secret, untagged or stale ones dropped unread
 //! ```
-//! To come, in this crate: the cluster secret on gossip and the bus, the current map
-//! (claims with epochs), routing and forwarding, and slot hand-off.
+//! To come, in this crate: the secret on the internal bus, the current map (claims with
+//! epochs), routing and forwarding, and slot hand-off.
 
 pub mod membership;
+pub mod secure;
 pub mod slots;
 
 pub use membership::{serving, Config, MemberInfo, Membership};

@@ -100,8 +100,6 @@ impl Membership {
             marked_for_deletion_grace_period: Duration::from_secs(3600),
             catchup_callback: None,
             extra_liveness_predicate: None,
-            // Every node runs this build: the newer wire form (a compressed digest).
-            protocol_version: chitchat::ProtocolVersion::V1,
         };
         let handle = spawn_chitchat(cc, config.keys, transport).await?;
         Ok(Membership { handle })
