@@ -186,6 +186,8 @@ pub struct Session {
     /// Channel and pattern subscriptions (`pubsub.rs`); dropping it unsubscribes
     /// everything (disconnect included).
     pub pubsub: Option<Box<crate::pubsub::Subscriptions>>,
+    /// A connection to the cluster port (`cluster_cmd::BusSession`); `None` for clients.
+    pub bus: Option<Box<crate::cluster_cmd::BusSession>>,
 }
 
 impl Session {
@@ -204,6 +206,7 @@ impl Session {
             watching: None,
             in_exec: false,
             pubsub: None,
+            bus: None,
         }
     }
 

@@ -112,7 +112,7 @@ pub fn render(ctx: &Ctx<'_>, want: &[bool; SECTIONS.len()]) -> String {
             }
             "cluster" => {
                 f.title("Cluster");
-                f.kv("cluster_enabled", 0);
+                f.kv("cluster_enabled", u8::from(ctx.srv.cluster.get().is_some()));
             }
             "keyspace" => keyspace(ctx, &mut f),
             other => unreachable!("section {other} has no renderer"),

@@ -19,6 +19,7 @@ pub mod bits;
 pub mod blocking;
 pub mod client_cmd;
 pub mod clients;
+pub mod cluster_cmd;
 pub mod cmdstats;
 pub mod coll;
 pub mod config;
@@ -82,6 +83,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     scripting::COMMANDS,
     tx::COMMANDS,
     pubsub::COMMANDS,
+    cluster_cmd::COMMANDS,
 ];
 
 /// A counter split over cache lines by thread, so worker threads counting every batch never
@@ -268,6 +270,8 @@ pub struct ServerState {
     /// This state's own `Arc`, for work that outlives a command (a background save); set
     /// by `new_shared`, empty for states built by hand (tests).
     pub me: std::sync::OnceLock<std::sync::Weak<ServerState>>,
+    /// This node's cluster view, in cluster mode (set once at start-up, before serving).
+    pub cluster: std::sync::OnceLock<Arc<cluster::Cluster>>,
 }
 
 impl ServerState {
@@ -295,6 +299,7 @@ impl ServerState {
             persistence: persistence::Persistence::default(),
             aof: aof::Aof::default(),
             me: std::sync::OnceLock::new(),
+            cluster: std::sync::OnceLock::new(),
         }
     }
 

@@ -20,4 +20,4 @@ pub mod value;
 pub use args::Args;
 pub use reply::Reply;
 pub use resp::{Limits, ParseError, Parsed, RequestParser};
-pub use value::{parse_reply, RespValue};
+pub use value::{parse_reply, reply_len, RespValue};

@@ -175,6 +175,67 @@ fn parse_at<'a>(buf: &'a [u8], pos: &mut usize, depth: usize) -> Result<RespValu
     })
 }
 
+/// The length of the complete reply at the front of `buf` without building it (`Ok(None)`
+/// while incomplete): for relaying replies byte for byte (cluster forwarding). Nesting is
+/// bounded as in `parse_reply`.
+pub fn reply_len(buf: &[u8]) -> Result<Option<usize>, ReplyError> {
+    // Elements still to skip per open aggregate; a stack instead of recursion.
+    let mut pos = 0usize;
+    let mut todo: Vec<u64> = Vec::new();
+    loop {
+        let Some(&tag) = buf.get(pos) else {
+            return Ok(None);
+        };
+        let Some(nl) = buf[pos..].windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
+        let head = &buf[pos + 1..pos + nl];
+        pos += nl + 2;
+        let n = || -> Result<i64, ReplyError> {
+            crate::resp::parse_i64(head).ok_or(ReplyError::Invalid("bad length"))
+        };
+        let elems: u64 = match tag {
+            b'+' | b'-' | b':' | b',' | b'#' | b'(' | b'_' => 0,
+            b'$' | b'=' | b'!' => {
+                let len = n()?;
+                if len >= 0 {
+                    pos += len as usize + 2;
+                    if pos > buf.len() {
+                        return Ok(None);
+                    }
+                }
+                0
+            }
+            b'*' | b'~' | b'>' => n()?.max(0) as u64,
+            b'%' | b'|' => n()?.max(0) as u64 * 2,
+            _ => return Err(ReplyError::Invalid("unknown reply type")),
+        };
+        if elems > 0 {
+            if todo.len() >= MAX_DEPTH {
+                return Err(ReplyError::Invalid("nested too deep"));
+            }
+            todo.push(elems);
+            continue;
+        }
+        // One element done: close every aggregate it completes.
+        loop {
+            match todo.last_mut() {
+                None => return Ok(Some(pos)),
+                Some(left) => {
+                    *left -= 1;
+                    if *left > 0 {
+                        break;
+                    }
+                    todo.pop();
+                }
+            }
+        }
+        if todo.is_empty() {
+            return Ok(Some(pos));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +379,38 @@ mod tests {
             }
             assert_eq!(vals[5], RespValue::Error(b"ERR x"));
         }
+    }
+    /// `reply_len` agrees with `parse_reply` on every reply shape, and says incomplete for
+    /// every proper prefix.
+    #[test]
+    fn reply_len_matches_parse() {
+        let cases: &[&[u8]] = &[
+            b"+OK\r\n",
+            b"-ERR x\r\n",
+            b":12\r\n",
+            b"$3\r\nabc\r\n",
+            b"$-1\r\n",
+            b"*-1\r\n",
+            b"*0\r\n",
+            b"*2\r\n$1\r\na\r\n*1\r\n:1\r\n",
+            b"%1\r\n+k\r\n*2\r\n_\r\n,1.5\r\n",
+            b">2\r\n+a\r\n$0\r\n\r\n",
+        ];
+        for c in cases {
+            let (_, n) = parse_reply(c).unwrap();
+            assert_eq!(
+                super::reply_len(c),
+                Ok(Some(n)),
+                "{:?}",
+                String::from_utf8_lossy(c)
+            );
+            for cut in 0..c.len() {
+                assert_eq!(super::reply_len(&c[..cut]), Ok(None), "{:?} cut {cut}", c);
+            }
+            let mut two = c.to_vec();
+            two.extend_from_slice(b"+next\r\n");
+            assert_eq!(super::reply_len(&two), Ok(Some(n)));
+        }
+        assert!(super::reply_len(b"?\r\n").is_err());
     }
 }

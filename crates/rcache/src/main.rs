@@ -196,6 +196,15 @@ fn run_server(args: ServerArgs) -> i32 {
         let state_after = srv.state.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
+            // A cluster node drains first: its slots go to the others, then it stops
+            // (cluster-drain-on-shutdown). A second signal stops it at once.
+            if let Some(cl) = state.cluster.get() {
+                if state.settings.value("cluster-drain-on-shutdown") == "yes" {
+                    tracing::info!("received shutdown signal: handing this node's slots off first (again to stop now)");
+                    cl.request_leave();
+                    wait_for_signal().await;
+                }
+            }
             tracing::info!("received shutdown signal");
             state.request_shutdown();
         });

@@ -90,6 +90,25 @@ pub struct ServerArgs {
     /// request/response clients only when a core is idle (docs/ARCHITECTURE.md).
     #[arg(long, value_name = "N")]
     pub threads: Option<String>,
+    /// Cluster mode: this node's gossip (UDP) and bus (TCP) port (0 = the RESP port +
+    /// 10000, as Redis). docs/CLUSTER.md.
+    #[arg(long, value_name = "PORT")]
+    pub cluster_port: Option<String>,
+    /// Join the cluster these nodes are in (their cluster ports, host:port, comma-separated
+    /// or repeated); implies cluster mode. Without it a cluster node starts a new cluster.
+    #[arg(long, value_name = "HOST:PORT", value_delimiter = ',')]
+    pub join: Vec<String>,
+    /// Shared secret for gossip and the bus: nodes without it cannot join or talk to the
+    /// cluster (set the same on every node).
+    #[arg(long, value_name = "SECRET")]
+    pub cluster_secret: Option<String>,
+    /// The address other nodes and clients are told to use for this node (default: the
+    /// bind address).
+    #[arg(long, value_name = "IP")]
+    pub cluster_announce_ip: Option<String>,
+    /// Answer MOVED for other nodes' keys, as Redis Cluster does, instead of forwarding.
+    #[arg(long)]
+    pub cluster_redirect: bool,
 }
 
 impl ServerArgs {
@@ -103,7 +122,9 @@ impl ServerArgs {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             *s.config_file.write() = Some(path.clone());
         }
-        let flags: [(&str, &Option<String>); 22] = [
+        let join = (!self.join.is_empty()).then(|| self.join.join(","));
+        let redirect = self.cluster_redirect.then(|| "yes".to_string());
+        let flags: [(&str, &Option<String>); 27] = [
             ("bind", &self.bind),
             ("port", &self.port),
             ("http-port", &self.http_port),
@@ -126,6 +147,11 @@ impl ServerArgs {
             ("appendonly", &self.appendonly),
             ("appendfsync", &self.appendfsync),
             ("threads", &self.threads),
+            ("cluster-port", &self.cluster_port),
+            ("cluster-join", &join),
+            ("cluster-secret", &self.cluster_secret),
+            ("cluster-announce-ip", &self.cluster_announce_ip),
+            ("cluster-redirect", &redirect),
         ];
         for (name, v) in flags {
             if let Some(v) = v {

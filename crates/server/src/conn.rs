@@ -7,6 +7,7 @@
 //! never held across an `.await`, so a subscriber blocked on a slow socket never holds up
 //! EXEC or a script.
 
+use crate::cluster::route::{self, Decision};
 use crate::door::{After, AnyCodec, Codec, Frame};
 use crate::io::{Handoff, IoThreads, PIPELINED_BATCH};
 use crate::sock::Sock;
@@ -107,9 +108,36 @@ pub async fn serve(
     sock: TcpStream,
     peer: SocketAddr,
 ) {
+    serve_as(state, io, thread, door, sock, peer, false).await
+}
+
+/// Serve a connection to the cluster port: RESP, but it must prove the cluster secret
+/// first (`cluster::route::decide`), and its requests are never forwarded again.
+pub async fn serve_bus(
+    state: Arc<ServerState>,
+    io: Arc<IoThreads>,
+    thread: usize,
+    sock: TcpStream,
+    peer: SocketAddr,
+) {
+    serve_as(state, io, thread, Door::Resp, sock, peer, true).await
+}
+
+async fn serve_as(
+    state: Arc<ServerState>,
+    io: Arc<IoThreads>,
+    thread: usize,
+    door: Door,
+    sock: TcpStream,
+    peer: SocketAddr,
+    bus: bool,
+) {
     let handle = register_client(&state, &sock, peer);
     let id = handle.id;
-    let mut sess = Session::new(handle, !state.auth_required());
+    let mut sess = Session::new(handle, !state.auth_required() && !bus);
+    if bus {
+        sess.bus = Some(Box::default());
+    }
     let codec = new_codec(door);
     // The other doors translate RESP3's typed replies (maps, doubles…) into their own.
     sess.resp3 = door != Door::Resp;
@@ -207,6 +235,12 @@ async fn drive_with<C: Codec>(
         Err(e) => Outcome::Closed(Some(format!("cannot register socket: {e}"))),
     };
     io.conn_left(thread);
+    if let (Some(bus), Some(cl)) = (sess.bus.as_deref(), state.cluster.get()) {
+        if !bus.importing.is_empty() && !matches!(outcome, Outcome::Moved { .. }) {
+            // The source went away mid hand-off: it still owns the slots (invariant 6).
+            commands::cluster_cmd::abort_import(&state, cl, &bus.importing);
+        }
+    }
     let reason = match outcome {
         Outcome::Moved { to, sock, counted } => {
             // A placement counted the connection on its destination already; a balancer move
@@ -269,6 +303,14 @@ async fn run<C: Codec>(
     } = c;
     let settings = &state.settings;
     let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // Cluster mode routes RESP requests (route.rs); forwarded replies wait in `pending`
+    // until the batch's replies are written.
+    let cl = if C::DOOR == Door::Resp {
+        state.cluster.get().cloned()
+    } else {
+        None
+    };
+    let mut pending: Vec<(usize, route::Pending)> = Vec::new();
     loop {
         if handle.is_killed() {
             return Outcome::Closed(Some("killed".into()));
@@ -373,6 +415,7 @@ async fn run<C: Codec>(
                     }
                     if wbuf.len() >= FLUSH_AT {
                         share = None;
+                        route::resolve(&mut wbuf, &mut pending).await;
                         if flush(state, &sock, &mut wbuf, handle, None).await.is_err() {
                             return Outcome::Closed(None);
                         }
@@ -405,6 +448,34 @@ async fn run<C: Codec>(
                             },
                         }
                     }
+                    if let Some(cl) = cl.as_ref() {
+                        match route_request(
+                            state,
+                            cl,
+                            sess,
+                            args,
+                            &mut share,
+                            &mut wbuf,
+                            &mut pending,
+                        )
+                        .await
+                        {
+                            Routed::Here => {}
+                            Routed::Done => {
+                                ncmds += 1;
+                                off += consumed;
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(cl) = cl
+                        .as_ref()
+                        .filter(|_| sess.bus.is_none() && sess.multi.is_none())
+                    {
+                        if args.get(0).eq_ignore_ascii_case(b"publish") && args.len() == 3 {
+                            route::relay_publish(cl, args);
+                        }
+                    }
                     let ran = commands::execute_in(state, sess, args, &mut wbuf, false);
                     let spec = match ran {
                         Executed::Done(spec) => spec,
@@ -434,6 +505,7 @@ async fn run<C: Codec>(
                         if let Some(name) = last {
                             *handle.last_cmd.lock() = name;
                         }
+                        route::resolve(&mut wbuf, &mut pending).await;
                         if !wbuf.is_empty()
                             && flush(state, &sock, &mut wbuf, handle, None).await.is_err()
                         {
@@ -462,6 +534,7 @@ async fn run<C: Codec>(
                     }
                     if wbuf.len() >= FLUSH_AT {
                         share = None;
+                        route::resolve(&mut wbuf, &mut pending).await;
                         if flush(state, &sock, &mut wbuf, handle, None).await.is_err() {
                             return Outcome::Closed(None);
                         }
@@ -475,6 +548,7 @@ async fn run<C: Codec>(
             }
         }
         drop(share);
+        route::resolve(&mut wbuf, &mut pending).await;
         rbuf.advance(off);
         if ncmds > 0 {
             state.stats.total_commands_processed.add(ncmds);
@@ -541,6 +615,64 @@ async fn run<C: Codec>(
                 },
                 Err(e) => Outcome::Closed(Some(format!("cannot move connection: {e}"))),
             };
+        }
+    }
+}
+
+/// What routing did with a request in cluster mode.
+enum Routed {
+    /// Run it here.
+    Here,
+    /// Answered (an error) or forwarded (its reply is pending).
+    Done,
+}
+
+/// Route one request (cluster mode): wait out a frozen slot, answer an error, forward or
+/// split it, or let it run here. Holds `share` when it returns `Here`.
+async fn route_request<'s>(
+    state: &'s Arc<ServerState>,
+    cl: &Arc<cluster::Cluster>,
+    sess: &mut Session,
+    args: protocol::Args<'_>,
+    share: &mut Option<Shared<'s>>,
+    wbuf: &mut Vec<u8>,
+    pending: &mut Vec<(usize, route::Pending)>,
+) -> Routed {
+    loop {
+        if share.is_none() {
+            *share = Some(state.gate.shared().await);
+        }
+        match route::decide(state, cl, sess, args) {
+            Decision::Local => return Routed::Here,
+            Decision::Error(msg) => {
+                commands::reply_error(sess, &msg, wbuf);
+                return Routed::Done;
+            }
+            Decision::Wait(slot) => {
+                *share = None;
+                route::wait_thaw(cl, slot).await;
+            }
+            Decision::Forward {
+                node,
+                slot,
+                blocking,
+            } => {
+                pending.push((
+                    wbuf.len(),
+                    route::forward(cl, node, slot, args, sess.resp3, blocking),
+                ));
+                if blocking {
+                    // The client waits for its reply before its next command, as in Redis.
+                    *share = None;
+                    route::resolve(wbuf, pending).await;
+                }
+                return Routed::Done;
+            }
+            Decision::Split { kind, per, groups } => {
+                let p = route::split(state, cl, sess, args, kind, per, groups);
+                pending.push((wbuf.len(), p));
+                return Routed::Done;
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod binary;
 pub mod cli;
+pub mod cluster;
 pub mod conn;
 pub mod cron;
 pub mod door;
@@ -42,6 +43,8 @@ pub struct Server {
     /// Every open door's listener, RESP's first.
     listeners: Vec<(Door, std::net::TcpListener)>,
     addr: SocketAddr,
+    /// Cluster mode: the bus listener and the cluster thread's set-up (`cluster`).
+    cluster: Option<cluster::Setup>,
 }
 
 /// The TCP doors this build serves besides RESP, each with its port setting and default.
@@ -65,7 +68,10 @@ fn door_port(settings: &Settings, door: Door) -> (i64, i64) {
 /// A listening socket (SO_REUSEADDR, so a restart does not wait for TIME_WAIT; no
 /// SO_REUSEPORT, so a second server on the same port fails with "address in use") with
 /// `tcp-backlog` pending connections (the kernel caps it at net.core.somaxconn).
-fn bind_listener(addr: SocketAddr, backlog: i32) -> std::io::Result<std::net::TcpListener> {
+pub(crate) fn bind_listener(
+    addr: SocketAddr,
+    backlog: i32,
+) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
@@ -95,9 +101,18 @@ impl Server {
         let state = ServerState::new_shared(settings.clone(), clock);
         state.bound_port.store(addr.port(), Relaxed);
         let mut listeners = vec![(Door::Resp, listener)];
+        let cluster_on = cluster::enabled(&settings);
         for &door in EXTRA_DOORS {
             let (port, default) = door_port(&settings, door);
             if port == commands::config::DOOR_OFF {
+                continue;
+            }
+            if cluster_on && !matches!(door, Door::Http) {
+                // Those doors do not route yet: they would act on slots of other nodes.
+                tracing::warn!(
+                    "{} door closed: in cluster mode rcache serves RESP and HTTP (docs/CLUSTER.md)",
+                    door.name()
+                );
                 continue;
             }
             let at = SocketAddr::new(addr.ip(), port as u16);
@@ -122,10 +137,22 @@ impl Server {
                 }
             }
         }
+        let cluster = if cluster_on {
+            let http = listeners
+                .iter()
+                .find(|(d, _)| *d == Door::Http)
+                .and_then(|(_, l)| l.local_addr().ok());
+            let setup = cluster::setup(&state, addr, http, backlog)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            Some(setup)
+        } else {
+            None
+        };
         Ok(Server {
             state,
             listeners,
             addr,
+            cluster,
         })
     }
 
@@ -160,7 +187,20 @@ impl Server {
             state,
             listeners,
             addr: _,
+            cluster,
         } = self;
+        let mut bus = None;
+        let mut cluster_thread = None;
+        if let Some(setup) = cluster {
+            match cluster::start(state.clone(), &setup) {
+                Ok(t) => cluster_thread = Some(t),
+                Err(e) => {
+                    tracing::error!("cannot start the cluster thread: {e}");
+                    state.request_shutdown();
+                }
+            }
+            bus = Some(setup.bus);
+        }
         let (io, mut receivers) = IoThreads::new(n);
         let io = Arc::new(io);
         let rx0 = receivers.remove(0);
@@ -174,7 +214,7 @@ impl Server {
                         .enable_all()
                         .build()
                     {
-                        Ok(rt) => rt.block_on(io_thread(st, io2, i + 1, rx, Vec::new())),
+                        Ok(rt) => rt.block_on(io_thread(st, io2, i + 1, rx, Vec::new(), None)),
                         Err(e) => tracing::error!("I/O thread: cannot start runtime: {e}"),
                     }
                 });
@@ -191,7 +231,10 @@ impl Server {
                 st.stats.total_commands_processed.get()
             }))
         });
-        io_thread(state.clone(), io.clone(), 0, rx0, listeners).await;
+        io_thread(state.clone(), io.clone(), 0, rx0, listeners, bus).await;
+        if let Some(t) = cluster_thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
         for t in threads {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
@@ -271,7 +314,16 @@ async fn io_thread(
     me: usize,
     mut handoffs: UnboundedReceiver<Inbound>,
     listeners: Vec<(Door, std::net::TcpListener)>,
+    bus: Option<std::net::TcpListener>,
 ) {
+    let bus = match bus.map(TcpListener::from_std).transpose() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("cannot register the cluster bus listener: {e}");
+            state.request_shutdown();
+            return;
+        }
+    };
     let listeners: Vec<(Door, TcpListener)> = match listeners
         .into_iter()
         .map(|(d, l)| TcpListener::from_std(l).map(|l| (d, l)))
@@ -316,6 +368,15 @@ async fn io_thread(
                 Err(e) => {
                     // EMFILE and friends: log, back off a little, keep serving.
                     tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            },
+            r = async { bus.as_ref().expect("guarded").accept().await }, if bus.is_some() => match r {
+                Ok((sock, peer)) => {
+                    conns.spawn(conn::serve_bus(state.clone(), io.clone(), me, sock, peer));
+                }
+                Err(e) => {
+                    tracing::warn!("cluster bus: accept failed: {e}");
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
             },

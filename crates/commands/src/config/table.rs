@@ -210,7 +210,8 @@ const fn row(
 
 // Why a group of settings has no effect (docs/CONFIG.md repeats these).
 const REPL: &str = "accepted; replication is not built, the node is always a master";
-const CLUSTER: &str = "accepted; cluster mode is not built";
+const CLUSTER: &str =
+    "accepted; rcache's cluster has no replicas and its own failure detection (docs/CLUSTER.md)";
 const TLS: &str = "accepted; TLS is not built (tls-port is refused)";
 const DEFRAG: &str = "accepted; rcache does not defragment memory";
 const LAZYFREE: &str = "accepted; rcache frees values in the command that drops them";
@@ -283,19 +284,23 @@ pub const PARAMS: &[Param] = &[
     row("cluster-allow-replica-migration", None, Mutable, NoEffect, Bool, "yes", None, CLUSTER),
     row("cluster-announce-bus-port", None, Mutable, NoEffect, PORT_RANGE, "0", None, CLUSTER),
     row("cluster-announce-hostname", None, Mutable, NoEffect, Custom(check::hostname), "", None, CLUSTER),
-    row("cluster-announce-ip", None, Mutable, NoEffect, Text, "", None, CLUSTER),
+    row("cluster-announce-ip", None, Immutable, Implemented, Text, "", None, "the address other nodes and clients are told to use for this node (default: the bind address)"),
     row("cluster-announce-port", None, Mutable, NoEffect, PORT_RANGE, "0", None, CLUSTER),
     row("cluster-announce-tls-port", None, Mutable, NoEffect, PORT_RANGE, "0", None, CLUSTER),
-    row("cluster-config-file", None, Immutable, NoEffect, Text, "nodes.conf", None, CLUSTER),
-    row("cluster-enabled", None, Immutable, Refused("cluster mode is not built yet"), Bool, "no", None, "refused unless no: cluster mode is not built yet (a node asked to be in a cluster must not run as a standalone server)"),
+    row("cluster-config-file", None, Immutable, Implemented, Text, "nodes.conf", None, "file in dir keeping this node's id and the slots it owns across restarts"),
+    row("cluster-drain-on-shutdown", None, Immutable, Implemented, Bool, "yes", None, "rcache: on SIGTERM/SHUTDOWN a cluster node hands its slots to the others before it exits"),
+    row("cluster-enabled", None, Immutable, Implemented, Bool, "no", None, "cluster mode (docs/CLUSTER.md); also turned on by cluster-port or cluster-join"),
+    row("cluster-join", None, Immutable, Implemented, Text, "", None, "rcache: host:port[,host:port…] of cluster ports of nodes already in the cluster"),
     row("cluster-link-sendbuf-limit", None, Mutable, NoEffect, Mem(0, U64), "0", None, CLUSTER),
     row("cluster-migration-barrier", None, Mutable, NoEffect, Int(0, I32), "1", None, CLUSTER),
     row("cluster-node-timeout", None, Mutable, NoEffect, Int(0, I64), "15000", None, CLUSTER),
-    row("cluster-port", None, Immutable, NoEffect, PORT_RANGE, "0", None, CLUSTER),
+    row("cluster-port", None, Immutable, Implemented, PORT_RANGE, "0", None, "gossip (UDP) and bus (TCP) port; 0 = the RESP port + 10000, as Redis"),
     row("cluster-preferred-endpoint-type", None, Mutable, NoEffect, Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", None, CLUSTER),
+    row("cluster-redirect", None, Immutable, Implemented, Bool, "no", None, "rcache: answer MOVED for keys of other nodes (as Redis Cluster) instead of forwarding them"),
     row("cluster-replica-no-failover", Some("cluster-slave-no-failover"), Mutable, NoEffect, Bool, "no", None, CLUSTER),
     row("cluster-replica-validity-factor", Some("cluster-slave-validity-factor"), Mutable, NoEffect, Int(0, I32), "10", None, CLUSTER),
     row("cluster-require-full-coverage", None, Mutable, NoEffect, Bool, "yes", None, CLUSTER),
+    row("cluster-secret", None, Immutable, Implemented, Text, "", None, "rcache: shared secret authenticating gossip and the bus; nodes without it cannot join (docs/CLUSTER.md)"),
     row("crash-log-enabled", None, Mutable, NoEffect, Bool, "yes", None, "accepted; a crash prints Rust's panic message"),
     row("crash-memcheck-enabled", None, Mutable, NoEffect, Bool, "yes", None, "accepted; a crash prints Rust's panic message"),
     row("daemonize", None, Immutable, Refused("rcache does not daemonize; run it under a service manager"), Bool, "no", None, "refused unless no: rcache stays in the foreground"),
