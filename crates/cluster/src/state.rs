@@ -322,6 +322,24 @@ impl Cluster {
         m
     }
 
+    /// Slots whose owner is alive (this node, or a node gossip says is up).
+    pub fn served(&self) -> usize {
+        let r = self.registry.read();
+        let up: Vec<bool> = r
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| i as u32 == self.me || n.read().alive)
+            .collect();
+        drop(r);
+        (0..SLOTS)
+            .filter(|&s| {
+                let o = self.owner[s].load(Acquire);
+                o != NONE && up.get(o as usize).copied().unwrap_or(false)
+            })
+            .count()
+    }
+
     pub fn assigned(&self) -> usize {
         (0..SLOTS)
             .filter(|&s| self.owner[s].load(Acquire) != NONE)

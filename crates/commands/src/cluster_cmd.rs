@@ -215,7 +215,8 @@ pub fn info_text(srv: &ServerState, cl: &cluster::Cluster) -> String {
     let my_epoch = cl.owned().iter().map(|(_, e)| *e).max().unwrap_or(0);
     let _ = srv;
     let mut t = String::new();
-    let ok = assigned == cluster::SLOTS;
+    let served = cl.served();
+    let ok = served == cluster::SLOTS;
     let kv = |t: &mut String, k: &str, v: String| {
         t.push_str(k);
         t.push(':');

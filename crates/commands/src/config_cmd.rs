@@ -102,7 +102,13 @@ fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     ctx.out.map_len(found.len());
     for (name, value) in found {
         ctx.out.bulk(name.as_bytes());
-        ctx.out.bulk(value.as_bytes());
+        // Clients must not learn the cluster secret (they know requirepass; the secret is
+        // what keeps them off the bus): only whether one is set.
+        if name.eq_ignore_ascii_case("cluster-secret") && !value.is_empty() {
+            ctx.out.bulk(b"(set)");
+        } else {
+            ctx.out.bulk(value.as_bytes());
+        }
     }
     Ok(())
 }

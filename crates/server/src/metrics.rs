@@ -10,6 +10,9 @@
 //!  rcache_commands_failed_total{cmd}        calls that answered an error
 //!  rcache_commands_rejected_total{cmd}      calls refused before running (arity, NOAUTH, OOM…)
 //!  rcache_command_duration_seconds{cmd}     latency histogram, le = 1 µs … 10 s (1-2.5-5)
+//!  rcache_cluster_*                         cluster mode only: forwarded requests (count,
+//!                                           errors, total latency), hand-offs, slots and
+//!                                           keys moved, slots lost, peers up per state
 //! ```
 //!
 //! `cmd` is Redis's command name as INFO commandstats shows it (`get`, `client|list`); only
@@ -36,6 +39,7 @@ pub fn render(state: &ServerState) -> String {
     let data = Scrape {
         snap: stats::snapshot(state),
         cmds: state.stats.cmdstats.snapshot(state.table),
+        cluster: state.cluster.get().map(|cl| cluster_figures(cl)),
     };
     let mut registry = Registry::with_prefix(PREFIX);
     registry.register_collector(Box::new(data));
@@ -55,6 +59,121 @@ type PerCmd = (&'static str, &'static str, fn(&CmdFigures) -> u64);
 struct Scrape {
     snap: Snapshot,
     cmds: Vec<CmdFigures>,
+    cluster: Option<ClusterFigures>,
+}
+
+/// Cluster figures: (name, help, counter?, value), and peers per (state, alive).
+#[derive(Debug)]
+struct ClusterFigures {
+    plain: Vec<(&'static str, &'static str, bool, u64)>,
+    peers: Vec<(String, u64)>,
+}
+
+fn cluster_figures(cl: &cluster::Cluster) -> ClusterFigures {
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = &cl.stats;
+    let plain = vec![
+        (
+            "cluster_forwarded",
+            "Requests forwarded to other nodes",
+            true,
+            s.forwarded.load(Relaxed),
+        ),
+        (
+            "cluster_forward_errors",
+            "Forwarded requests that found no link to their owner",
+            true,
+            s.forward_errors.load(Relaxed),
+        ),
+        (
+            "cluster_forward_latency_microseconds",
+            "Total time forwarded requests took, in microseconds (divide by cluster_forwarded)",
+            true,
+            s.forward_latency_us.load(Relaxed),
+        ),
+        (
+            "cluster_moved_sent",
+            "MOVED answers sent",
+            true,
+            s.moved_sent.load(Relaxed),
+        ),
+        (
+            "cluster_handoffs",
+            "Slot hand-offs completed by this node",
+            true,
+            s.handoffs_done.load(Relaxed),
+        ),
+        (
+            "cluster_handoffs_aborted",
+            "Slot hand-offs aborted (retried later)",
+            true,
+            s.handoffs_aborted.load(Relaxed),
+        ),
+        (
+            "cluster_slots_moved_out",
+            "Slots handed to other nodes",
+            true,
+            s.slots_moved_out.load(Relaxed),
+        ),
+        (
+            "cluster_keys_moved_out",
+            "Keys handed to other nodes",
+            true,
+            s.keys_moved_out.load(Relaxed),
+        ),
+        (
+            "cluster_bytes_moved_out",
+            "Bytes of keys handed to other nodes",
+            true,
+            s.bytes_moved_out.load(Relaxed),
+        ),
+        (
+            "cluster_slots_moved_in",
+            "Slots taken over from other nodes by hand-off",
+            true,
+            s.slots_moved_in.load(Relaxed),
+        ),
+        (
+            "cluster_slots_lost",
+            "Slots of failed nodes taken over empty (their data was lost)",
+            true,
+            s.slots_lost.load(Relaxed),
+        ),
+        (
+            "cluster_slots_to_move",
+            "Slots this node still has to hand off",
+            false,
+            s.moving_slots.load(Relaxed),
+        ),
+        (
+            "cluster_slots_owned",
+            "Slots this node owns",
+            false,
+            cl.owned().len() as u64,
+        ),
+        (
+            "cluster_slots_served",
+            "Slots with a live owner, as this node sees them",
+            false,
+            cl.served() as u64,
+        ),
+    ];
+    let mut peers: std::collections::BTreeMap<String, u64> = Default::default();
+    for (i, n) in cl.nodes() {
+        if i == cl.me {
+            continue;
+        }
+        let state = if n.alive {
+            n.state
+        } else {
+            "failed".to_string()
+        };
+        *peers.entry(state).or_default() += 1;
+    }
+    ClusterFigures {
+        plain,
+        peers: peers.into_iter().collect(),
+    }
 }
 
 impl Collector for Scrape {
@@ -126,6 +245,28 @@ impl Collector for Scrape {
             for c in &self.cmds {
                 m.encode_family(&[("cmd", c.name)])?
                     .encode_counter::<NoLabelSet, _, u64>(&value(c), None)?;
+            }
+        }
+
+        if let Some(c) = &self.cluster {
+            for (name, help, counter, v) in &c.plain {
+                if *counter {
+                    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+                    m.encode_counter::<NoLabelSet, _, u64>(v, None)?;
+                } else {
+                    let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                    m.encode_gauge(v)?;
+                }
+            }
+            let mut m = enc.encode_descriptor(
+                "cluster_peers",
+                "Other nodes known, per state (joining, serving, leaving, failed)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (state, n) in &c.peers {
+                m.encode_family(&[("state", state.as_str())])?
+                    .encode_gauge(n)?;
             }
         }
 

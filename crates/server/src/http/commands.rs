@@ -89,6 +89,36 @@ async fn run_one(state: &Arc<ServerState>, sess: &mut Session, cmd: json::Comman
             }
         },
     };
+    // Cluster mode: keys of other nodes' slots go to them over the bus (route.rs).
+    if let Some(cl) = state.cluster.get() {
+        loop {
+            if share.is_none() {
+                share = Some(state.gate.shared().await);
+            }
+            use crate::cluster::route::{self, Decision};
+            match route::decide(state, cl, sess, args) {
+                Decision::Local => break,
+                Decision::Error(msg) => {
+                    commands::reply_error(sess, &msg, &mut out);
+                    return answer(&out);
+                }
+                Decision::Wait(slot) => {
+                    share = None;
+                    route::wait_thaw(cl, slot).await;
+                }
+                Decision::Forward { node, slot, .. } => {
+                    let p = route::forward(cl, node, slot, args, sess.resp3, false);
+                    drop(share);
+                    return answer(&p.await);
+                }
+                Decision::Split { kind, per, groups } => {
+                    let p = route::split(state, cl, sess, args, kind, per, groups);
+                    drop(share);
+                    return answer(&p.await);
+                }
+            }
+        }
+    }
     // A blocking command answers as its non-blocking form (see the module doc).
     let blocking = spec.is_some_and(|s| s.has(flags::BLOCKING));
     let deny = sess.deny_blocking;

@@ -37,6 +37,14 @@ pub enum Api {
 
 /// Serve a key route for `key` (already percent-decoded).
 pub async fn route(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api) -> Resp {
+    // Cluster mode: a key of another node's slot is served by that node (cluster.rs).
+    let req = match ctx.state.cluster.get() {
+        Some(cl) => match super::cluster::route_key(&ctx.state, cl, req, &key).await {
+            super::cluster::KeyRoute::Here(req) => req,
+            super::cluster::KeyRoute::Done(r) => return r,
+        },
+        None => req,
+    };
     match *req.method() {
         Method::GET => read(&ctx.state, &key, false, req.uri().query()).await,
         Method::HEAD => read(&ctx.state, &key, true, req.uri().query()).await,

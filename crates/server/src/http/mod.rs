@@ -17,6 +17,7 @@
 //! The routes, statuses and JSON mapping are documented in docs/HTTP.md.
 
 mod body;
+mod cluster;
 mod commands;
 pub mod json;
 mod keys;

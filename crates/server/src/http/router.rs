@@ -56,6 +56,14 @@ pub async fn handle(ctx: &ConnCtx, req: Request<Incoming>) -> Resp {
     }
     match rest {
         "v1/commands" => commands_route(ctx, req).await,
+        "v1/cluster" => match (req.method().clone(), ctx.state.cluster.get()) {
+            (Method::GET | Method::HEAD, Some(cl)) => super::cluster::describe(&ctx.state, cl),
+            (Method::GET | Method::HEAD, None) => response::error(
+                StatusCode::NOT_FOUND,
+                "this node is not in cluster mode (docs/CLUSTER.md)",
+            ),
+            _ => response::method_not_allowed("GET, HEAD"),
+        },
         "v1/stats" => match *req.method() {
             Method::GET | Method::HEAD => stats_json(ctx),
             _ => response::method_not_allowed("GET, HEAD"),
