@@ -6,6 +6,8 @@
 //!        test thread: connect + PING until it answers (never a fixed sleep)
 //!  RcacheProcess::builder(env!("CARGO_BIN_EXE_rcache")).arg("--maxmemory").arg("1mb").start()
 //!     └─ child process `rcache server --port <free>`; SIGTERM (then SIGKILL) on drop
+//!  TestCluster::builder(env!("CARGO_BIN_EXE_rcache")).nodes(3).start()
+//!     └─ N `rcache server` processes in cluster mode, joined, every one serving
 //!  RawConn          bytes in, one RESP reply out, with a timeout (bad-input tests)
 //!  require_tool     redis-cli / redis-benchmark: fail when missing, unless
 //!                   RCACHE_ALLOW_MISSING_TOOLS=1 says skipping (loudly) is fine
@@ -14,11 +16,13 @@
 //! Everything here panics with a message on failure: it is for tests, where a panic with
 //! context is the most useful report.
 
+pub mod cluster;
 pub mod process;
 pub mod raw;
 pub mod server;
 pub mod tools;
 
+pub use cluster::{key_slot, ClusterNode, TestCluster, TestClusterBuilder};
 pub use process::{RcacheProcess, RcacheProcessBuilder};
 pub use raw::{resp, RawConn};
 pub use server::{TestServer, TestServerBuilder};

@@ -197,6 +197,16 @@ pub fn setup(
             cl.restore_claims(&sv.slots);
             cl.set_my_state(node_state::SERVING);
         }
+        Some(_) if seeds.is_empty() => {
+            // It was in a cluster and owns nothing now (it left, or its slots went to
+            // others): founding a new cluster would claim slots others own.
+            tracing::warn!(
+                "cluster: node {id} owns no slots and has no --join: it waits to be contacted; \
+                 start it with --join <node>:<cluster-port> to rejoin, or move {} away to \
+                 start a new cluster",
+                path.display()
+            );
+        }
         _ if seeds.is_empty() => {
             tracing::info!("cluster: node {id} starts a new cluster with every slot");
             cl.found();

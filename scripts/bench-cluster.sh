@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench-cluster.sh — the cluster against Redis Cluster and twemproxy, same machine, same run.
+#
+# Starts, all on 127.0.0.1:
+#   rcache   a 3-node rcache cluster (forward mode; cluster-aware clients route themselves)
+#   rcache1  one standalone rcache node (the forwarding overhead's reference)
+#   redisc   a 3-node Redis 7 cluster (redis-server cluster-enabled yes, redis-cli --cluster create)
+#   redis3 + nutcracker   3 plain Redis servers behind twemproxy (ketama)
+# and runs ../shared/bench/compare.sh, interleaved:
+#   C1 / C16   redis-benchmark --cluster SET,GET -c 50 -P 1 / -P 16: rcache cluster vs Redis Cluster
+#   F1 / F16   plain redis-benchmark SET,GET -c 50 -P 1 / -P 16 against ONE rcache node (2/3 of keys
+#              forwarded), nutcracker, and a standalone rcache node
+#
+# Usage: scripts/bench-cluster.sh [rounds]   (needs a release build: cargo build --release -p rcache;
+#        Debian's redis-server, redis-tools and nutcracker)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+BIN=target/release/rcache
+COMPARE=../shared/bench/compare.sh
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p rcache" >&2; exit 1; }
+command -v nutcracker >/dev/null || { echo "needs nutcracker (apt-get install nutcracker)" >&2; exit 1; }
+WORK=$(mktemp -d "${BENCH_DIR:-/var/tmp}/rcache-bench-cluster.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ping() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "no PING on $1" >&2; exit 1; }
+wait_ok() {  # cluster_state:ok and, for rcache, nothing left to hand off
+  for _ in $(seq 600); do
+    info=$(redis-cli -p "$1" cluster info 2>/dev/null || true)
+    if echo "$info" | grep -q 'cluster_state:ok' && ! echo "$info" | grep -q 'cluster_moving_slots:[1-9]' \
+       && ! echo "$info" | grep -q 'cluster_my_state:joining'; then return 0; fi
+    sleep 0.1
+  done
+  echo "cluster on $1 never settled" >&2; exit 1
+}
+
+# rcache cluster
+RC=()
+for i in 0 1 2; do
+  p=$(port); b=$(port); mkdir -p "$WORK/rc$i"
+  join=(); [ $i -gt 0 ] && join=(--join "127.0.0.1:${RCB0}")
+  "$BIN" server --port "$p" --cluster-port "$b" "${join[@]}" --dir "$WORK/rc$i" --save "" \
+    --http-port off --loglevel warning > "$WORK/rc$i.log" 2>&1 &
+  PIDS+=($!); RC+=("$p"); [ $i -eq 0 ] && RCB0=$b
+  wait_ping "$p"
+done
+for p in "${RC[@]}"; do wait_ok "$p"; done
+
+# standalone rcache
+R1=$(port); mkdir -p "$WORK/r1"
+"$BIN" server --port "$R1" --dir "$WORK/r1" --save "" --http-port off --binary-port off --memcache-port off \
+  --loglevel warning > "$WORK/r1.log" 2>&1 &
+PIDS+=($!); wait_ping "$R1"
+
+# Redis Cluster
+RD=()
+for i in 0 1 2; do
+  p=$(port); mkdir -p "$WORK/rd$i"
+  redis-server --port "$p" --cluster-enabled yes --cluster-config-file "$WORK/rd$i/nodes.conf" \
+    --dir "$WORK/rd$i" --save "" --appendonly no --daemonize no --loglevel warning > "$WORK/rd$i.log" 2>&1 &
+  PIDS+=($!); RD+=("$p"); wait_ping "$p"
+done
+redis-cli --cluster create "127.0.0.1:${RD[0]}" "127.0.0.1:${RD[1]}" "127.0.0.1:${RD[2]}" --cluster-yes > "$WORK/create.log"
+for p in "${RD[@]}"; do wait_ok "$p"; done
+
+# 3 Redis + nutcracker
+PL=()
+for i in 0 1 2; do
+  p=$(port); redis-server --port "$p" --save "" --appendonly no --daemonize no --loglevel warning > "$WORK/pl$i.log" 2>&1 &
+  PIDS+=($!); PL+=("$p"); wait_ping "$p"
+done
+NC=$(port); NS=$(port)
+cat > "$WORK/nutcracker.yml" <<EOF
+pool:
+  listen: 127.0.0.1:${NC}
+  hash: fnv1a_64
+  distribution: ketama
+  redis: true
+  preconnect: true
+  server_connections: 1
+  servers:
+   - 127.0.0.1:${PL[0]}:1
+   - 127.0.0.1:${PL[1]}:1
+   - 127.0.0.1:${PL[2]}:1
+EOF
+nutcracker -c "$WORK/nutcracker.yml" -s "$NS" -o "$WORK/nutcracker.log" &
+PIDS+=($!); wait_ping "$NC"
+
+echo "== cluster-aware clients: redis-benchmark --cluster (rcache 3 nodes vs Redis Cluster 3 nodes)"
+"$COMPARE" -R "$ROUNDS" -e "--cluster" -s C1,C16 \
+  -S "C1=-t set,get -n 200000 -c 50 -P 1 -r 100000" \
+  -S "C16=-t set,get -n 1000000 -c 50 -P 16 -r 100000" \
+  "redis-cluster=127.0.0.1:${RD[0]}" "rcache-cluster=127.0.0.1:${RC[0]}"
+
+echo "== plain clients through one endpoint: nutcracker vs one rcache node (forwarding) vs standalone rcache"
+"$COMPARE" -R "$ROUNDS" -s F1,F16 \
+  -S "F1=-t set,get -n 200000 -c 50 -P 1 -r 100000" \
+  -S "F16=-t set,get -n 1000000 -c 50 -P 16 -r 100000" \
+  "nutcracker=127.0.0.1:${NC}" "rcache-forward=127.0.0.1:${RC[0]}" "rcache-single=127.0.0.1:${R1}"
