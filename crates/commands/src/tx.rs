@@ -154,6 +154,22 @@ fn end_transaction(sess: &mut crate::clients::Session) -> Option<Box<Multi>> {
     sess.multi.take()
 }
 
+/// The queued commands of the open transaction (cluster routing looks at their keys when
+/// EXEC comes).
+pub fn queued(sess: &crate::clients::Session) -> Option<&[OwnedArgs]> {
+    sess.multi.as_deref().map(|m| m.queue.as_slice())
+}
+
+/// End the transaction to run it elsewhere (cluster mode: its slot's owner): its queued
+/// commands and whether a refusal while queueing doomed it (EXECABORT). WATCHed keys are
+/// given up; the caller refuses EXEC when there were some.
+pub fn take_for_forward(
+    sess: &mut crate::clients::Session,
+) -> Option<(Vec<OwnedArgs>, bool, bool)> {
+    let watched = sess.watching.is_some();
+    end_transaction(sess).map(|m| (m.queue, m.aborted, watched))
+}
+
 /// Refuse a command before it runs, as Redis's `rejectCommand`: inside MULTI the
 /// transaction is flagged, and a refused EXEC discards it with EXECABORT.
 pub(crate) fn reject(

@@ -673,6 +673,30 @@ async fn route_request<'s>(
                 pending.push((wbuf.len(), p));
                 return Routed::Done;
             }
+            Decision::ForwardTx(o) => {
+                match commands::tx::take_for_forward(sess) {
+                    Some((_, true, _)) => commands::reply_error(
+                        sess,
+                        "EXECABORT Transaction discarded because of previous errors.",
+                        wbuf,
+                    ),
+                    Some((_, _, true)) => commands::reply_error(
+                        sess,
+                        "EXECABORT WATCH and a transaction on another node's keys cannot be combined; transaction discarded",
+                        wbuf,
+                    ),
+                    Some((queue, false, false)) => {
+                        pending.push((wbuf.len(), route::forward_tx(cl, o, queue, sess.resp3)));
+                    }
+                    None => commands::reply_error(sess, "ERR EXEC without MULTI", wbuf),
+                }
+                return Routed::Done;
+            }
+            Decision::AbortTx(msg) => {
+                let _ = commands::tx::take_for_forward(sess);
+                commands::reply_error(sess, &msg, wbuf);
+                return Routed::Done;
+            }
         }
     }
 }

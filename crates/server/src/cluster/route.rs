@@ -58,6 +58,10 @@ pub enum Decision {
         /// (owner, key indexes) in first-seen order.
         groups: Vec<(u32, Vec<usize>)>,
     },
+    /// EXEC of a transaction whose keys are all on another node: run it there, whole.
+    ForwardTx(u32),
+    /// EXEC of a transaction that cannot run anywhere as one: end it with this error.
+    AbortTx(String),
 }
 
 /// Commands a bus connection may send before it has proved the secret.
@@ -128,11 +132,130 @@ pub fn decide(state: &ServerState, cl: &Cluster, sess: &Session, args: Args<'_>)
     if spec.name == "select" && args.get(1) != b"0" {
         return Decision::Error("ERR SELECT is not allowed in cluster mode".into());
     }
+    if sess.multi.is_some() {
+        return in_transaction(state, cl, sess, spec, args);
+    }
     match cluster_cmd::keys_of(spec, args) {
         Keys::None => Decision::Local,
         Keys::One(slot) => one(cl, sess, spec, slot),
         Keys::Cross => cross(cl, sess, spec, args),
     }
+}
+
+/// Inside MULTI commands are queued here whatever their slot (a command's own keys must
+/// share one slot); EXEC decides where the transaction runs: here when every key is ours,
+/// on the owner when every key is another node's (sent there whole, MULTI … EXEC, on a
+/// connection of its own), else it is refused.
+fn in_transaction(
+    state: &ServerState,
+    cl: &Cluster,
+    sess: &Session,
+    spec: &CommandSpec,
+    args: Args<'_>,
+) -> Decision {
+    if spec.name == "watch" {
+        if let Keys::One(slot) = cluster_cmd::keys_of(spec, args) {
+            if let Route::Remote(o) = cl.route(slot) {
+                return Decision::Error(cluster_cmd::moved(cl, slot, o));
+            }
+        }
+    }
+    if spec.name != "exec" {
+        return match cluster_cmd::keys_of(spec, args) {
+            Keys::Cross => {
+                Decision::Error("CROSSSLOT Keys in request don't hash to the same slot".into())
+            }
+            _ => Decision::Local,
+        };
+    }
+    let Some(queue) = commands::tx::queued(sess) else {
+        return Decision::Local;
+    };
+    let mut node: Option<u32> = None;
+    for q in queue {
+        let qa = q.args();
+        let Some(qs) = commands::spec_of(state, qa) else {
+            continue;
+        };
+        let Keys::One(slot) = cluster_cmd::keys_of(qs, qa) else {
+            continue;
+        };
+        let here = match cl.route(slot) {
+            Route::Local => cl.me,
+            Route::Frozen => return Decision::Wait(slot),
+            Route::Remote(o) => o,
+            Route::Down => {
+                return Decision::AbortTx(format!(
+                    "CLUSTERDOWN Hash slot {slot} not served; transaction discarded"
+                ))
+            }
+        };
+        match node {
+            None => node = Some(here),
+            Some(n) if n != here => {
+                return Decision::AbortTx(
+                    "CROSSSLOT the transaction's keys live on several nodes; transaction discarded"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+    }
+    match node {
+        Some(o) if o != cl.me => {
+            if cl.redirect {
+                return Decision::AbortTx(
+                    "MOVED the transaction's keys are on another node; transaction discarded"
+                        .into(),
+                );
+            }
+            Decision::ForwardTx(o)
+        }
+        _ => Decision::Local,
+    }
+}
+
+/// Run a whole transaction on node `o`: MULTI, the queued commands, EXEC on a bus
+/// connection of its own (a shared link would mix other clients' requests into it); the
+/// client gets EXEC's reply.
+pub fn forward_tx(cl: &Arc<Cluster>, o: u32, queue: Vec<OwnedArgs>, resp3: bool) -> Pending {
+    let mut req = Vec::new();
+    link::encode(&[b"MULTI".as_slice()], &mut req);
+    for q in &queue {
+        let parts: Vec<&[u8]> = q.args().iter().collect();
+        link::encode(&parts, &mut req);
+    }
+    link::encode(&[b"EXEC".as_slice()], &mut req);
+    let n = queue.len() + 2;
+    cl.stats.forwarded.fetch_add(1, Relaxed);
+    let cl = cl.clone();
+    Box::pin(async move {
+        let Some(addr) = cl.node(o).and_then(|n| n.bus) else {
+            return error_line("TRYAGAIN the transaction's node has no bus address");
+        };
+        let go = async {
+            let mut sock = link::open(addr, &cl.secret, &cl.my_id, resp3).await?;
+            use tokio::io::AsyncWriteExt;
+            sock.write_all(&req).await?;
+            let mut buf = Vec::new();
+            let mut last = Vec::new();
+            for _ in 0..n {
+                last = link::read_reply(&mut sock, &mut buf).await?;
+            }
+            Ok::<_, std::io::Error>(last)
+        };
+        match go.await {
+            // A slot that moved between EXEC's check and its arrival there: MOVED inside
+            // the transaction aborts it (EXECABORT), which the client sees and may retry.
+            Ok(r) => r,
+            Err(e) => {
+                cl.stats.forward_errors.fetch_add(1, Relaxed);
+                error_line(&format!(
+                    "TRYAGAIN cannot reach the transaction's node: {e}"
+                ))
+            }
+        }
+    })
 }
 
 fn one(cl: &Cluster, sess: &Session, spec: &CommandSpec, slot: u16) -> Decision {
@@ -149,9 +272,9 @@ fn one(cl: &Cluster, sess: &Session, spec: &CommandSpec, slot: u16) -> Decision 
             "CLUSTERDOWN Hash slot {slot} not served (its owner failed or the map is not known yet)"
         )),
         Route::Remote(o) => {
-            // What cannot run on another node's shared link: a transaction's queued
-            // commands and WATCH (their state is this connection's), and redirect mode.
-            if cl.redirect || sess.multi.is_some() || spec.name == "watch" {
+            // What cannot run on another node's shared link: WATCH (its state is this
+            // connection's), and nothing is forwarded in redirect mode.
+            if cl.redirect || spec.name == "watch" {
                 cl.stats.moved_sent.fetch_add(1, Relaxed);
                 return Decision::Error(cluster_cmd::moved(cl, slot, o));
             }

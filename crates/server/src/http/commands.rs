@@ -116,6 +116,10 @@ async fn run_one(state: &Arc<ServerState>, sess: &mut Session, cmd: json::Comman
                     drop(share);
                     return answer(&p.await);
                 }
+                Decision::ForwardTx(_) | Decision::AbortTx(_) => {
+                    // The HTTP door refuses MULTI (REFUSED), so no transaction is open.
+                    break;
+                }
             }
         }
     }
