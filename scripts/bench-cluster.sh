@@ -93,11 +93,31 @@ EOF
 nutcracker -c "$WORK/nutcracker.yml" -s "$NS" -o "$WORK/nutcracker.log" &
 PIDS+=($!); wait_ping "$NC"
 
-echo "== cluster-aware clients: redis-benchmark --cluster (rcache 3 nodes vs Redis Cluster 3 nodes)"
-"$COMPARE" -R "$ROUNDS" -e "--cluster" -s C1,C16 \
-  -S "C1=-t set,get -n 200000 -c 50 -P 1 -r 100000" \
-  -S "C16=-t set,get -n 1000000 -c 50 -P 16 -r 100000" \
-  "redis-cluster=127.0.0.1:${RD[0]}" "rcache-cluster=127.0.0.1:${RC[0]}"
+# redis-benchmark --cluster prints the node list before its CSV, which compare.sh does not
+# parse: this loop interleaves the two clusters itself and reports medians and ratios.
+cluster_compare() {  # name args...
+  local name=$1; shift
+  for r in $(seq "$ROUNDS"); do
+    for t in "redis-cluster=${RD[0]}" "rcache-cluster=${RC[0]}"; do
+      redis-benchmark --cluster -p "${t#*=}" "$@" --csv 2>/dev/null | grep -E '^"(SET|GET)"' \
+        | sed "s/^/${name},${t%%=*},${r},/" >> "$WORK/cluster.csv"
+    done
+  done
+}
+echo "== cluster-aware clients: redis-benchmark --cluster, 3 rcache nodes vs 3 Redis Cluster nodes ($ROUNDS rounds, interleaved)"
+: > "$WORK/cluster.csv"
+cluster_compare C1 -t set,get -n 200000 -c 50 -P 1 -r 100000
+cluster_compare C16 -t set,get -n 1000000 -c 50 -P 16 -r 100000
+python3 - "$WORK/cluster.csv" <<'PY'
+import csv, statistics, sys
+rows = {}
+for name, target, rnd, test, rps, *rest in csv.reader(open(sys.argv[1])):
+    rows.setdefault((name, test), {}).setdefault(target, []).append(float(rps))
+print(f"{'scenario':9} {'test':5} {'redis-cluster':>14} {'rcache-cluster':>15} {'ratio':>6}")
+for (name, test), t in sorted(rows.items()):
+    a = statistics.median(t.get("redis-cluster", [0])); b = statistics.median(t.get("rcache-cluster", [0]))
+    print(f"{name:9} {test:5} {a:14.0f} {b:15.0f} {b / a if a else 0:6.2f}")
+PY
 
 echo "== plain clients through one endpoint: nutcracker vs one rcache node (forwarding) vs standalone rcache"
 "$COMPARE" -R "$ROUNDS" -s F1,F16 \

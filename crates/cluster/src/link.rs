@@ -169,6 +169,15 @@ pub type Answer = Result<Vec<u8>, String>;
 
 struct Pending {
     req: Vec<u8>,
+    /// How many requests `req` holds: their replies come back concatenated, in one answer.
+    n: usize,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// A caller waiting for `left` more replies, gathered in `got`.
+struct Waiter {
+    left: usize,
+    got: Vec<u8>,
     reply: oneshot::Sender<Answer>,
 }
 
@@ -191,7 +200,7 @@ impl Link {
         let (mut rd, mut wr) = sock.into_split();
         let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
         let dead = Arc::new(AtomicBool::new(false));
-        let waiting: Arc<parking_lot::Mutex<VecDeque<oneshot::Sender<Answer>>>> = Arc::default();
+        let waiting: Arc<parking_lot::Mutex<VecDeque<Waiter>>> = Arc::default();
         let (w2, d2) = (waiting.clone(), dead.clone());
         tokio::spawn(async move {
             let mut buf = Vec::with_capacity(16 * 1024);
@@ -200,12 +209,20 @@ impl Link {
                 {
                     let mut q = w2.lock();
                     buf.extend_from_slice(&first.req);
-                    q.push_back(first.reply);
+                    q.push_back(Waiter {
+                        left: first.n,
+                        got: Vec::new(),
+                        reply: first.reply,
+                    });
                     while buf.len() < 1 << 20 {
                         match rx.try_recv() {
                             Ok(p) => {
                                 buf.extend_from_slice(&p.req);
-                                q.push_back(p.reply);
+                                q.push_back(Waiter {
+                                    left: p.n,
+                                    got: Vec::new(),
+                                    reply: p.reply,
+                                });
                             }
                             Err(_) => break,
                         }
@@ -234,10 +251,17 @@ impl Link {
                 loop {
                     match protocol::reply_len(&buf[start..]) {
                         Ok(Some(n)) => {
-                            let r = buf[start..start + n].to_vec();
+                            let r = &buf[start..start + n];
                             start += n;
-                            if let Some(s) = w3.lock().pop_front() {
-                                let _ = s.send(Ok(r));
+                            let mut q = w3.lock();
+                            if let Some(w) = q.front_mut() {
+                                w.got.extend_from_slice(r);
+                                w.left = w.left.saturating_sub(1);
+                                if w.left == 0 {
+                                    if let Some(w) = q.pop_front() {
+                                        let _ = w.reply.send(Ok(w.got));
+                                    }
+                                }
                             }
                         }
                         Ok(None) => break,
@@ -261,8 +285,8 @@ impl Link {
                 }
             };
             d3.store(true, Relaxed);
-            for s in w3.lock().drain(..) {
-                let _ = s.send(Err(why.clone()));
+            for w in w3.lock().drain(..) {
+                let _ = w.reply.send(Err(why.clone()));
             }
         });
         Ok(Link { tx, dead })
@@ -275,8 +299,13 @@ impl Link {
 
     /// Send an encoded request; the reply arrives on the receiver.
     pub fn send(&self, req: Vec<u8>) -> oneshot::Receiver<Answer> {
+        self.send_many(req, 1)
+    }
+
+    /// Send `n` encoded requests at once; their `n` replies come back concatenated.
+    pub fn send_many(&self, req: Vec<u8>, n: usize) -> oneshot::Receiver<Answer> {
         let (reply, rx) = oneshot::channel();
-        if let Err(e) = self.tx.send(Pending { req, reply }) {
+        if let Err(e) = self.tx.send(Pending { req, n, reply }) {
             let _ = e.0.reply.send(Err("link closed".into()));
         }
         rx

@@ -113,6 +113,10 @@ pub struct Cluster {
     migrating: Box<[AtomicU32]>,
     /// The highest epoch seen anywhere: a new claim takes the next one.
     max_epoch: AtomicU64,
+    /// Held by every change of `owner`/`epoch`: the reconciler's read-compare-write over
+    /// the table must not interleave with a commit or a flip on another thread (it would
+    /// put back an owner the commit had just replaced). Routing reads without it.
+    changing: parking_lot::Mutex<()>,
     /// Woken when frozen slots thaw (writes waiting on them re-route).
     pub thaw: Notify,
     /// Woken when this node's claims change (the reconciler publishes them).
@@ -159,6 +163,7 @@ impl Cluster {
             importing: atomics(SLOTS, || AtomicBool::new(false)),
             migrating: atomics(SLOTS, || AtomicU32::new(NONE)),
             max_epoch: AtomicU64::new(0),
+            changing: parking_lot::Mutex::new(()),
             thaw: Notify::new(),
             claims_changed: Notify::new(),
             target: RwLock::new(Vec::new()),
@@ -355,6 +360,7 @@ impl Cluster {
 
     /// The first node of a new cluster takes every slot (epoch 1).
     pub fn found(&self) {
+        let _g = self.changing.lock();
         for s in 0..SLOTS {
             self.epoch[s].store(1, Release);
             self.owner[s].store(self.me, Release);
@@ -366,6 +372,7 @@ impl Cluster {
     /// Take back slots at start-up that this node's previous run owned (its saved claims),
     /// when nobody has claimed them higher since: the reconciler settles the rest.
     pub fn restore_claims(&self, saved: &[(u16, u64)]) {
+        let _g = self.changing.lock();
         for &(s, e) in saved {
             if (s as usize) < SLOTS && self.owner[s as usize].load(Acquire) == NONE {
                 self.epoch[s as usize].store(e, Release);
@@ -412,6 +419,7 @@ impl Cluster {
 
     /// Hand-off done: `to` owns `slots` at `epoch`; writes waiting here re-route to it.
     pub fn flip(&self, slots: &[u16], to: u32, epoch: u64) {
+        let g = self.changing.lock();
         self.saw_epoch(epoch);
         for &s in slots {
             self.epoch[s as usize].store(epoch, Release);
@@ -419,6 +427,7 @@ impl Cluster {
             self.frozen[s as usize].store(false, Release);
             self.migrating[s as usize].store(NONE, Relaxed);
         }
+        drop(g);
         self.thaw.notify_waiters();
         self.claims_changed.notify_one();
     }
@@ -433,6 +442,7 @@ impl Cluster {
 
     /// The source handed `slots` over at `epoch`: this node serves them from now on.
     pub fn commit(&self, slots: &[u16], epoch: u64) {
+        let _g = self.changing.lock();
         self.saw_epoch(epoch);
         for &s in slots {
             self.epoch[s as usize].store(epoch, Release);
@@ -448,6 +458,7 @@ impl Cluster {
     /// our own slots change only by hand-off or a higher claim.
     pub fn hint(&self, slot: u16, to: u32, epoch: u64) {
         let s = slot as usize;
+        let _g = self.changing.lock();
         let cur = self.owner[s].load(Acquire);
         if cur == self.me || to == self.me {
             return;
@@ -466,6 +477,7 @@ impl Cluster {
     /// `members` are the live nodes (this one included).
     pub fn apply_view(&self, members: &[MemberInfo]) -> ViewChange {
         let mut change = ViewChange::default();
+        let _g = self.changing.lock();
         let live: Vec<u32> = {
             let mut r = self.registry.write();
             let mut live = Vec::with_capacity(members.len());
@@ -598,10 +610,16 @@ impl Cluster {
                 if beats {
                     // Another node holds a newer claim (it took the slot while we were cut
                     // off, or two takeovers raced): ours is stale and its keys must go.
+                    // (A slot frozen for a hand-off to that node is simply done: its claim
+                    // reached us before the commit's reply.)
+                    let handing_to_it =
+                        self.frozen[s].load(Acquire) && self.migrating[s].load(Relaxed) == n;
                     self.epoch[s].store(e, Release);
                     self.owner[s].store(n, Release);
                     self.frozen[s].store(false, Release);
-                    change.lost.push(s as u16);
+                    if !handing_to_it {
+                        change.lost.push(s as u16);
+                    }
                     mine_changed = true;
                 }
                 continue;

@@ -204,6 +204,88 @@ fn three_nodes_serve_every_key_through_every_node() {
     assert_eq!(sizes, want.to_vec(), "DBSIZE vs the slots each node claims");
 }
 
+/// Keys written through the first node while it is still handing slots to the two others
+/// (right after they join): every acknowledged write is there once the map is settled,
+/// through every node. (Reads *during* those hand-offs: `mget_through_the_hand_off_source…`.)
+#[test]
+fn writes_racing_the_first_hand_offs_are_kept() {
+    const N: u64 = 30_000;
+    let t0 = Instant::now();
+    let cl = TestCluster::builder(BIN).nodes(3).start();
+    log_time("3 nodes serving (hand-offs starting)", t0);
+    write_keys(&mut conn(cl.node(0).addr()), 0..N);
+    log_time("written", t0);
+    cl.wait_settled(SETTLE);
+    log_time("settled", t0);
+    let all: Vec<u64> = (0..N).collect();
+    for a in cl.addrs() {
+        let ck = check_keys(&mut conn(a), &all, 500, &a.to_string());
+        assert!(ck.clean() && ck.read == N, "reading through {a}: {ck:?}");
+    }
+    let sizes: Vec<u64> = cl.addrs().into_iter().map(dbsize).collect();
+    assert_eq!(sizes.iter().sum::<u64>(), N, "DBSIZE per node {sizes:?}");
+}
+
+/// MGET through the node that is handing slots off, all through the hand-offs of a 1 → 3
+/// grow (the keys were written before; nothing writes meanwhile): no key is ever missing.
+///
+/// PRODUCT BUG (found by this test; ignored until fixed): such MGETs return nil for some
+/// keys, all of them in the slots of one hand-off batch, in most runs (16-20 misses out of
+/// ~600k reads per run). `handoff.rs` `move_batch` flips the slots and then drops their keys
+/// (`drop_slot`) without draining the gate again; a read routed before the flip (frozen
+/// slot: served here) that executes after the drop finds nothing. MGET's split path, which
+/// routes all its keys before running the local part, widens that window.
+#[test]
+#[ignore = "product bug: reads through the hand-off source miss keys (see the comment)"]
+fn mget_through_the_hand_off_source_never_misses() {
+    const N: u64 = 30_000;
+    for attempt in 1..=3 {
+        let t0 = Instant::now();
+        let mut cl = TestCluster::builder(BIN).nodes(1).start();
+        write_keys(&mut conn(cl.node(0).addr()), 0..N);
+        let stop = Arc::new(AtomicBool::new(false));
+        let total = Arc::new(Mutex::new(Check::default()));
+        let readers: Vec<_> = (0..2)
+            .map(|r| {
+                let addr = cl.node(0).addr();
+                let (stop, total) = (stop.clone(), total.clone());
+                std::thread::spawn(move || {
+                    let mut c = conn(addr);
+                    let mut all: Vec<u64> = (0..N).collect();
+                    if r == 1 {
+                        all.reverse();
+                    }
+                    while !stop.load(Relaxed) {
+                        let ck = check_keys(&mut c, &all, 500, &format!("reader {r}"));
+                        total.lock().unwrap().add(ck);
+                    }
+                })
+            })
+            .collect();
+        cl.add_node();
+        cl.add_node();
+        cl.wait_settled(SETTLE);
+        stop.store(true, Relaxed);
+        for r in readers {
+            r.join().expect("reader thread");
+        }
+        let total = std::mem::take(&mut *total.lock().unwrap());
+        log_time(&format!("attempt {attempt}: {} reads", total.read), t0);
+        assert!(
+            total.clean(),
+            "MGET through the hand-off source, attempt {attempt}: {total:?}"
+        );
+        // Every key is there in the end (the misses are reads, not lost keys).
+        let ck = check_keys(
+            &mut conn(cl.node(0).addr()),
+            &(0..N).collect::<Vec<_>>(),
+            500,
+            "node 0",
+        );
+        assert!(ck.clean(), "after settling: {ck:?}");
+    }
+}
+
 /// Growing 3 → 6 while readers MGET every key through the first three nodes and a writer
 /// adds keys: no read misses or sees a wrong value, no acknowledged write is lost, and
 /// once settled the keys are spread evenly.
@@ -451,9 +533,18 @@ fn kill_9_of_a_node_the_others_keep_serving_and_take_its_slots() {
     // Both survivors' claims cover every slot.
     cl.wait_settled(SETTLE);
     let owners_after = cl.slot_owners();
-    let taken = owners.iter().filter(|&&o| o == 2).count();
+    let taken = owners.iter().filter(|&&o| o == 2).count() as u64;
+    let lost: u64 = [0, 1]
+        .iter()
+        .map(|&n| {
+            cl.node(n)
+                .info_field("cluster_slots_lost")
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
     assert_eq!(
-        recovered as usize, taken,
+        lost, taken,
         "cluster_slots_lost summed over the survivors vs the slots node 2 owned"
     );
     assert!(owners_after.iter().all(|&o| o < 2));

@@ -310,7 +310,7 @@ async fn run<C: Codec>(
     } else {
         None
     };
-    let mut pending: Vec<(usize, route::Pending)> = Vec::new();
+    let mut pending = route::Forwards::default();
     loop {
         if handle.is_killed() {
             return Outcome::Closed(Some("killed".into()));
@@ -415,7 +415,9 @@ async fn run<C: Codec>(
                     }
                     if wbuf.len() >= FLUSH_AT {
                         share = None;
-                        route::resolve(&mut wbuf, &mut pending).await;
+                        if let Some(cl) = cl.as_ref() {
+                            pending.resolve(cl, &mut wbuf).await;
+                        }
                         if flush(state, &sock, &mut wbuf, handle, None).await.is_err() {
                             return Outcome::Closed(None);
                         }
@@ -505,7 +507,9 @@ async fn run<C: Codec>(
                         if let Some(name) = last {
                             *handle.last_cmd.lock() = name;
                         }
-                        route::resolve(&mut wbuf, &mut pending).await;
+                        if let Some(cl) = cl.as_ref() {
+                            pending.resolve(cl, &mut wbuf).await;
+                        }
                         if !wbuf.is_empty()
                             && flush(state, &sock, &mut wbuf, handle, None).await.is_err()
                         {
@@ -534,7 +538,9 @@ async fn run<C: Codec>(
                     }
                     if wbuf.len() >= FLUSH_AT {
                         share = None;
-                        route::resolve(&mut wbuf, &mut pending).await;
+                        if let Some(cl) = cl.as_ref() {
+                            pending.resolve(cl, &mut wbuf).await;
+                        }
                         if flush(state, &sock, &mut wbuf, handle, None).await.is_err() {
                             return Outcome::Closed(None);
                         }
@@ -548,7 +554,9 @@ async fn run<C: Codec>(
             }
         }
         drop(share);
-        route::resolve(&mut wbuf, &mut pending).await;
+        if let Some(cl) = cl.as_ref() {
+            pending.resolve(cl, &mut wbuf).await;
+        }
         rbuf.advance(off);
         if ncmds > 0 {
             state.stats.total_commands_processed.add(ncmds);
@@ -636,7 +644,7 @@ async fn route_request<'s>(
     args: protocol::Args<'_>,
     share: &mut Option<Shared<'s>>,
     wbuf: &mut Vec<u8>,
-    pending: &mut Vec<(usize, route::Pending)>,
+    pending: &mut route::Forwards,
 ) -> Routed {
     loop {
         if share.is_none() {
@@ -657,20 +665,21 @@ async fn route_request<'s>(
                 slot,
                 blocking,
             } => {
-                pending.push((
-                    wbuf.len(),
-                    route::forward(cl, node, slot, args, sess.resp3, blocking),
-                ));
                 if blocking {
                     // The client waits for its reply before its next command, as in Redis.
+                    let p = route::forward(cl, node, slot, args, sess.resp3, true);
+                    pending.push(cl, wbuf.len(), p);
                     *share = None;
-                    route::resolve(wbuf, pending).await;
+                    pending.resolve(cl, wbuf).await;
+                } else {
+                    pending.add(cl, node, slot, args, sess.resp3, wbuf.len());
                 }
                 return Routed::Done;
             }
             Decision::Split { kind, per, groups } => {
+                pending.send_gathered(cl);
                 let p = route::split(state, cl, sess, args, kind, per, groups);
-                pending.push((wbuf.len(), p));
+                pending.push(cl, wbuf.len(), p);
                 return Routed::Done;
             }
             Decision::ForwardTx(o) => {
@@ -686,7 +695,8 @@ async fn route_request<'s>(
                         wbuf,
                     ),
                     Some((queue, false, false)) => {
-                        pending.push((wbuf.len(), route::forward_tx(cl, o, queue, sess.resp3)));
+                        let p = route::forward_tx(cl, o, queue, sess.resp3);
+                        pending.push(cl, wbuf.len(), p);
                     }
                     None => commands::reply_error(sess, "ERR EXEC without MULTI", wbuf),
                 }

@@ -42,6 +42,9 @@ pub const SLOTS: usize = 16384;
 /// build on two busy cores is slow.
 pub const FORM_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long the slot map must stay still for `wait_settled` (10 gossip rounds).
+pub const QUIET: Duration = Duration::from_secs(2);
+
 /// The hash slot of a key, computed here (CRC16/XMODEM of the `{tag}` if there is a
 /// non-empty one, mod 16384), independently of the server's code, so the tests check the
 /// server against Redis Cluster's definition.
@@ -451,21 +454,54 @@ impl TestCluster {
     }
 
     /// Wait until the slot map is settled: every live node reports `cluster_state:ok` and
-    /// `cluster_moving_slots:0`, and the live nodes' own claims (their `myself` lines)
-    /// cover every slot exactly once.
+    /// `cluster_moving_slots:0`, the live nodes' own claims (their `myself` lines) cover
+    /// every slot exactly once with every live node owning some, and all of that has held,
+    /// with the same number of slots per node, for `QUIET`.
+    ///
+    /// Why the quiet period: `cluster_moving_slots` counts the slots a node still has to
+    /// hand to the nodes *it knows to be serving*; a node that has not yet heard (gossip)
+    /// that a newcomer serves reports 0 for a moment. No reply says what a node believes
+    /// about another's state, so the map must also stay still for several gossip rounds.
     pub fn wait_settled(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        self.wait_all(
-            "the slot map settled (cluster_moving_slots:0 and cluster_state:ok everywhere)",
+        let mut since: Option<(Instant, Vec<usize>)> = None;
+        self.poll(
+            "the slot map settled (cluster_moving_slots:0 and cluster_state:ok everywhere, \
+             every slot claimed once, no change for a while)",
             timeout,
-            |info| {
-                field(info, "cluster_state") == "ok" && field(info, "cluster_moving_slots") == "0"
+            || {
+                self.check_all(|info| {
+                    field(info, "cluster_state") == "ok"
+                        && field(info, "cluster_moving_slots") == "0"
+                })?;
+                let owners = self.try_slot_owners()?;
+                let mut counts = vec![0usize; self.nodes.len()];
+                for o in owners {
+                    counts[o] += 1;
+                }
+                if let Some(i) = self.live().into_iter().find(|&i| counts[i] == 0) {
+                    since = None;
+                    return Err(format!(
+                        "node {i} owns no slot yet; slots per node {counts:?}"
+                    ));
+                }
+                match &since {
+                    Some((t, c)) if *c == counts => {
+                        if t.elapsed() >= QUIET {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "quiet for {:?} so far; slots per node {counts:?}",
+                                t.elapsed()
+                            ))
+                        }
+                    }
+                    _ => {
+                        since = Some((Instant::now(), counts.clone()));
+                        Err(format!("slots per node now {counts:?}"))
+                    }
+                }
             },
         );
-        let left = deadline.saturating_duration_since(Instant::now());
-        self.poll("every slot claimed by exactly one live node", left, || {
-            self.try_slot_owners().map(|_| ())
-        });
     }
 
     /// For every slot, the index of the live node whose `myself` line claims it. Panics if
@@ -557,35 +593,38 @@ impl TestCluster {
         timeout: Duration,
         ok: impl Fn(&HashMap<String, String>) -> bool,
     ) {
-        self.poll(what, timeout, || {
-            let mut views = Vec::new();
-            let mut all = true;
-            for i in self.live() {
-                let n = &self.nodes[i];
-                match try_cluster_info(n.resp) {
-                    Some(info) => {
-                        let good = ok(&info);
-                        all &= good;
-                        views.push(format!(
-                            "node {i}: state={} my_state={} known={} moving={}",
-                            field(&info, "cluster_state"),
-                            field(&info, "cluster_my_state"),
-                            field(&info, "cluster_known_nodes"),
-                            field(&info, "cluster_moving_slots"),
-                        ));
-                    }
-                    None => {
-                        all = false;
-                        views.push(format!("node {i}: no answer"));
-                    }
+        self.poll(what, timeout, || self.check_all(&ok));
+    }
+
+    /// Whether `ok` holds for the CLUSTER INFO of every live node; `Err` says what each
+    /// node shows.
+    fn check_all(&self, ok: impl Fn(&HashMap<String, String>) -> bool) -> Result<(), String> {
+        let mut views = Vec::new();
+        let mut all = true;
+        for i in self.live() {
+            let n = &self.nodes[i];
+            match try_cluster_info(n.resp) {
+                Some(info) => {
+                    all &= ok(&info);
+                    views.push(format!(
+                        "node {i}: state={} my_state={} known={} moving={}",
+                        field(&info, "cluster_state"),
+                        field(&info, "cluster_my_state"),
+                        field(&info, "cluster_known_nodes"),
+                        field(&info, "cluster_moving_slots"),
+                    ));
+                }
+                None => {
+                    all = false;
+                    views.push(format!("node {i}: no answer"));
                 }
             }
-            if all {
-                Ok(())
-            } else {
-                Err(views.join("; "))
-            }
-        });
+        }
+        if all {
+            Ok(())
+        } else {
+            Err(views.join("; "))
+        }
     }
 
     /// Poll `f` until it is `Ok`; on the deadline panic with `what`, the last `Err` (what

@@ -770,19 +770,186 @@ pub fn relay_publish(cl: &Arc<Cluster>, args: Args<'_>) {
     }
 }
 
-/// Put forwarded replies in their places in `wbuf` (they were left out where their
-/// requests stood: `at` is the offset in `wbuf` at that point).
-pub async fn resolve(wbuf: &mut Vec<u8>, pending: &mut Vec<(usize, Pending)>) {
-    if pending.is_empty() {
-        return;
+/// One connection's forwarded requests of the batch being run: single-key requests are
+/// gathered per owner and sent as one bundle (one channel message, one answer, one write)
+/// when the batch's replies are due; splits, blocking commands and transactions are
+/// futures of their own. Every reply goes back to the place its request had (`at`, the
+/// offset in `wbuf` then; `seq` orders requests at the same offset).
+#[derive(Default)]
+pub struct Forwards {
+    singles: Vec<(usize, u32, Pending)>,
+    /// Gathered, not sent yet: (node, RESP3, requests, [(at, seq, slot, range in buf)]).
+    gathering: Vec<(u32, bool, Vec<u8>, Vec<Item>)>,
+    /// Sent: their replies come back concatenated.
+    sent: Vec<(u32, bool, Vec<u8>, Vec<Item>, Pending)>,
+    seq: u32,
+}
+
+#[derive(Clone)]
+struct Item {
+    at: usize,
+    seq: u32,
+    slot: u16,
+    req: std::ops::Range<usize>,
+}
+
+impl Forwards {
+    pub fn is_empty(&self) -> bool {
+        self.singles.is_empty() && self.gathering.is_empty() && self.sent.is_empty()
     }
-    let mut out = Vec::with_capacity(wbuf.len() + pending.len() * 16);
-    let mut last = 0;
-    for (at, p) in pending.drain(..) {
-        out.extend_from_slice(&wbuf[last..at]);
-        out.extend_from_slice(&p.await);
-        last = at;
+
+    /// A single-key request for `node`, its reply due at `at`.
+    pub fn add(
+        &mut self,
+        cl: &Cluster,
+        node: u32,
+        slot: u16,
+        args: Args<'_>,
+        resp3: bool,
+        at: usize,
+    ) {
+        cl.stats.forwarded.fetch_add(1, Relaxed);
+        let i = match self
+            .gathering
+            .iter()
+            .position(|g| g.0 == node && g.1 == resp3)
+        {
+            Some(i) => i,
+            None => {
+                self.gathering
+                    .push((node, resp3, Vec::with_capacity(4096), Vec::new()));
+                self.gathering.len() - 1
+            }
+        };
+        let g = &mut self.gathering[i];
+        let start = g.2.len();
+        let parts: Vec<&[u8]> = args.iter().collect();
+        link::encode(&parts, &mut g.2);
+        let end = g.2.len();
+        self.seq += 1;
+        g.3.push(Item {
+            at,
+            seq: self.seq,
+            slot,
+            req: start..end,
+        });
     }
-    out.extend_from_slice(&wbuf[last..]);
-    *wbuf = out;
+
+    /// A future of its own (a split, a blocking command, a transaction), its reply due at
+    /// `at`. What was gathered goes out first, so the owner sees this client's requests in
+    /// the order they were sent.
+    pub fn push(&mut self, cl: &Arc<Cluster>, at: usize, p: Pending) {
+        self.send_gathered(cl);
+        self.seq += 1;
+        self.singles.push((at, self.seq, p));
+    }
+
+    /// Send every gathered bundle now (each one message on this thread's link).
+    pub fn send_gathered(&mut self, cl: &Arc<Cluster>) {
+        for (node, resp3, buf, items) in self.gathering.drain(..) {
+            let n = items.len();
+            let first = cached_link(node, resp3).map(|l| l.send_many(buf.clone(), n));
+            let (cl2, req) = (cl.clone(), buf.clone());
+            let p: Pending = Box::pin(async move {
+                let ans = match first {
+                    Some(rx) => rx.await.unwrap_or_else(|_| Err("link closed".into())),
+                    None => match link_to(&cl2, node, resp3).await {
+                        Ok(l) => l
+                            .send_many(req, n)
+                            .await
+                            .unwrap_or_else(|_| Err("link closed".into())),
+                        Err(e) => Err(e),
+                    },
+                };
+                match ans {
+                    Ok(b) => b,
+                    Err(e) => {
+                        // Every request of the bundle gets the same retryable error.
+                        cl2.stats.forward_errors.fetch_add(n as u64, Relaxed);
+                        let line = error_line(&format!(
+                            "TRYAGAIN cannot reach the owner of these keys: {e}"
+                        ));
+                        line.repeat(n)
+                    }
+                }
+            });
+            self.sent.push((node, resp3, buf, items, p));
+        }
+    }
+
+    /// Wait for every reply and put each in its place in `wbuf`.
+    pub async fn resolve(&mut self, cl: &Arc<Cluster>, wbuf: &mut Vec<u8>) {
+        if self.is_empty() {
+            return;
+        }
+        self.send_gathered(cl);
+        let mut out: Vec<(usize, u32, Vec<u8>)> = Vec::new();
+        for (at, seq, p) in self.singles.drain(..) {
+            out.push((at, seq, p.await));
+        }
+        let t0 = Instant::now();
+        for (_node, resp3, buf, items, p) in self.sent.drain(..) {
+            let all = p.await;
+            let mut rest = all.as_slice();
+            for it in items {
+                let len = match protocol::reply_len(rest) {
+                    Ok(Some(n)) => n,
+                    _ => rest.len(),
+                };
+                let one = &rest[..len];
+                rest = &rest[len..];
+                let reply = if retryable(one) {
+                    // The slot moved on: this request alone follows the MOVED.
+                    let moved = one.to_vec();
+                    let args = OwnedArgs::new(split_request(&buf[it.req.clone()]));
+                    let _ = follow_moved(cl, &moved);
+                    let node = match cl.route(it.slot) {
+                        Route::Remote(o) => o,
+                        _ => cl.me,
+                    };
+                    forward(cl, node, it.slot, args.args(), resp3, false).await
+                } else {
+                    one.to_vec()
+                };
+                out.push((it.at, it.seq, reply));
+            }
+        }
+        cl.stats
+            .forward_latency_us
+            .fetch_add(t0.elapsed().as_micros() as u64, Relaxed);
+        out.sort_by_key(|(at, seq, _)| (*at, *seq));
+        let extra: usize = out.iter().map(|o| o.2.len()).sum();
+        let mut merged = Vec::with_capacity(wbuf.len() + extra);
+        let mut last = 0;
+        for (at, _, r) in out {
+            merged.extend_from_slice(&wbuf[last..at]);
+            merged.extend_from_slice(&r);
+            last = at;
+        }
+        merged.extend_from_slice(&wbuf[last..]);
+        *wbuf = merged;
+    }
+}
+
+/// The arguments of one encoded request (`link::encode`'s output).
+fn split_request(mut b: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let line = |b: &[u8]| b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
+    let n = line(b);
+    let count: usize = std::str::from_utf8(&b[1..n.saturating_sub(1)])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    b = &b[(n + 1).min(b.len())..];
+    for _ in 0..count {
+        let n = line(b);
+        let len: usize = std::str::from_utf8(&b[1..n.saturating_sub(1)])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        b = &b[(n + 1).min(b.len())..];
+        out.push(b[..len.min(b.len())].to_vec());
+        b = &b[(len + 2).min(b.len())..];
+    }
+    out
 }
