@@ -29,8 +29,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ping() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "no PING on $1" >&2; exit 1; }
+USED=" "
+port() {  # port VAR: a free port, never one handed out before in this run (the OS reuses them)
+  local _p
+  while :; do
+    _p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    case "$USED" in *" $_p "*) continue ;; esac
+    USED="$USED$_p "; printf -v "$1" '%s' "$_p"; return
+  done
+}
+wait_ping() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "no PING on $1" >&2; tail -5 "$WORK"/*.log >&2; exit 1; }
 wait_ok() {  # cluster_state:ok and, for rcache, nothing left to hand off
   for _ in $(seq 600); do
     info=$(redis-cli -p "$1" cluster info 2>/dev/null || true)
@@ -44,7 +52,7 @@ wait_ok() {  # cluster_state:ok and, for rcache, nothing left to hand off
 # rcache cluster
 RC=()
 for i in 0 1 2; do
-  p=$(port); b=$(port); mkdir -p "$WORK/rc$i"
+  port p; port b; mkdir -p "$WORK/rc$i"
   join=(); [ $i -gt 0 ] && join=(--join "127.0.0.1:${RCB0}")
   "$BIN" server --port "$p" --cluster-port "$b" "${join[@]}" --dir "$WORK/rc$i" --save "" \
     --http-port off --loglevel warning > "$WORK/rc$i.log" 2>&1 &
@@ -54,7 +62,7 @@ done
 for p in "${RC[@]}"; do wait_ok "$p"; done
 
 # standalone rcache
-R1=$(port); mkdir -p "$WORK/r1"
+port R1; mkdir -p "$WORK/r1"
 "$BIN" server --port "$R1" --dir "$WORK/r1" --save "" --http-port off --binary-port off --memcache-port off \
   --loglevel warning > "$WORK/r1.log" 2>&1 &
 PIDS+=($!); wait_ping "$R1"
@@ -62,7 +70,7 @@ PIDS+=($!); wait_ping "$R1"
 # Redis Cluster
 RD=()
 for i in 0 1 2; do
-  p=$(port); mkdir -p "$WORK/rd$i"
+  port p; mkdir -p "$WORK/rd$i"
   redis-server --port "$p" --cluster-enabled yes --cluster-config-file "$WORK/rd$i/nodes.conf" \
     --dir "$WORK/rd$i" --save "" --appendonly no --daemonize no --loglevel warning > "$WORK/rd$i.log" 2>&1 &
   PIDS+=($!); RD+=("$p"); wait_ping "$p"
@@ -73,10 +81,10 @@ for p in "${RD[@]}"; do wait_ok "$p"; done
 # 3 Redis + nutcracker
 PL=()
 for i in 0 1 2; do
-  p=$(port); redis-server --port "$p" --save "" --appendonly no --daemonize no --loglevel warning > "$WORK/pl$i.log" 2>&1 &
+  port p; redis-server --port "$p" --save "" --appendonly no --daemonize no --loglevel warning > "$WORK/pl$i.log" 2>&1 &
   PIDS+=($!); PL+=("$p"); wait_ping "$p"
 done
-NC=$(port); NS=$(port)
+port NC; port NS
 cat > "$WORK/nutcracker.yml" <<EOF
 pool:
   listen: 127.0.0.1:${NC}
