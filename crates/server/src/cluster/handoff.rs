@@ -233,6 +233,10 @@ async fn move_batch(
     }
     cl.flip(&slots, to, epoch);
     let paused = t0.elapsed();
+    // Reads of a frozen slot are served here; one routed just before the flip may still be
+    // running. Once the gate has been ours alone, every command routed before the flip is
+    // done, and every later one goes to the new owner: only then do our copies go.
+    drop(state.gate.exclusive().await);
     for &s in &slots {
         state.ks.drop_slot(0, s);
     }

@@ -314,6 +314,8 @@ async fn run(state: Arc<ServerState>, cfg: cluster::Config) {
                 "cluster: {} slots were claimed by other nodes with a newer epoch; dropping this node's copy",
                 change.lost.len()
             );
+            // Commands routed here before the change finish first (see handoff.rs).
+            drop(state.gate.exclusive().await);
             for &s in &change.lost {
                 state.ks.drop_slot(0, s);
             }
@@ -373,7 +375,7 @@ async fn run(state: Arc<ServerState>, cfg: cluster::Config) {
         }
         if last_cleanup.elapsed() >= CLEANUP_EVERY {
             last_cleanup = Instant::now();
-            cleanup(&state, &cl);
+            cleanup(&state, &cl).await;
         }
     }
     planner.stop();
@@ -384,15 +386,21 @@ async fn run(state: Arc<ServerState>, cfg: cluster::Config) {
 /// Drop keys this node holds for slots it neither owns nor is importing (an aborted
 /// import whose connection vanished, a restart that found others own its old slots):
 /// invariant 4, nothing comes back from a stale copy.
-fn cleanup(state: &ServerState, cl: &Cluster) {
-    for s in 0..cluster::SLOTS as u16 {
-        if cl.owner(s) != cl.me
+async fn cleanup(state: &ServerState, cl: &Cluster) {
+    let stale = |s: u16| {
+        cl.owner(s) != cl.me
             && !cl.is_importing(s)
             && cl.owner(s) != cluster::state::NONE
             && state.ks.count_keys_in_slot(0, s) > 0
-        {
-            let n = state.ks.drop_slot(0, s);
-            tracing::info!("cluster: dropped {n} keys of slot {s}, which this node does not own");
-        }
+    };
+    let found: Vec<u16> = (0..cluster::SLOTS as u16).filter(|&s| stale(s)).collect();
+    if found.is_empty() {
+        return;
+    }
+    // A command routed here just before a slot changed hands finishes first.
+    drop(state.gate.exclusive().await);
+    for s in found.into_iter().filter(|&s| stale(s)) {
+        let n = state.ks.drop_slot(0, s);
+        tracing::info!("cluster: dropped {n} keys of slot {s}, which this node does not own");
     }
 }
