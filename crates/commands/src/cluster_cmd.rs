@@ -190,10 +190,7 @@ fn help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array_len(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    crate::client_cmd::reply_help(ctx, &lines);
     Ok(())
 }
 

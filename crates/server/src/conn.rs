@@ -99,31 +99,10 @@ fn new_codec(door: Door) -> AnyCodec {
     }
 }
 
-/// Serve a freshly accepted connection through `door` on I/O thread `thread`.
+/// Serve a freshly accepted connection through `door` on I/O thread `thread`. `bus`: a
+/// connection to the cluster port (RESP, but it must prove the cluster secret first, and
+/// its requests are never forwarded again: `cluster::route::decide`).
 pub async fn serve(
-    state: Arc<ServerState>,
-    io: Arc<IoThreads>,
-    thread: usize,
-    door: Door,
-    sock: TcpStream,
-    peer: SocketAddr,
-) {
-    serve_as(state, io, thread, door, sock, peer, false).await
-}
-
-/// Serve a connection to the cluster port: RESP, but it must prove the cluster secret
-/// first (`cluster::route::decide`), and its requests are never forwarded again.
-pub async fn serve_bus(
-    state: Arc<ServerState>,
-    io: Arc<IoThreads>,
-    thread: usize,
-    sock: TcpStream,
-    peer: SocketAddr,
-) {
-    serve_as(state, io, thread, Door::Resp, sock, peer, true).await
-}
-
-async fn serve_as(
     state: Arc<ServerState>,
     io: Arc<IoThreads>,
     thread: usize,

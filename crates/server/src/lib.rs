@@ -363,7 +363,7 @@ async fn io_thread(
                         }
                         continue;
                     }
-                    conns.spawn(conn::serve(state.clone(), io.clone(), me, door, sock, peer));
+                    conns.spawn(conn::serve(state.clone(), io.clone(), me, door, sock, peer, false));
                 }
                 Err(e) => {
                     // EMFILE and friends: log, back off a little, keep serving.
@@ -373,7 +373,7 @@ async fn io_thread(
             },
             r = async { bus.as_ref().expect("guarded").accept().await }, if bus.is_some() => match r {
                 Ok((sock, peer)) => {
-                    conns.spawn(conn::serve_bus(state.clone(), io.clone(), me, sock, peer));
+                    conns.spawn(conn::serve(state.clone(), io.clone(), me, Door::Resp, sock, peer, true));
                 }
                 Err(e) => {
                     tracing::warn!("cluster bus: accept failed: {e}");

@@ -200,9 +200,6 @@ fn script_help(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array_len(LINES.len());
-    for l in LINES {
-        ctx.out.simple(l);
-    }
+    crate::client_cmd::reply_help(ctx, LINES);
     Ok(())
 }

@@ -550,29 +550,48 @@ pub fn split(
         parts.push((idx, p));
     }
     let cl = cl.clone();
+    let parts = parts
+        .into_iter()
+        .map(|(idx, p)| (idx.clone(), idx, p))
+        .collect();
     Box::pin(async move {
-        let mut replies = Vec::with_capacity(parts.len());
-        for (idx, p) in parts {
-            let r = p.await;
-            let r = if retryable(&r) {
-                resplit(
-                    cl.clone(),
-                    name.clone(),
-                    items.clone(),
-                    kind,
-                    idx.clone(),
-                    resp3,
-                    &r,
-                    1,
-                )
-                .await
-            } else {
-                r
-            };
-            replies.push((idx, r));
-        }
+        let replies = gather(&cl, &name, &items, kind, resp3, parts, 1).await;
         merge(kind, nkeys, replies)
     })
+}
+
+/// Await split parts — (positions in the merged reply, keys, reply) — re-splitting any
+/// part answered MOVED at round `depth`.
+async fn gather(
+    cl: &Arc<Cluster>,
+    name: &[u8],
+    items: &Arc<Vec<Vec<Vec<u8>>>>,
+    kind: Split,
+    resp3: bool,
+    parts: Vec<(Vec<usize>, Vec<usize>, Pending)>,
+    depth: u32,
+) -> Vec<(Vec<usize>, Vec<u8>)> {
+    let mut replies = Vec::with_capacity(parts.len());
+    for (pos, keys, p) in parts {
+        let r = p.await;
+        let r = if retryable(&r) {
+            let again = resplit(
+                cl.clone(),
+                name.to_vec(),
+                items.clone(),
+                kind,
+                keys,
+                resp3,
+                &r,
+                depth,
+            );
+            again.await
+        } else {
+            r
+        };
+        replies.push((pos, r));
+    }
+    replies
 }
 
 /// Whether a part's reply says its keys are elsewhere now.
@@ -669,26 +688,7 @@ fn resplit(
                 send_part(&cl, owner, &name, &items, &keys, resp3),
             ));
         }
-        let mut replies = Vec::with_capacity(sent.len());
-        for (pos, keys, p) in sent {
-            let r = p.await;
-            let r = if retryable(&r) {
-                resplit(
-                    cl.clone(),
-                    name.clone(),
-                    items.clone(),
-                    kind,
-                    keys,
-                    resp3,
-                    &r,
-                    depth + 1,
-                )
-                .await
-            } else {
-                r
-            };
-            replies.push((pos, r));
-        }
+        let replies = gather(&cl, &name, &items, kind, resp3, sent, depth + 1).await;
         merge(kind, idx.len(), replies)
     })
 }
@@ -778,12 +778,15 @@ pub fn relay_publish(cl: &Arc<Cluster>, args: Args<'_>) {
 #[derive(Default)]
 pub struct Forwards {
     singles: Vec<(usize, u32, Pending)>,
-    /// Gathered, not sent yet: (node, RESP3, requests, [(at, seq, slot, range in buf)]).
-    gathering: Vec<(u32, bool, Vec<u8>, Vec<Item>)>,
-    /// Sent: their replies come back concatenated.
-    sent: Vec<(u32, bool, Vec<u8>, Vec<Item>, Pending)>,
+    /// Gathered, not sent yet: one bundle per (node, RESP3).
+    gathering: Vec<Bundle>,
+    /// Sent, with the answer that brings their replies back concatenated.
+    sent: Vec<(Bundle, Pending)>,
     seq: u32,
 }
+
+/// Requests for one node: (node, RESP3, the encoded requests, where each reply goes).
+type Bundle = (u32, bool, Vec<u8>, Vec<Item>);
 
 #[derive(Clone)]
 struct Item {
@@ -873,7 +876,7 @@ impl Forwards {
                     }
                 }
             });
-            self.sent.push((node, resp3, buf, items, p));
+            self.sent.push(((node, resp3, buf, items), p));
         }
     }
 
@@ -888,7 +891,7 @@ impl Forwards {
             out.push((at, seq, p.await));
         }
         let t0 = Instant::now();
-        for (_node, resp3, buf, items, p) in self.sent.drain(..) {
+        for ((_node, resp3, buf, items), p) in self.sent.drain(..) {
             let all = p.await;
             let mut rest = all.as_slice();
             for it in items {
