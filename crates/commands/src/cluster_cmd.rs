@@ -118,6 +118,19 @@ pub const COMMANDS: &[CommandSpec] = &[
         "BEGIN|COMMIT epoch|ABORT|STATUS slot [slot ...]"
     ),
     cmd!(
+        "rcache.dropslot",
+        2,
+        WRITE | LOADING | STALE,
+        0,
+        0,
+        0,
+        dropslot,
+        "cluster",
+        "0.1.0",
+        "rcache internal: drops every key of a hash slot (a slot handed to another node; written to the append-only log so a replay drops them too).",
+        "slot"
+    ),
+    cmd!(
         "rcache.publish",
         3,
         PUBSUB | LOADING | STALE | FAST,
@@ -593,7 +606,7 @@ fn import(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             // Leftovers of an aborted attempt (or of a time this node owned the slot)
             // must not mix with what arrives.
             for &s in &slots {
-                ctx.srv.ks.drop_slot(0, s);
+                drop_slot(ctx.srv, s);
             }
             cl.set_importing(&slots, true);
             bus.importing.extend_from_slice(&slots);
@@ -647,9 +660,40 @@ pub fn abort_import(srv: &ServerState, cl: &cluster::Cluster, slots: &[u16]) {
     for &s in slots {
         if cl.is_importing(s) && cl.owner(s) != cl.me {
             cl.set_importing(&[s], false);
-            srv.ks.drop_slot(0, s);
+            drop_slot(srv, s);
         }
     }
+}
+
+/// Drop every key of `slot` (database 0) and say so in the append-only log, so a replay
+/// drops them at the same point: a slot that left this node and came back must not bring
+/// back keys deleted while it was away (invariant 4 across restarts).
+pub fn drop_slot(srv: &ServerState, slot: u16) -> usize {
+    if srv.ks.count_keys_in_slot(0, slot) == 0 {
+        return 0;
+    }
+    let s = slot.to_string();
+    crate::effects::emit_direct(srv, 0, &[b"RCACHE.DROPSLOT", s.as_bytes()]);
+    srv.ks.drop_slot(0, slot)
+}
+
+/// RCACHE.DROPSLOT slot: the log's record of a dropped slot (replayed at start-up), or a
+/// peer's request on the bus. Refused to clients.
+fn dropslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let bus = ctx.sess.bus.as_ref().is_some_and(|b| b.peer.is_some());
+    if !bus && !ctx.srv.ks.replaying() {
+        return Err(CmdError::Static(
+            "ERR RCACHE.DROPSLOT is internal to the cluster",
+        ));
+    }
+    let s = parse_slot(args.get(1))?;
+    let n = if ctx.srv.ks.replaying() {
+        ctx.srv.ks.drop_slot(0, s)
+    } else {
+        drop_slot(ctx.srv, s)
+    };
+    ctx.out.int(n as i64);
+    Ok(())
 }
 
 fn relay_publish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {

@@ -123,8 +123,10 @@ impl ServerArgs {
             *s.config_file.write() = Some(path.clone());
         }
         let join = (!self.join.is_empty()).then(|| self.join.join(","));
+        // `--cluster-port` turns cluster mode on, 0 included (a free port with `--port 0`).
+        let cluster_on = self.cluster_port.as_ref().map(|_| "yes".to_string());
         let redirect = self.cluster_redirect.then(|| "yes".to_string());
-        let flags: [(&str, &Option<String>); 27] = [
+        let flags: [(&str, &Option<String>); 28] = [
             ("bind", &self.bind),
             ("port", &self.port),
             ("http-port", &self.http_port),
@@ -148,6 +150,7 @@ impl ServerArgs {
             ("appendfsync", &self.appendfsync),
             ("threads", &self.threads),
             ("cluster-port", &self.cluster_port),
+            ("cluster-enabled", &cluster_on),
             ("cluster-join", &join),
             ("cluster-secret", &self.cluster_secret),
             ("cluster-announce-ip", &self.cluster_announce_ip),

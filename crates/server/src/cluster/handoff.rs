@@ -238,7 +238,7 @@ async fn move_batch(
     // done, and every later one goes to the new owner: only then do our copies go.
     drop(state.gate.exclusive().await);
     for &s in &slots {
-        state.ks.drop_slot(0, s);
+        commands::cluster_cmd::drop_slot(state, s);
     }
     let st = &cl.stats;
     st.handoffs_done.fetch_add(1, Relaxed);

@@ -317,7 +317,7 @@ async fn run(state: Arc<ServerState>, cfg: cluster::Config) {
             // Commands routed here before the change finish first (see handoff.rs).
             drop(state.gate.exclusive().await);
             for &s in &change.lost {
-                state.ks.drop_slot(0, s);
+                commands::cluster_cmd::drop_slot(&state, s);
             }
         }
         if change.orphans_taken > 0 {
@@ -400,7 +400,7 @@ async fn cleanup(state: &ServerState, cl: &Cluster) {
     // A command routed here just before a slot changed hands finishes first.
     drop(state.gate.exclusive().await);
     for s in found.into_iter().filter(|&s| stale(s)) {
-        let n = state.ks.drop_slot(0, s);
+        let n = commands::cluster_cmd::drop_slot(state, s);
         tracing::info!("cluster: dropped {n} keys of slot {s}, which this node does not own");
     }
 }
