@@ -47,8 +47,10 @@ fn server_help_documents_every_flag() {
         // Actions rather than settings: the config file, a Redis file to import once, what
         // to do with a bad snapshot at this start.
         if !["config", "load-rdb", "start-empty-if-corrupt"].contains(&long) {
+            // `--join` is the setting `cluster-join` (the seed's flag name).
+            let setting = if long == "join" { "cluster-join" } else { long };
             assert!(
-                commands::config::find(long).is_some(),
+                commands::config::find(setting).is_some(),
                 "--{long} is not a setting in commands::config::PARAMS"
             );
         }
@@ -58,6 +60,8 @@ fn server_help_documents_every_flag() {
     for must in [
         "config",
         "bind",
+        "cluster-port",
+        "join",
         "port",
         "maxmemory",
         "maxmemory-policy",

@@ -284,7 +284,7 @@ async fn run<C: Codec>(
     let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     // Cluster mode routes RESP requests (route.rs); forwarded replies wait in `pending`
     // until the batch's replies are written.
-    let cl = if C::DOOR == Door::Resp {
+    let cl = if matches!(C::DOOR, Door::Resp | Door::Memcache) {
         state.cluster.get().cloned()
     } else {
         None
@@ -373,6 +373,26 @@ async fn run<C: Codec>(
                             Some(g) => g,
                             None => state.gate.shared().await,
                         });
+                    }
+                    if let Some(cl) = cl.as_ref().filter(|_| sess.authenticated) {
+                        let frame = &rbuf[off..off + consumed];
+                        if let Some(nk) = parser.native_keys(frame) {
+                            let routed = route_native(
+                                state,
+                                cl,
+                                nk,
+                                frame,
+                                &mut share,
+                                &mut wbuf,
+                                &mut pending,
+                            )
+                            .await;
+                            if let Routed::Done = routed {
+                                ncmds += 1;
+                                off += consumed;
+                                continue;
+                            }
+                        }
                     }
                     let after =
                         parser.run_native(state, sess, &rbuf[off..off + consumed], &mut wbuf);
@@ -614,6 +634,133 @@ enum Routed {
     Done,
 }
 
+/// Route a native request (the memcached door in cluster mode) by its keys: run here,
+/// relay it whole to the one node that owns its keys (`RCACHE.MC`), or split a multi-get.
+#[allow(clippy::too_many_arguments)]
+async fn route_native<'s>(
+    state: &'s Arc<ServerState>,
+    cl: &Arc<cluster::Cluster>,
+    nk: crate::door::NativeKeys,
+    frame: &[u8],
+    share: &mut Option<Shared<'s>>,
+    wbuf: &mut Vec<u8>,
+    pending: &mut route::Forwards,
+) -> Routed {
+    use cluster::Route;
+    loop {
+        if share.is_none() {
+            *share = Some(state.gate.shared().await);
+        }
+        let mut owners: Vec<u32> = Vec::new();
+        let mut wait = None;
+        let mut down = None;
+        for k in &nk.keys {
+            let slot = storage::key_slot(k);
+            let o = match cl.route(slot) {
+                Route::Local => cl.me,
+                Route::Frozen if nk.write => {
+                    wait = Some(slot);
+                    break;
+                }
+                Route::Frozen => cl.me,
+                Route::Remote(o) => o,
+                Route::Down => {
+                    down = Some(slot);
+                    break;
+                }
+            };
+            if !owners.contains(&o) {
+                owners.push(o);
+            }
+        }
+        if let Some(slot) = wait {
+            *share = None;
+            route::wait_thaw(cl, slot).await;
+            continue;
+        }
+        if let Some(slot) = down {
+            wbuf.extend_from_slice(
+                format!("SERVER_ERROR CLUSTERDOWN hash slot {slot} not served\r\n").as_bytes(),
+            );
+            return Routed::Done;
+        }
+        match owners.as_slice() {
+            [] => return Routed::Here,
+            [o] if *o == cl.me => return Routed::Here,
+            [o] => {
+                let slot = storage::key_slot(&nk.keys[0]);
+                pending.add_mc(cl, *o, slot, frame, wbuf.len());
+                return Routed::Done;
+            }
+            _ => {
+                let Some(head) = nk.multi_get.clone() else {
+                    return Routed::Here;
+                };
+                pending.send_gathered(cl);
+                let p = route::mc_multi_get(cl, head, nk.keys.clone(), 0);
+                pending.push(cl, wbuf.len(), p);
+                return Routed::Done;
+            }
+        }
+    }
+}
+
+/// `RCACHE.MC <request>` from another node's memcached door: run the request here with a
+/// memcached codec of its own when its keys are ours (else MOVED), the answer as a bulk.
+async fn run_relayed_mc<'s>(
+    state: &'s Arc<ServerState>,
+    cl: &Arc<cluster::Cluster>,
+    sess: &mut Session,
+    payload: &[u8],
+    share: &mut Option<Shared<'s>>,
+    wbuf: &mut Vec<u8>,
+) {
+    use crate::door::Codec as _;
+    let mut codec = crate::memcache::McCodec::new();
+    codec.set_max_bulk_len(state.settings.proto_max_bulk_len.load(Relaxed));
+    let consumed = match codec.parse(payload, true) {
+        Ok(Frame::Native { consumed }) => consumed,
+        _ => {
+            commands::reply_error(sess, "ERR not one memcached request", wbuf);
+            return;
+        }
+    };
+    let frame = &payload[..consumed];
+    loop {
+        if share.is_none() {
+            *share = Some(state.gate.shared().await);
+        }
+        let Some(nk) = codec.native_keys(frame) else { break };
+        let Some(bus) = sess.bus.as_deref() else { return };
+        let mut moved = String::new();
+        let mut wait = None;
+        for k in &nk.keys {
+            let slot = storage::key_slot(k);
+            match commands::cluster_cmd::peer_route(cl, bus, slot) {
+                Ok(cluster::Route::Frozen) if nk.write => wait = wait.or(Some(slot)),
+                Ok(_) => {}
+                Err(line) if moved.is_empty() => moved = line,
+                Err(_) => {}
+            }
+        }
+        if !moved.is_empty() {
+            commands::reply_error(sess, &moved, wbuf);
+            return;
+        }
+        match wait {
+            Some(slot) => {
+                *share = None;
+                route::wait_thaw(cl, slot).await;
+            }
+            None => break,
+        }
+    }
+    let mut out = Vec::new();
+    codec.run_native(state, sess, frame, &mut out);
+    let mut r = protocol::Reply::new(wbuf, false);
+    r.bulk(&out);
+}
+
 /// Route one request (cluster mode): wait out a frozen slot, answer an error, forward or
 /// split it, or let it run here. Holds `share` when it returns `Here`.
 async fn route_request<'s>(
@@ -625,6 +772,13 @@ async fn route_request<'s>(
     wbuf: &mut Vec<u8>,
     pending: &mut route::Forwards,
 ) -> Routed {
+    if sess.bus.as_ref().is_some_and(|b| b.peer.is_some())
+        && args.len() == 2
+        && args.get(0).eq_ignore_ascii_case(b"rcache.mc")
+    {
+        run_relayed_mc(state, cl, sess, args.get(1), share, wbuf).await;
+        return Routed::Done;
+    }
     loop {
         if share.is_none() {
             *share = Some(state.gate.shared().await);

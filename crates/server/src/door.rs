@@ -86,6 +86,20 @@ pub trait Codec: Send + Sized + 'static {
     fn refuse(&self, _args: Args<'_>) -> Option<&'static str> {
         None
     }
+    /// After `Frame::Native`, in cluster mode: the keys the request touches (their slots
+    /// route it, `cluster/route.rs`) and whether it writes. None = keyless, runs here.
+    fn native_keys(&self, _frame: &[u8]) -> Option<NativeKeys> {
+        None
+    }
+}
+
+/// A native request's keys, for cluster routing.
+pub struct NativeKeys {
+    pub keys: Vec<Vec<u8>>,
+    pub write: bool,
+    /// A multi-key retrieval (memcached `get k1 k2 …`): the command word (and `gat`'s
+    /// exptime) that a part for a subset of the keys is rebuilt with.
+    pub multi_get: Option<Vec<u8>>,
 }
 
 /// RESP2/RESP3: the codec is the request parser; replies are already RESP.

@@ -107,10 +107,11 @@ impl Server {
             if port == commands::config::DOOR_OFF {
                 continue;
             }
-            if cluster_on && !matches!(door, Door::Http) {
-                // Those doors do not route yet: they would act on slots of other nodes.
+            if cluster_on && door == Door::Binary {
+                // The binary door does not route yet: it would act on other nodes' slots.
                 tracing::warn!(
-                    "{} door closed: in cluster mode rcache serves RESP and HTTP (docs/CLUSTER.md)",
+                    "{} door closed: in cluster mode rcache serves RESP, HTTP and memcached \
+                     (docs/CLUSTER.md)",
                     door.name()
                 );
                 continue;

@@ -86,6 +86,64 @@ impl Codec for McCodec {
         self.p.in_progress()
     }
 
+    fn native_keys(&self, frame: &[u8]) -> Option<crate::door::NativeKeys> {
+        use crate::door::NativeKeys;
+        let one = |key: &[u8], write: bool| {
+            Some(NativeKeys {
+                keys: vec![key.to_vec()],
+                write,
+                multi_get: None,
+            })
+        };
+        match self.p.request() {
+            Request::Store { key, .. } => one(key.of(frame), true),
+            Request::Delete { key, .. }
+            | Request::Arith { key, .. }
+            | Request::Touch { key, .. } => one(key.of(frame), true),
+            Request::Get { op, exptime, keys } => {
+                let word: &[u8] = match op {
+                    GetOp::Get => b"get",
+                    GetOp::Gets => b"gets",
+                    GetOp::Gat => b"gat",
+                    GetOp::Gats => b"gats",
+                };
+                let mut head = word.to_vec();
+                if matches!(op, GetOp::Gat | GetOp::Gats) {
+                    head.push(b' ');
+                    head.extend_from_slice(exptime.to_string().as_bytes());
+                }
+                Some(NativeKeys {
+                    keys: keys_of(keys.of(frame)).map(|k| k.to_vec()).collect(),
+                    write: matches!(op, GetOp::Gat | GetOp::Gats),
+                    multi_get: Some(head),
+                })
+            }
+            Request::Meta { op, key, .. } if *op != MetaOp::Noop => {
+                let raw = key.of(frame);
+                let key = if self.p.meta.has(b'b') {
+                    match base64::engine::general_purpose::STANDARD.decode(raw) {
+                        Ok(k) => k,
+                        Err(_) => return None, // answered here: CLIENT_ERROR
+                    }
+                } else {
+                    raw.to_vec()
+                };
+                // mg may touch or vivify; only md/ms/ma are sure writes, but a frozen
+                // slot's reads are served here anyway, so mg counts as a write only when
+                // it changes something (T, N, E flags).
+                let write = match op {
+                    MetaOp::Get => {
+                        self.p.meta.has(b'T') || self.p.meta.has(b'N') || self.p.meta.has(b'E')
+                    }
+                    _ => true,
+                };
+                one(&key, write)
+            }
+            Request::TooLarge { .. } | Request::Error { .. } => None,
+            _ => None,
+        }
+    }
+
     fn run_native(
         &mut self,
         state: &ServerState,

@@ -794,6 +794,8 @@ struct Item {
     seq: u32,
     slot: u16,
     req: std::ops::Range<usize>,
+    /// A memcached request relayed as `RCACHE.MC`: its reply is unwrapped (`unwrap_mc`).
+    mc: bool,
 }
 
 impl Forwards {
@@ -810,6 +812,27 @@ impl Forwards {
         args: Args<'_>,
         resp3: bool,
         at: usize,
+    ) {
+        self.add_item(cl, node, slot, args, resp3, at, false);
+    }
+
+    /// A memcached request (its raw bytes) for `node`: relayed as `RCACHE.MC`, the owner's
+    /// memcached answer goes back to the client as it is.
+    pub fn add_mc(&mut self, cl: &Cluster, node: u32, slot: u16, frame: &[u8], at: usize) {
+        let owned = OwnedArgs::new([b"RCACHE.MC".as_slice(), frame]);
+        self.add_item(cl, node, slot, owned.args(), false, at, true);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_item(
+        &mut self,
+        cl: &Cluster,
+        node: u32,
+        slot: u16,
+        args: Args<'_>,
+        resp3: bool,
+        at: usize,
+        mc: bool,
     ) {
         cl.stats.forwarded.fetch_add(1, Relaxed);
         let i = match self
@@ -835,6 +858,7 @@ impl Forwards {
             seq: self.seq,
             slot,
             req: start..end,
+            mc,
         });
     }
 
@@ -914,6 +938,7 @@ impl Forwards {
                 } else {
                     one.to_vec()
                 };
+                let reply = if it.mc { unwrap_mc(&reply) } else { reply };
                 out.push((it.at, it.seq, reply));
             }
         }
@@ -955,4 +980,64 @@ fn split_request(mut b: &[u8]) -> Vec<Vec<u8>> {
         b = &b[(len + 2).min(b.len())..];
     }
     out
+}
+
+/// The memcached answer inside an `RCACHE.MC` reply (a bulk string); an error from the bus
+/// (no owner reachable, the slot kept moving) becomes memcached's `SERVER_ERROR`.
+pub fn unwrap_mc(reply: &[u8]) -> Vec<u8> {
+    if let Ok((protocol::RespValue::Bulk(b), _)) = protocol::parse_reply(reply) {
+        return b.to_vec();
+    }
+    let msg = String::from_utf8_lossy(reply.strip_prefix(b"-").unwrap_or(reply));
+    format!("SERVER_ERROR {}\r\n", msg.trim_end()).into_bytes()
+}
+
+/// A memcached multi-get whose keys live on several nodes: one `get k…` per owner (this
+/// node's own bus serves its part), the hits concatenated, one END. Parts answered MOVED
+/// are grouped again by the map as it is then.
+pub fn mc_multi_get(cl: &Arc<Cluster>, head: Vec<u8>, keys: Vec<Vec<u8>>, depth: u32) -> Pending {
+    let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let owner = match cl.route(storage::key_slot(k)) {
+            Route::Remote(o) => o,
+            _ => cl.me,
+        };
+        match groups.iter_mut().find(|g| g.0 == owner) {
+            Some(g) => g.1.push(i),
+            None => groups.push((owner, vec![i])),
+        }
+    }
+    let mut parts = Vec::with_capacity(groups.len());
+    for (owner, idx) in groups {
+        let mut line = head.clone();
+        for &i in &idx {
+            line.push(b' ');
+            line.extend_from_slice(&keys[i]);
+        }
+        line.extend_from_slice(b"\r\n");
+        let items = vec![vec![line]];
+        let p = send_part(cl, owner, b"RCACHE.MC", &items, &[0], false);
+        parts.push((idx, p));
+    }
+    let cl = cl.clone();
+    Box::pin(async move {
+        let mut out = Vec::new();
+        for (idx, p) in parts {
+            let r = p.await;
+            let body = if retryable(&r) && depth < MAX_ROUNDS {
+                let _ = follow_moved(&cl, &r);
+                tokio::time::sleep(backoff(depth)).await;
+                let sub: Vec<Vec<u8>> = idx.iter().map(|&i| keys[i].clone()).collect();
+                mc_multi_get(&cl, head.clone(), sub, depth + 1).await
+            } else {
+                unwrap_mc(&r)
+            };
+            match body.strip_suffix(b"END\r\n") {
+                Some(hits) => out.extend_from_slice(hits),
+                None => return body, // an error line: the client gets it
+            }
+        }
+        out.extend_from_slice(b"END\r\n");
+        out
+    })
 }
