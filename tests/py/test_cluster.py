@@ -77,7 +77,7 @@ class _Node:
             conf.write_text('cluster-enabled = "yes"\n')
             argv += ["--config", str(conf)]
         argv += ["--port", "0", "--cluster-port", "0", "--dir", self.dir, "--save", "",
-                 "--http-port", "off", "--binary-port", "off", "--memcache-port", "off"] + args
+                 "--http-port", "off", "--binary-port", "off", "--memcache-port", "0"] + args
         self.argv = argv
         self.log = Path(self.dir) / "rcache.log"
         with open(self.log, "wb") as out:
@@ -312,3 +312,50 @@ def test_plain_client_on_every_node(rc, cluster):
                 assert served > 0 and moved > 0
         finally:
             plain.close()
+
+
+def _memcache_ports(ports):
+    out = []
+    for p in ports:
+        c = redis.Redis(host="127.0.0.1", port=p, decode_responses=True)
+        out.append(int(c.info("server")["memcache_port"]))
+        c.close()
+    return out
+
+
+def test_memcached_door_serves_every_key_through_every_node(cluster):
+    """The memcached door in cluster mode: a key set through one node is read, counted,
+    compared-and-swapped and deleted through the others; a multi-get spanning every node
+    comes back whole."""
+    from pymemcache.client.base import Client
+
+    _, ports = cluster
+    for p in ports:
+        plain = redis.Redis(host="127.0.0.1", port=p)
+        plain.flushall()
+        plain.close()
+    clients = [Client(("127.0.0.1", p), timeout=10) for p in _memcache_ports(ports)]
+    try:
+        keys = [f"mc:{i}" for i in range(300)]
+        for i, k in enumerate(keys):
+            assert clients[i % 3].set(k, f"v{i}".encode(), expire=300)
+        for c in clients:
+            for i, k in enumerate(keys):
+                assert c.get(k) == f"v{i}".encode(), k
+        many = clients[1].get_many(keys)
+        assert len(many) == len(keys)
+        assert all(many[k] == f"v{i}".encode() for i, k in enumerate(keys))
+        assert clients[0].set("mc:n", b"5")
+        assert clients[2].incr("mc:n", 3) == 8
+        value, cas = clients[1].gets("mc:0")
+        assert clients[2].cas("mc:0", b"new", cas)
+        assert clients[0].get("mc:0") == b"new"
+        assert clients[2].delete("mc:1")
+        assert clients[0].get("mc:1") is None
+        # The same keys through RESP: one keyspace.
+        r = RedisCluster(host="127.0.0.1", port=ports[0], socket_timeout=10)
+        assert r.get("mc:2") == b"v2"
+        r.close()
+    finally:
+        for c in clients:
+            c.close()

@@ -730,8 +730,12 @@ async fn run_relayed_mc<'s>(
         if share.is_none() {
             *share = Some(state.gate.shared().await);
         }
-        let Some(nk) = codec.native_keys(frame) else { break };
-        let Some(bus) = sess.bus.as_deref() else { return };
+        let Some(nk) = codec.native_keys(frame) else {
+            break;
+        };
+        let Some(bus) = sess.bus.as_deref() else {
+            return;
+        };
         let mut moved = String::new();
         let mut wait = None;
         for k in &nk.keys {
