@@ -410,6 +410,9 @@ fn collect(log: &Log, r: &mut Round) {
                 r.spares.push(taken);
                 continue;
             }
+            // Counted as the writer's before it leaves the thread's buffer, so `buffered`
+            // (INFO aof_buffer_length) never reads 0 while these bytes are in neither place.
+            log.buffered.fetch_add(b.len() as u64, Relaxed);
             std::mem::swap(&mut *b, &mut taken);
         }
         let chunk = r.chunks.len();
@@ -529,6 +532,9 @@ fn writer_loop(log: &Log, mut file: File) {
                     size += r.out.len() as u64;
                     r.out.clear();
                     log.written.store(r.out_to, Relaxed);
+                    // Written: in the kernel now (a killed process loses none of it).
+                    log.buffered
+                        .store(r.chunks.first().map_or(0, |c| c.len()) as u64, Relaxed);
                 }
                 Err((e, fatal)) => {
                     if fatal {
