@@ -927,3 +927,58 @@ fn forward_mode_redis_cli_through_any_node() {
         Some("cluster_state:ok")
     );
 }
+
+/// The binary door in cluster mode: keys written through one node's binary door (the native
+/// SET opcode) and a COMMAND frame are read through another node's, none missing, and the
+/// keys are spread over every node. `rcache bench` is the binary client.
+#[test]
+fn binary_door_serves_every_key_through_every_node() {
+    let cl = TestCluster::builder(BIN)
+        .nodes(3)
+        .args(["--binary-port", "0"])
+        .start();
+    cl.wait_settled(SETTLE);
+    let ports: Vec<u16> = cl
+        .addrs()
+        .into_iter()
+        .map(|a| {
+            let info: String = redis::cmd("INFO")
+                .arg("server")
+                .query(&mut conn(a))
+                .unwrap();
+            info.lines()
+                .find_map(|l| l.strip_prefix("binary_port:"))
+                .and_then(|p| p.trim().parse().ok())
+                .expect("binary_port in INFO server")
+        })
+        .collect();
+    let bench = |port: u16, how: &[&str]| -> String {
+        let target = format!("n=127.0.0.1:{port}");
+        let mut args = vec![
+            "bench", "--proto", "binary", "-r", "2000", "-n", "2000", "-c", "2",
+        ];
+        args.extend_from_slice(how);
+        args.extend_from_slice(&["--key-prefix", "bin:", &target]);
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "rcache bench {args:?}: {text}");
+        text
+    };
+    let set = bench(ports[0], &["-t", "set"]);
+    assert!(set.contains("errors 0:"), "{set}");
+    let sizes: Vec<u64> = cl.addrs().into_iter().map(dbsize).collect();
+    assert!(sizes.iter().all(|&s| s > 0), "DBSIZE per node {sizes:?}");
+    for (port, how) in [
+        (ports[1], &["-t", "get"][..]),
+        (ports[2], &["--template", "GET __key__"][..]),
+    ] {
+        let get = bench(port, how);
+        assert!(
+            get.contains("errors 0:") && get.contains("0 records miss"),
+            "{get}"
+        );
+    }
+}

@@ -127,6 +127,20 @@ impl Codec for BinaryCodec {
         self.dec.in_progress()
     }
 
+    fn native_keys(&self, frame: &[u8]) -> Option<crate::door::NativeKeys> {
+        let args = self.dec.args(frame);
+        let keys: Vec<Vec<u8>> = match self.dec.opcode() {
+            op::GET | op::SET => args.try_get(0).map(|k| vec![k.to_vec()])?,
+            op::DELETE => args.iter().map(|k| k.to_vec()).collect(),
+            _ => return None,
+        };
+        Some(crate::door::NativeKeys {
+            keys,
+            write: self.dec.opcode() != op::GET,
+            multi_get: None,
+        })
+    }
+
     fn run_native(
         &mut self,
         state: &ServerState,

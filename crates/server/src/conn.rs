@@ -284,7 +284,7 @@ async fn run<C: Codec>(
     let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     // Cluster mode routes RESP requests (route.rs); forwarded replies wait in `pending`
     // until the batch's replies are written.
-    let cl = if matches!(C::DOOR, Door::Resp | Door::Memcache) {
+    let cl = if matches!(C::DOOR, Door::Resp | Door::Memcache | Door::Binary) {
         state.cluster.get().cloned()
     } else {
         None
@@ -380,6 +380,7 @@ async fn run<C: Codec>(
                             let routed = route_native(
                                 state,
                                 cl,
+                                (C::DOOR, sess.multi.is_some()),
                                 nk,
                                 frame,
                                 &mut share,
@@ -449,7 +450,29 @@ async fn run<C: Codec>(
                             },
                         }
                     }
-                    if let Some(cl) = cl.as_ref() {
+                    if let Some(cl) = cl.as_ref().filter(|_| C::DOOR == Door::Binary) {
+                        // The binary door's COMMAND frames go whole to their keys' owner,
+                        // whose binary codec answers them (route_request would relay RESP).
+                        if let Some(nk) = command_keys(state, args) {
+                            let frame = &rbuf[off..off + consumed];
+                            let routed = route_native(
+                                state,
+                                cl,
+                                (C::DOOR, sess.multi.is_some()),
+                                nk,
+                                frame,
+                                &mut share,
+                                &mut wbuf,
+                                &mut pending,
+                            )
+                            .await;
+                            if let Routed::Done = routed {
+                                ncmds += 1;
+                                off += consumed;
+                                continue;
+                            }
+                        }
+                    } else if let Some(cl) = cl.as_ref() {
                         match route_request(
                             state,
                             cl,
@@ -634,12 +657,28 @@ enum Routed {
     Done,
 }
 
-/// Route a native request (the memcached door in cluster mode) by its keys: run here,
-/// relay it whole to the one node that owns its keys (`RCACHE.MC`), or split a multi-get.
+/// The keys of a command (its table row's key positions), for routing a whole frame.
+fn command_keys(state: &ServerState, args: protocol::Args<'_>) -> Option<crate::door::NativeKeys> {
+    let spec = commands::spec_of(state, args)?;
+    let keys: Vec<Vec<u8>> = commands::cluster_cmd::key_positions(spec, args)
+        .into_iter()
+        .map(|p| args.get(p).to_vec())
+        .collect();
+    (!keys.is_empty()).then(|| crate::door::NativeKeys {
+        keys,
+        write: spec.has(commands::table::flags::WRITE),
+        multi_get: None,
+    })
+}
+
+/// Route a request of the memcached or binary door by its keys (cluster mode): run here,
+/// relay it whole to the one node that owns its keys (`RCACHE.MC` / `RCACHE.BIN`), split a
+/// memcached multi-get, or answer an error in the door's words.
 #[allow(clippy::too_many_arguments)]
 async fn route_native<'s>(
     state: &'s Arc<ServerState>,
     cl: &Arc<cluster::Cluster>,
+    (door, in_multi): (Door, bool),
     nk: crate::door::NativeKeys,
     frame: &[u8],
     share: &mut Option<Shared<'s>>,
@@ -679,22 +718,35 @@ async fn route_native<'s>(
             continue;
         }
         if let Some(slot) = down {
-            wbuf.extend_from_slice(
-                format!("SERVER_ERROR CLUSTERDOWN hash slot {slot} not served\r\n").as_bytes(),
-            );
+            let msg = format!("CLUSTERDOWN Hash slot {slot} not served");
+            wbuf.extend_from_slice(&route::door_error(door, &msg));
             return Routed::Done;
         }
+        let error = |wbuf: &mut Vec<u8>, msg: &str| {
+            wbuf.extend_from_slice(&route::door_error(door, msg));
+            Routed::Done
+        };
         match owners.as_slice() {
             [] => return Routed::Here,
             [o] if *o == cl.me => return Routed::Here,
+            // A transaction's commands queue here: they must be this node's keys.
+            _ if in_multi => {
+                return error(
+                    wbuf,
+                    "MOVED the key is another node's: send transactions to the keys' node",
+                )
+            }
             [o] => {
                 let slot = storage::key_slot(&nk.keys[0]);
-                pending.add_mc(cl, *o, slot, frame, wbuf.len());
+                pending.add_relayed(cl, door, *o, slot, frame, wbuf.len());
                 return Routed::Done;
             }
             _ => {
                 let Some(head) = nk.multi_get.clone() else {
-                    return Routed::Here;
+                    return error(
+                        wbuf,
+                        "CROSSSLOT Keys in request don't hash to the same node",
+                    );
                 };
                 pending.send_gathered(cl);
                 let p = route::mc_multi_get(cl, head, nk.keys.clone(), 0);
@@ -705,9 +757,10 @@ async fn route_native<'s>(
     }
 }
 
-/// `RCACHE.MC <request>` from another node's memcached door: run the request here with a
-/// memcached codec of its own when its keys are ours (else MOVED), the answer as a bulk.
-async fn run_relayed_mc<'s>(
+/// `RCACHE.MC <request>` / `RCACHE.BIN <frame>` from another node's memcached or binary
+/// door: run it here with that door's own codec when its keys are ours (else MOVED); the
+/// door's answer goes back as a bulk.
+async fn run_relayed<'s, C: Codec + Default>(
     state: &'s Arc<ServerState>,
     cl: &Arc<cluster::Cluster>,
     sess: &mut Session,
@@ -715,13 +768,13 @@ async fn run_relayed_mc<'s>(
     share: &mut Option<Shared<'s>>,
     wbuf: &mut Vec<u8>,
 ) {
-    use crate::door::Codec as _;
-    let mut codec = crate::memcache::McCodec::new();
+    let mut codec = C::default();
     codec.set_max_bulk_len(state.settings.proto_max_bulk_len.load(Relaxed));
-    let consumed = match codec.parse(payload, true) {
-        Ok(Frame::Native { consumed }) => consumed,
+    let (consumed, native) = match codec.parse(payload, true) {
+        Ok(Frame::Native { consumed }) => (consumed, true),
+        Ok(Frame::Command { consumed }) => (consumed, false),
         _ => {
-            commands::reply_error(sess, "ERR not one memcached request", wbuf);
+            commands::reply_error(sess, "ERR not one request of that door", wbuf);
             return;
         }
     };
@@ -730,9 +783,12 @@ async fn run_relayed_mc<'s>(
         if share.is_none() {
             *share = Some(state.gate.shared().await);
         }
-        let Some(nk) = codec.native_keys(frame) else {
-            break;
+        let nk = if native {
+            codec.native_keys(frame)
+        } else {
+            command_keys(state, codec.args(frame))
         };
+        let Some(nk) = nk else { break };
         let Some(bus) = sess.bus.as_deref() else {
             return;
         };
@@ -760,7 +816,20 @@ async fn run_relayed_mc<'s>(
         }
     }
     let mut out = Vec::new();
-    codec.run_native(state, sess, frame, &mut out);
+    if native {
+        codec.run_native(state, sess, frame, &mut out);
+    } else {
+        // Other doors speak RESP3 to the command layer; the codec transcodes the reply.
+        let resp3 = std::mem::replace(&mut sess.resp3, true);
+        let args = codec.args(frame);
+        if let Executed::NeedsExclusive = commands::execute_in(state, sess, args, &mut out, false) {
+            *share = None;
+            let owned = OwnedArgs::new(args.iter());
+            let _ = run_exclusive(state, sess, owned, &mut out).await;
+        }
+        sess.resp3 = resp3;
+        codec.finish_reply(&mut out, 0);
+    }
     let mut r = protocol::Reply::new(wbuf, false);
     r.bulk(&out);
 }
@@ -780,7 +849,14 @@ async fn route_request<'s>(
         && args.len() == 2
         && args.get(0).eq_ignore_ascii_case(b"rcache.mc")
     {
-        run_relayed_mc(state, cl, sess, args.get(1), share, wbuf).await;
+        run_relayed::<crate::memcache::McCodec>(state, cl, sess, args.get(1), share, wbuf).await;
+        return Routed::Done;
+    }
+    if sess.bus.as_ref().is_some_and(|b| b.peer.is_some())
+        && args.len() == 2
+        && args.get(0).eq_ignore_ascii_case(b"rcache.bin")
+    {
+        run_relayed::<crate::binary::BinaryCodec>(state, cl, sess, args.get(1), share, wbuf).await;
         return Routed::Done;
     }
     loop {

@@ -107,15 +107,6 @@ impl Server {
             if port == commands::config::DOOR_OFF {
                 continue;
             }
-            if cluster_on && door == Door::Binary {
-                // The binary door does not route yet: it would act on other nodes' slots.
-                tracing::warn!(
-                    "{} door closed: in cluster mode rcache serves RESP, HTTP and memcached \
-                     (docs/CLUSTER.md)",
-                    door.name()
-                );
-                continue;
-            }
             let at = SocketAddr::new(addr.ip(), port as u16);
             match bind_listener(at, backlog) {
                 Ok(l) => {

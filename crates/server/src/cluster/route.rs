@@ -794,8 +794,9 @@ struct Item {
     seq: u32,
     slot: u16,
     req: std::ops::Range<usize>,
-    /// A memcached request relayed as `RCACHE.MC`: its reply is unwrapped (`unwrap_mc`).
-    mc: bool,
+    /// A request of another door relayed whole (`RCACHE.MC`, `RCACHE.BIN`): its reply is
+    /// that door's answer, unwrapped (`unwrap_relayed`).
+    relayed: Option<commands::Door>,
 }
 
 impl Forwards {
@@ -813,14 +814,22 @@ impl Forwards {
         resp3: bool,
         at: usize,
     ) {
-        self.add_item(cl, node, slot, args, resp3, at, false);
+        self.add_item(cl, node, slot, args, resp3, at, None);
     }
 
-    /// A memcached request (its raw bytes) for `node`: relayed as `RCACHE.MC`, the owner's
-    /// memcached answer goes back to the client as it is.
-    pub fn add_mc(&mut self, cl: &Cluster, node: u32, slot: u16, frame: &[u8], at: usize) {
-        let owned = OwnedArgs::new([b"RCACHE.MC".as_slice(), frame]);
-        self.add_item(cl, node, slot, owned.args(), false, at, true);
+    /// A memcached or binary-protocol request (its raw bytes) for `node`: relayed whole as
+    /// `RCACHE.MC` / `RCACHE.BIN`; the owner's answer in that protocol goes back as it is.
+    pub fn add_relayed(
+        &mut self,
+        cl: &Cluster,
+        door: commands::Door,
+        node: u32,
+        slot: u16,
+        frame: &[u8],
+        at: usize,
+    ) {
+        let owned = OwnedArgs::new([relay_command(door), frame]);
+        self.add_item(cl, node, slot, owned.args(), false, at, Some(door));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -832,7 +841,7 @@ impl Forwards {
         args: Args<'_>,
         resp3: bool,
         at: usize,
-        mc: bool,
+        relayed: Option<commands::Door>,
     ) {
         cl.stats.forwarded.fetch_add(1, Relaxed);
         let i = match self
@@ -858,7 +867,7 @@ impl Forwards {
             seq: self.seq,
             slot,
             req: start..end,
-            mc,
+            relayed,
         });
     }
 
@@ -938,7 +947,10 @@ impl Forwards {
                 } else {
                     one.to_vec()
                 };
-                let reply = if it.mc { unwrap_mc(&reply) } else { reply };
+                let reply = match it.relayed {
+                    Some(door) => unwrap_relayed(door, &reply),
+                    None => reply,
+                };
                 out.push((it.at, it.seq, reply));
             }
         }
@@ -982,14 +994,38 @@ fn split_request(mut b: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-/// The memcached answer inside an `RCACHE.MC` reply (a bulk string); an error from the bus
-/// (no owner reachable, the slot kept moving) becomes memcached's `SERVER_ERROR`.
-pub fn unwrap_mc(reply: &[u8]) -> Vec<u8> {
+/// The bus command that relays a request of `door` whole.
+pub fn relay_command(door: commands::Door) -> &'static [u8] {
+    match door {
+        commands::Door::Binary => b"RCACHE.BIN",
+        _ => b"RCACHE.MC",
+    }
+}
+
+/// An error line in `door`'s own words (memcached `SERVER_ERROR`, a binary error frame).
+pub fn door_error(door: commands::Door, msg: &str) -> Vec<u8> {
+    match door {
+        commands::Door::Binary => {
+            let mut out = vec![protocol::binary::VERSION];
+            protocol::binary::put_error(&mut out, msg.as_bytes());
+            out
+        }
+        _ => format!("SERVER_ERROR {msg}\r\n").into_bytes(),
+    }
+}
+
+/// The door's answer inside a relay's reply (a bulk string); an error from the bus (no
+/// owner reachable, the slot kept moving) becomes that door's error.
+pub fn unwrap_relayed(door: commands::Door, reply: &[u8]) -> Vec<u8> {
     if let Ok((protocol::RespValue::Bulk(b), _)) = protocol::parse_reply(reply) {
         return b.to_vec();
     }
     let msg = String::from_utf8_lossy(reply.strip_prefix(b"-").unwrap_or(reply));
-    format!("SERVER_ERROR {}\r\n", msg.trim_end()).into_bytes()
+    door_error(door, msg.trim_end())
+}
+
+fn unwrap_mc(reply: &[u8]) -> Vec<u8> {
+    unwrap_relayed(commands::Door::Memcache, reply)
 }
 
 /// A memcached multi-get whose keys live on several nodes: one `get k…` per owner (this
