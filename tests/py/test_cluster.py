@@ -334,7 +334,12 @@ def test_memcached_door_serves_every_key_through_every_node(cluster):
         plain = redis.Redis(host="127.0.0.1", port=p)
         plain.flushall()
         plain.close()
-    clients = [Client(("127.0.0.1", p), timeout=10) for p in _memcache_ports(ports)]
+    # Acknowledged writes (pymemcache sends `noreply` by default: such a write through one
+    # node is not ordered before a read through another).
+    clients = [
+        Client(("127.0.0.1", p), timeout=10, default_noreply=False)
+        for p in _memcache_ports(ports)
+    ]
     try:
         keys = [f"mc:{i}" for i in range(300)]
         for i, k in enumerate(keys):

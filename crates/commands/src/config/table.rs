@@ -290,6 +290,7 @@ pub const PARAMS: &[Param] = &[
     row("cluster-config-file", None, Immutable, Implemented, Text, "nodes.conf", None, "file in dir keeping this node's id and the slots it owns across restarts"),
     row("cluster-drain-on-shutdown", None, Immutable, Implemented, Bool, "yes", None, "rcache: on SIGTERM/SHUTDOWN a cluster node hands its slots to the others before it exits"),
     row("cluster-enabled", None, Immutable, Implemented, Bool, "no", None, "cluster mode (docs/CLUSTER.md); also turned on by cluster-port or cluster-join"),
+    row("cluster-handoff-rate", None, Mutable, Implemented, Int(0, I64), "0", None, "rcache: keys per second a node sends to each node it hands slots to (0 = as fast as it can); reads are never paused, a batch's writes are"),
     row("cluster-join", None, Immutable, Implemented, Text, "", None, "rcache: host:port[,host:port…] of cluster ports of nodes already in the cluster"),
     row("cluster-link-sendbuf-limit", None, Mutable, NoEffect, Mem(0, U64), "0", None, CLUSTER),
     row("cluster-migration-barrier", None, Mutable, NoEffect, Int(0, I32), "1", None, CLUSTER),

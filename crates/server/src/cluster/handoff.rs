@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-/// A batch holds slots until about this many keys (the writes to its slots wait for it).
+/// A batch holds slots until about this many keys (the writes to its slots wait for it),
+/// fewer under a low `cluster-handoff-rate` (about a tenth of a second's worth).
 const BATCH_KEYS: usize = 2048;
 /// And at most this many slots.
 const BATCH_SLOTS: usize = 512;
@@ -53,11 +54,25 @@ impl Planner {
             .filter(|(_, h)| h.is_finished())
             .map(|(t, _)| *t)
             .collect();
+        // `cluster-handoff-rate`: keys per second to each target; a batch of n keys is
+        // followed by n / rate seconds before that target's next one.
+        let rate: u64 = state
+            .settings
+            .value("cluster-handoff-rate")
+            .parse()
+            .unwrap_or(0);
         for t in done {
             if let Some(h) = self.running.remove(&t) {
-                if let Some(Ok(Err(e))) = futures_now(h) {
-                    tracing::warn!("cluster: hand-off to node {t} failed: {e}; retrying later");
-                    self.retry_at.insert(t, Instant::now() + BACKOFF);
+                match futures_now(h) {
+                    Some(Ok(Err(e))) => {
+                        tracing::warn!("cluster: hand-off to node {t} failed: {e}; retrying later");
+                        self.retry_at.insert(t, Instant::now() + BACKOFF);
+                    }
+                    Some(Ok(Ok(keys))) if rate > 0 => {
+                        let pause = Duration::from_secs_f64(keys as f64 / rate as f64);
+                        self.retry_at.insert(t, Instant::now() + pause);
+                    }
+                    _ => {}
                 }
             }
         }
@@ -89,12 +104,16 @@ impl Planner {
                 continue;
             }
             // Size the batch by keys, so the pause of its writes stays short.
+            let max_keys = match rate {
+                0 => BATCH_KEYS,
+                r => (r as usize / 10).clamp(1, BATCH_KEYS),
+            };
             let mut batch = Vec::new();
             let mut keys = 0;
             for s in slots {
                 keys += state.ks.count_keys_in_slot(0, s);
                 batch.push(s);
-                if keys >= BATCH_KEYS || batch.len() >= BATCH_SLOTS {
+                if keys >= max_keys || batch.len() >= BATCH_SLOTS {
                     break;
                 }
             }
