@@ -830,11 +830,17 @@ pub fn moved(cl: &cluster::Cluster, slot: u16, o: u32) -> String {
     }
 }
 
+/// A value bigger than this (bytes, `Entry::mem_usage`) is sent in pieces
+/// (`BigKey`), never as one DUMP payload: no shard lock is held while a huge value is
+/// encoded, and no payload of its size is built.
+pub const BIG_VALUE: usize = 1 << 20;
+
 /// The keys of `slot` as RESTORE commands (`RESTORE key pttl payload REPLACE`, the
 /// DUMP/snapshot entry format, remaining TTL in ms as Redis's MIGRATE sends it), appended to
-/// `out`. Keys already expired are left out. Returns the number of keys written. The
-/// caller has frozen the slot, so nothing writes it meanwhile.
-pub fn dump_slot(srv: &ServerState, slot: u16, out: &mut Vec<u8>) -> usize {
+/// `out`. Keys already expired are left out; keys whose value is bigger than `BIG_VALUE`
+/// go to `big` instead (send them with `BigKey`). Returns the number of RESTOREs written.
+/// The caller has frozen the slot, so nothing writes it meanwhile.
+pub fn dump_slot(srv: &ServerState, slot: u16, out: &mut Vec<u8>, big: &mut Vec<Vec<u8>>) -> usize {
     let keys = srv.ks.slot_keys(0, slot, usize::MAX);
     let mut n = 0;
     for k in keys {
@@ -845,6 +851,11 @@ pub fn dump_slot(srv: &ServerState, slot: u16, out: &mut Vec<u8>) -> usize {
         let Some(e) = txn.inspect(&key) else { continue };
         let at = e.expire_at();
         if at != 0 && at <= now {
+            continue;
+        }
+        if e.mem_usage() > BIG_VALUE {
+            drop(txn);
+            big.push(k);
             continue;
         }
         let pttl = if at == 0 { 0 } else { at - now };
@@ -864,4 +875,177 @@ pub fn dump_slot(srv: &ServerState, slot: u16, out: &mut Vec<u8>) -> usize {
         n += 1;
     }
     n
+}
+
+/// A big value sent in pieces: `DEL key`, then its elements a thousand at a time (RPUSH,
+/// SADD, HSET, ZADD; a string as SET then APPENDs of 1 MiB), then its TTL. Each piece is
+/// read with the type's own range or scan command, so the shard lock is held for one piece
+/// only. The slot is frozen, so the value does not change between pieces.
+pub struct BigKey<'a> {
+    srv: &'a ServerState,
+    sess: crate::clients::Session,
+    key: Vec<u8>,
+    kind: Option<String>,
+    pos: u64,
+    cursor: Vec<u8>,
+    done: bool,
+}
+
+const PIECE: u64 = 1000;
+const STRING_PIECE: u64 = 1 << 20;
+
+impl<'a> BigKey<'a> {
+    pub fn new(srv: &'a ServerState, key: Vec<u8>) -> BigKey<'a> {
+        BigKey {
+            srv,
+            sess: crate::clients::Session::detached(0),
+            key,
+            kind: None,
+            pos: 0,
+            cursor: b"0".to_vec(),
+            done: false,
+        }
+    }
+
+    fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.sess.no_touch = true;
+        crate::run(self.srv, &mut self.sess, args)
+    }
+
+    /// The next piece: encoded commands and how many. `None` when the value is all sent.
+    pub fn next_piece(&mut self) -> Option<(Vec<u8>, usize)> {
+        use protocol::RespValue as V;
+        if self.done {
+            return None;
+        }
+        let key = self.key.clone();
+        let mut out = Vec::new();
+        let mut n = 0;
+        let mut emit = |parts: &[&[u8]], out: &mut Vec<u8>| {
+            cluster::link::encode(parts, out);
+            n += 1;
+        };
+        if self.kind.is_none() {
+            let t = self.call(&[b"TYPE", &key]);
+            let kind = match protocol::parse_reply(&t) {
+                Ok((V::Simple(s), _)) => String::from_utf8_lossy(s).into_owned(),
+                _ => "none".into(),
+            };
+            if kind == "none" {
+                self.done = true;
+                return None;
+            }
+            self.kind = Some(kind);
+            emit(&[b"DEL", &key], &mut out);
+        }
+        let kind = self.kind.clone().unwrap_or_default();
+        let (from, to) = (self.pos.to_string(), (self.pos + PIECE - 1).to_string());
+        let finished = match kind.as_str() {
+            "list" | "zset" => {
+                let r = if kind == "list" {
+                    self.call(&[b"LRANGE", &key, from.as_bytes(), to.as_bytes()])
+                } else {
+                    self.call(&[
+                        b"ZRANGE",
+                        &key,
+                        from.as_bytes(),
+                        to.as_bytes(),
+                        b"WITHSCORES",
+                    ])
+                };
+                let items: Vec<Vec<u8>> = match protocol::parse_reply(&r) {
+                    Ok((V::Array(a), _)) => a.iter().filter_map(bytes_of).collect(),
+                    _ => Vec::new(),
+                };
+                if !items.is_empty() {
+                    let mut parts: Vec<&[u8]> = Vec::with_capacity(items.len() + 2);
+                    if kind == "list" {
+                        parts.push(b"RPUSH");
+                        parts.push(&key);
+                        parts.extend(items.iter().map(|v| v.as_slice()));
+                        self.pos += items.len() as u64;
+                    } else {
+                        parts.push(b"ZADD");
+                        parts.push(&key);
+                        // WITHSCORES gives member, score: ZADD takes score, member.
+                        for pair in items.chunks(2) {
+                            if let [m, sc] = pair {
+                                parts.push(sc);
+                                parts.push(m);
+                            }
+                        }
+                        self.pos += (items.len() / 2) as u64;
+                    }
+                    emit(&parts, &mut out);
+                }
+                let per = if kind == "list" { PIECE } else { PIECE * 2 };
+                (items.len() as u64) < per
+            }
+            "set" | "hash" => {
+                let (scan, add): (&[u8], &[u8]) = if kind == "set" {
+                    (b"SSCAN", b"SADD")
+                } else {
+                    (b"HSCAN", b"HSET")
+                };
+                let count = PIECE.to_string();
+                let cursor = self.cursor.clone();
+                let r = self.call(&[scan, &key, &cursor, b"COUNT", count.as_bytes()]);
+                let (next, items): (Vec<u8>, Vec<Vec<u8>>) = match protocol::parse_reply(&r) {
+                    Ok((V::Array(a), _)) if a.len() == 2 => (
+                        bytes_of(&a[0]).unwrap_or_else(|| b"0".to_vec()),
+                        match &a[1] {
+                            V::Array(x) => x.iter().filter_map(bytes_of).collect(),
+                            _ => Vec::new(),
+                        },
+                    ),
+                    _ => (b"0".to_vec(), Vec::new()),
+                };
+                if !items.is_empty() {
+                    let mut parts: Vec<&[u8]> = vec![add, &key];
+                    parts.extend(items.iter().map(|v| v.as_slice()));
+                    emit(&parts, &mut out);
+                }
+                self.cursor = next;
+                self.cursor == b"0"
+            }
+            _ => {
+                // A string: SET the first MiB, APPEND the rest.
+                let (from, to) = (
+                    self.pos.to_string(),
+                    (self.pos + STRING_PIECE - 1).to_string(),
+                );
+                let r = self.call(&[b"GETRANGE", &key, from.as_bytes(), to.as_bytes()]);
+                let chunk = match protocol::parse_reply(&r) {
+                    Ok((V::Bulk(b), _)) => b.to_vec(),
+                    _ => Vec::new(),
+                };
+                if self.pos == 0 {
+                    emit(&[b"SET", &key, &chunk], &mut out);
+                } else if !chunk.is_empty() {
+                    emit(&[b"APPEND", &key, &chunk], &mut out);
+                }
+                self.pos += chunk.len() as u64;
+                (chunk.len() as u64) < STRING_PIECE
+            }
+        };
+        if finished {
+            self.done = true;
+            let r = self.call(&[b"PTTL", &key]);
+            if let Ok((V::Int(ms), _)) = protocol::parse_reply(&r) {
+                if ms > 0 {
+                    emit(&[b"PEXPIRE", &key, ms.to_string().as_bytes()], &mut out);
+                }
+            }
+        }
+        Some((out, n))
+    }
+}
+
+fn bytes_of(v: &protocol::RespValue<'_>) -> Option<Vec<u8>> {
+    match v {
+        protocol::RespValue::Bulk(b) | protocol::RespValue::Simple(b) => Some(b.to_vec()),
+        protocol::RespValue::Int(i) => Some(i.to_string().into_bytes()),
+        protocol::RespValue::Double(d) => Some(d.to_string().into_bytes()),
+        _ => None,
+    }
 }

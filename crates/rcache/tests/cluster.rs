@@ -982,3 +982,124 @@ fn binary_door_serves_every_key_through_every_node() {
         );
     }
 }
+
+/// Values bigger than one piece (a 30,000-element list, set, hash and sorted set, a 3 MiB
+/// string, each with a TTL) move in pieces when a node joins and arrive whole: same type,
+/// size, elements and TTL, readable through every node.
+#[test]
+fn big_values_move_in_pieces_intact() {
+    let mut cl = TestCluster::builder(BIN).nodes(1).start();
+    let mut c = conn(cl.node(0).addr());
+    let n = 30_000usize;
+    let big_string = "x".repeat(3 * 1024 * 1024 + 17);
+    for j in 0..4 {
+        let (l, s, h, z, st) = (
+            format!("big:l:{j}"),
+            format!("big:s:{j}"),
+            format!("big:h:{j}"),
+            format!("big:z:{j}"),
+            format!("big:str:{j}"),
+        );
+        let elems: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+        let () = redis::cmd("RPUSH")
+            .arg(&l)
+            .arg(&elems)
+            .query(&mut c)
+            .unwrap();
+        let () = redis::cmd("SADD")
+            .arg(&s)
+            .arg(&elems)
+            .query(&mut c)
+            .map(|_: i64| ())
+            .unwrap();
+        let mut hset = redis::cmd("HSET");
+        hset.arg(&h);
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(&z);
+        for i in 0..n {
+            hset.arg(format!("f{i}")).arg(format!("v{i}"));
+            zadd.arg(i as f64 * 1.5).arg(format!("m{i}"));
+        }
+        let _: i64 = hset.query(&mut c).unwrap();
+        let _: i64 = zadd.query(&mut c).unwrap();
+        let () = redis::cmd("SET")
+            .arg(&st)
+            .arg(&big_string)
+            .query(&mut c)
+            .unwrap();
+        for k in [&l, &s, &h, &z, &st] {
+            let _: i64 = redis::cmd("PEXPIRE")
+                .arg(k)
+                .arg(600_000)
+                .query(&mut c)
+                .unwrap();
+        }
+    }
+    cl.add_node();
+    cl.add_node();
+    cl.wait_settled(SETTLE);
+    let sizes: Vec<u64> = cl.addrs().into_iter().map(dbsize).collect();
+    assert_eq!(sizes.iter().sum::<u64>(), 20, "DBSIZE per node {sizes:?}");
+    assert!(
+        sizes.iter().filter(|&&s| s > 0).count() >= 2,
+        "nothing moved: {sizes:?}"
+    );
+    for a in cl.addrs() {
+        let mut c = conn(a);
+        for j in 0..4 {
+            let len = |cmd: &str, k: String, c: &mut redis::Connection| -> i64 {
+                redis::cmd(cmd).arg(k).query(c).unwrap()
+            };
+            assert_eq!(
+                len("LLEN", format!("big:l:{j}"), &mut c),
+                n as i64,
+                "via {a}"
+            );
+            assert_eq!(
+                len("SCARD", format!("big:s:{j}"), &mut c),
+                n as i64,
+                "via {a}"
+            );
+            assert_eq!(
+                len("HLEN", format!("big:h:{j}"), &mut c),
+                n as i64,
+                "via {a}"
+            );
+            assert_eq!(
+                len("ZCARD", format!("big:z:{j}"), &mut c),
+                n as i64,
+                "via {a}"
+            );
+            assert_eq!(
+                len("STRLEN", format!("big:str:{j}"), &mut c),
+                big_string.len() as i64,
+                "via {a}"
+            );
+            let last: String = redis::cmd("LINDEX")
+                .arg(format!("big:l:{j}"))
+                .arg(-1)
+                .query(&mut c)
+                .unwrap();
+            assert_eq!(last, format!("e{}", n - 1));
+            let score: f64 = redis::cmd("ZSCORE")
+                .arg(format!("big:z:{j}"))
+                .arg("m999")
+                .query(&mut c)
+                .unwrap();
+            assert_eq!(score, 1498.5);
+            let v: String = redis::cmd("HGET")
+                .arg(format!("big:h:{j}"))
+                .arg("f12345")
+                .query(&mut c)
+                .unwrap();
+            assert_eq!(v, "v12345");
+            for t in ["l", "s", "h", "z", "str"] {
+                let ttl: i64 = redis::cmd("PTTL")
+                    .arg(format!("big:{t}:{j}"))
+                    .query(&mut c)
+                    .unwrap();
+                assert!(ttl > 0 && ttl <= 600_000, "big:{t}:{j} TTL {ttl} via {a}");
+            }
+        }
+    }
+}

@@ -271,17 +271,22 @@ async fn move_batch(
     Ok(keys)
 }
 
-/// Dump and send every key of the frozen slots; read every reply.
+/// Dump and send every key of the frozen slots; read every reply. Big values go in pieces
+/// (`cluster_cmd::BigKey`), written as they are read.
 async fn send_keys(
     state: &Arc<ServerState>,
     sock: &mut TcpStream,
     buf: &mut Vec<u8>,
     slots: &[u16],
 ) -> Result<usize, String> {
-    let mut total = 0usize;
+    let mut keys = 0usize;
+    let mut commands = 0usize;
     let mut out = Vec::with_capacity(64 * 1024);
+    let mut big = Vec::new();
     for &s in slots {
-        total += commands::cluster_cmd::dump_slot(state, s, &mut out);
+        let n = commands::cluster_cmd::dump_slot(state, s, &mut out, &mut big);
+        keys += n;
+        commands += n;
         if out.len() >= 256 * 1024 {
             sock.write_all(&out).await.map_err(|e| e.to_string())?;
             state_bytes(state, out.len());
@@ -292,7 +297,28 @@ async fn send_keys(
         sock.write_all(&out).await.map_err(|e| e.to_string())?;
         state_bytes(state, out.len());
     }
-    for _ in 0..total {
+    for k in big {
+        let mut piece = commands::cluster_cmd::BigKey::new(state, k);
+        let mut sent_any = false;
+        while let Some((bytes, n)) = piece.next_piece() {
+            sock.write_all(&bytes).await.map_err(|e| e.to_string())?;
+            state_bytes(state, bytes.len());
+            commands += n;
+            sent_any = true;
+            // Let the target's replies drain as a big value goes out.
+            while commands > 256 {
+                let r = link::read_reply(sock, buf)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if r.first() == Some(&b'-') {
+                    return Err(String::from_utf8_lossy(&r[1..]).trim_end().to_string());
+                }
+                commands -= 1;
+            }
+        }
+        keys += usize::from(sent_any);
+    }
+    for _ in 0..commands {
         let r = link::read_reply(sock, buf)
             .await
             .map_err(|e| e.to_string())?;
@@ -300,7 +326,7 @@ async fn send_keys(
             return Err(String::from_utf8_lossy(&r[1..]).trim_end().to_string());
         }
     }
-    Ok(total)
+    Ok(keys)
 }
 
 fn state_bytes(state: &ServerState, n: usize) {
