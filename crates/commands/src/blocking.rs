@@ -221,6 +221,42 @@ impl Blocking {
         }
     }
 
+    /// Cluster hand-off: wake every client blocked on a key of database 0 for which `moved`
+    /// gives a reply (the `-MOVED` line of the slot's new owner), as Redis Cluster does for
+    /// a slot that left. Returns how many were woken.
+    pub fn redirect(&self, moved: impl Fn(&[u8]) -> Option<Vec<u8>>) -> usize {
+        let waiters: Vec<(Arc<Waiter>, Vec<u8>)> = {
+            let g = self.inner.lock();
+            let mut out: Vec<(Arc<Waiter>, Vec<u8>)> = Vec::new();
+            for ((db, key), ws) in &g.by_key {
+                if *db != 0 {
+                    continue;
+                }
+                if let Some(reply) = moved(key) {
+                    for w in ws {
+                        if !out.iter().any(|(o, _)| Arc::ptr_eq(o, w)) {
+                            out.push((w.clone(), reply.clone()));
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let mut n = 0;
+        for (w, reply) in waiters {
+            let mut st = w.state.lock();
+            if !matches!(*st, State::Waiting) {
+                continue;
+            }
+            *st = State::Done(reply);
+            drop(st);
+            self.deregister(&w);
+            w.notify.notify_one();
+            n += 1;
+        }
+        n
+    }
+
     /// CLIENT UNBLOCK: wake `client` with a timeout's null or an UNBLOCKED error. Whether it
     /// was blocked.
     pub fn unblock(&self, client: u64, error: bool) -> bool {

@@ -1103,3 +1103,65 @@ fn big_values_move_in_pieces_intact() {
         }
     }
 }
+
+/// Clients blocked in BLPOP through a node that forwarded them keep waiting when the key's
+/// slot moves to a node that joins meanwhile (the old owner tells the forwarding node where
+/// the key went, it re-sends the BLPOP there), and get the value pushed afterwards.
+#[test]
+fn blpop_forwarded_follows_a_moving_slot() {
+    let mut cl = TestCluster::builder(BIN).nodes(2).start();
+    cl.wait_settled(SETTLE);
+    let owners = cl.slot_owners();
+    let via = cl.node(1).addr();
+    // Keys of node 0, blocked on through node 1 (forwarded).
+    let keys: Vec<String> = (0..24)
+        .map(|i| key_owned_by(&owners, 0, &format!("bl{i}:")))
+        .collect();
+    let waiters: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            let k = k.clone();
+            std::thread::spawn(move || {
+                let mut c = conn(via);
+                let r: Option<(String, String)> =
+                    redis::cmd("BLPOP").arg(&k).arg(60).query(&mut c).unwrap();
+                r
+            })
+        })
+        .collect();
+    // Every BLPOP is parked at node 0 before the move.
+    let at0 = cl.node(0).addr();
+    wait_for(
+        "every BLPOP parked at node 0",
+        Duration::from_secs(20),
+        || (info_clients_blocked(at0).unwrap_or(0) >= keys.len() as u64).then_some(()),
+    );
+    cl.add_node();
+    cl.wait_settled(SETTLE);
+    let moved = {
+        let now = cl.slot_owners();
+        keys.iter()
+            .filter(|k| now[key_slot(k.as_bytes()) as usize] != 0)
+            .count()
+    };
+    assert!(
+        moved > 0,
+        "no key's slot moved to the new node (24 keys); cannot test"
+    );
+    let mut c = conn(cl.node(0).addr());
+    for k in &keys {
+        let _: i64 = redis::cmd("LPUSH")
+            .arg(k)
+            .arg(format!("v-{k}"))
+            .query(&mut c)
+            .unwrap();
+    }
+    for (k, w) in keys.iter().zip(waiters) {
+        let got = w.join().expect("waiter");
+        assert_eq!(
+            got,
+            Some((k.clone(), format!("v-{k}"))),
+            "BLPOP {k} ({moved} keys moved)"
+        );
+    }
+}

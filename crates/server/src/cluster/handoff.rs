@@ -256,6 +256,19 @@ async fn move_batch(
     // running. Once the gate has been ours alone, every command routed before the flip is
     // done, and every later one goes to the new owner: only then do our copies go.
     drop(state.gate.exclusive().await);
+    // Clients blocked here on keys of the moved slots (BLPOP & co.) are told where the keys
+    // went, as Redis Cluster does; a node that forwarded one follows it (route.rs).
+    if state.blocking.has_waiters() {
+        let woken = state.blocking.redirect(|key| {
+            let slot = storage::key_slot(key);
+            slots.contains(&slot).then(|| {
+                format!("-{}\r\n", commands::cluster_cmd::moved(cl, slot, to)).into_bytes()
+            })
+        });
+        if woken > 0 {
+            tracing::info!("cluster: {woken} blocked clients redirected to the slots' new owner");
+        }
+    }
     for &s in &slots {
         commands::cluster_cmd::drop_slot(state, s);
     }

@@ -489,23 +489,41 @@ pub fn forward(
 }
 
 async fn blocking_call(cl: &Cluster, node: u32, req: &[u8], resp3: bool) -> Vec<u8> {
-    let Some(addr) = cl.node(node).and_then(|n| n.bus) else {
-        return error_line("TRYAGAIN the slot's owner has no bus address");
-    };
-    let go = async {
-        let mut sock = link::open(addr, &cl.secret, &cl.my_id, resp3).await?;
-        use tokio::io::AsyncWriteExt;
-        sock.write_all(req).await?;
-        let mut buf = Vec::new();
-        link::read_reply(&mut sock, &mut buf).await
-    };
-    match go.await {
-        Ok(r) => r,
-        Err(e) => {
-            cl.stats.forward_errors.fetch_add(1, Relaxed);
-            error_line(&format!("TRYAGAIN cannot reach the slot's owner: {e}"))
+    let mut node = node;
+    for round in 0..=MAX_ROUNDS {
+        let Some(addr) = cl.node(node).and_then(|n| n.bus) else {
+            return error_line("TRYAGAIN the slot's owner has no bus address");
+        };
+        let go = async {
+            let mut sock = link::open(addr, &cl.secret, &cl.my_id, resp3).await?;
+            use tokio::io::AsyncWriteExt;
+            sock.write_all(req).await?;
+            let mut buf = Vec::new();
+            link::read_reply(&mut sock, &mut buf).await
+        };
+        let r = match go.await {
+            Ok(r) => r,
+            Err(e) => {
+                cl.stats.forward_errors.fetch_add(1, Relaxed);
+                return error_line(&format!("TRYAGAIN cannot reach the slot's owner: {e}"));
+            }
+        };
+        // The slot moved while the client waited (or before): wait at its new owner.
+        if round < MAX_ROUNDS && retryable(&r) {
+            if let Some((_, Some(to))) = follow_moved(cl, &r) {
+                node = to; // this node's own bus when the slot came here
+                continue;
+            }
+            tokio::time::sleep(backoff(round)).await;
+            continue;
         }
+        return if r.starts_with(b"-MOVED ") {
+            client_moved(&r)
+        } else {
+            r
+        };
     }
+    error_line("TRYAGAIN the slot kept moving")
 }
 
 /// Split a multi-key command over the owners of its keys: this node's part runs now, the
