@@ -32,6 +32,8 @@ pub const NONE: u32 = u32::MAX;
 pub mod addr_key {
     pub const BUS: &str = "addr.bus";
     pub const HTTP: &str = "addr.http";
+    pub const MEMCACHE: &str = "addr.memcache";
+    pub const BINARY: &str = "addr.binary";
 }
 
 /// A node as this one knows it.
@@ -42,6 +44,8 @@ pub struct NodeInfo {
     pub resp: Option<SocketAddr>,
     pub bus: Option<SocketAddr>,
     pub http: Option<SocketAddr>,
+    pub memcache: Option<SocketAddr>,
+    pub binary: Option<SocketAddr>,
     pub gossip: Option<SocketAddr>,
     pub state: String,
     pub weight: u32,
@@ -504,6 +508,8 @@ impl Cluster {
                 n.resp = parse(crate::membership::key::RESP);
                 n.bus = parse(addr_key::BUS);
                 n.http = parse(addr_key::HTTP);
+                n.memcache = parse(addr_key::MEMCACHE);
+                n.binary = parse(addr_key::BINARY);
                 n.gossip = Some(m.gossip);
                 n.weight = m.weight();
                 if n.state != m.state() {

@@ -1165,3 +1165,106 @@ fn blpop_forwarded_follows_a_moving_slot() {
         );
     }
 }
+
+/// Three nodes on 127.0.0.1, 127.0.0.2 and 127.0.0.3 with the same RESP and cluster ports,
+/// as if on three hosts: they form a cluster, CLUSTER NODES names three addresses on one
+/// port, and every key is readable through every node.
+#[test]
+fn three_addresses_same_port_as_three_hosts() {
+    use std::net::{IpAddr, Ipv4Addr, TcpListener, UdpSocket};
+    let ips: Vec<IpAddr> = (1..=3)
+        .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i)))
+        .collect();
+    // Two port numbers free on all three addresses (TCP, and UDP for gossip).
+    let free_everywhere = |p: u16| {
+        ips.iter()
+            .all(|ip| TcpListener::bind((*ip, p)).is_ok() && UdpSocket::bind((*ip, p)).is_ok())
+    };
+    let pick = |avoid: u16| {
+        (0..200)
+            .filter_map(|_| TcpListener::bind("127.0.0.1:0").ok())
+            .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+            .find(|&p| p != avoid && free_everywhere(p))
+            .expect("a port free on 127.0.0.1-3")
+    };
+    let port = pick(0);
+    let bus = pick(port);
+    let mut nodes = Vec::new();
+    for (i, ip) in ips.iter().enumerate() {
+        let mut args = vec![
+            "--bind".to_string(),
+            ip.to_string(),
+            "--cluster-port".into(),
+            bus.to_string(),
+            "--save".into(),
+            String::new(),
+        ];
+        if i > 0 {
+            args.extend(["--join".into(), format!("127.0.0.1:{bus}")]);
+        }
+        nodes.push(
+            testkit::RcacheProcess::builder(BIN)
+                .port(port)
+                .args(args)
+                .no_wait()
+                .start(),
+        );
+    }
+    let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+    for a in &addrs {
+        wait_for(
+            &format!("{a} serving in a cluster of 3"),
+            Duration::from_secs(30),
+            || {
+                let info = try_cluster_info(*a)?;
+                let is = |k: &str, v: &str| info.get(k).is_some_and(|x| x == v);
+                (is("cluster_state", "ok")
+                    && is("cluster_known_nodes", "3")
+                    && is("cluster_my_state", "serving")
+                    && is("cluster_moving_slots", "0"))
+                .then_some(())
+            },
+        );
+    }
+    let text: String = redis::cmd("CLUSTER")
+        .arg("NODES")
+        .query(&mut conn(addrs[0]))
+        .unwrap();
+    for ip in &ips {
+        assert!(
+            text.contains(&format!("{ip}:{port}@{bus}")),
+            "{ip}:{port}@{bus} not in CLUSTER NODES:\n{text}"
+        );
+    }
+    const N: u64 = 3000;
+    write_keys(&mut conn(addrs[0]), 0..N);
+    let all: Vec<u64> = (0..N).collect();
+    for a in &addrs {
+        let ck = check_keys(&mut conn(*a), &all, 500, &a.to_string());
+        assert!(ck.clean() && ck.read == N, "through {a}: {ck:?}");
+    }
+    let sizes: Vec<u64> = addrs.iter().map(|a| dbsize(*a)).collect();
+    assert!(
+        sizes.iter().all(|&s| s > 0) && sizes.iter().sum::<u64>() == N,
+        "{sizes:?}"
+    );
+    drop(nodes);
+}
+
+/// `redis-cli --cluster check` finds a healthy cluster: every node agrees on the slot map and
+/// all 16384 slots are covered.
+#[test]
+fn redis_cli_cluster_check_passes() {
+    let Some(bin) = require_tool("redis-cli") else {
+        return;
+    };
+    let cl = TestCluster::builder(BIN).nodes(3).start();
+    cl.wait_settled(SETTLE);
+    let at = format!("127.0.0.1:{}", cl.node(0).addr().port());
+    let out = cli(&bin, cl.node(0).addr().port(), &["--cluster", "check", &at]);
+    assert!(
+        out.contains("[OK] All nodes agree about slots configuration."),
+        "{out}"
+    );
+    assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
+}

@@ -168,11 +168,16 @@ pub fn setup(
         ));
     }
     let at = |p: u16| SocketAddr::new(announce_ip, p);
+    // The other doors' bound ports (0 = closed), published so clients can find them.
+    let door =
+        |d: commands::Door| Some(state.door_ports[d as usize].load(Relaxed)).filter(|&p| p != 0);
     let me = NodeInfo {
         id: id.clone(),
         resp: Some(at(resp.port())),
         bus: Some(at(bus_addr.port())),
         http: http.map(|h| at(h.port())),
+        memcache: door(commands::Door::Memcache).map(at),
+        binary: door(commands::Door::Binary).map(at),
         gossip: Some(at(bus_addr.port())),
         state: node_state::JOINING.into(),
         weight: 1,
@@ -222,6 +227,14 @@ pub fn setup(
     ];
     if let Some(h) = http {
         keys.push((addr_key::HTTP.to_string(), at(h.port()).to_string()));
+    }
+    for (k, d) in [
+        (addr_key::MEMCACHE, commands::Door::Memcache),
+        (addr_key::BINARY, commands::Door::Binary),
+    ] {
+        if let Some(p) = door(d) {
+            keys.push((k.to_string(), at(p).to_string()));
+        }
     }
     for c in 0..claims::CHUNKS {
         keys.push((claims::chunk_key(c), cl.my_claims(c)));

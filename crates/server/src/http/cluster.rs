@@ -196,6 +196,8 @@ pub fn describe(state: &ServerState, cl: &Cluster) -> Resp {
                 "alive": i == cl.me || n.alive,
                 "resp": n.resp.map(|a| a.to_string()),
                 "http": n.http.map(|a| a.to_string()),
+                "memcache": n.memcache.map(|a| a.to_string()),
+                "binary": n.binary.map(|a| a.to_string()),
                 "bus": n.bus.map(|a| a.to_string()),
                 "weight": n.weight.max(1),
                 "slots": counts.get(&i).copied().unwrap_or(0),
