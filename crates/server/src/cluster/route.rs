@@ -612,6 +612,23 @@ async fn gather(
     replies
 }
 
+/// Keys grouped by their slot's owner as the map says now (this node's own slots, frozen
+/// ones included, under this node: its own bus serves them): (owner, positions).
+fn by_owner<'k>(cl: &Cluster, keys: impl Iterator<Item = &'k [u8]>) -> Vec<(u32, Vec<usize>)> {
+    let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+    for (p, k) in keys.enumerate() {
+        let owner = match cl.route(storage::key_slot(k)) {
+            Route::Remote(o) => o,
+            _ => cl.me,
+        };
+        match groups.iter_mut().find(|g| g.0 == owner) {
+            Some(g) => g.1.push(p),
+            None => groups.push((owner, vec![p])),
+        }
+    }
+    groups
+}
+
 /// Whether a part's reply says its keys are elsewhere now.
 fn retryable(r: &[u8]) -> bool {
     r.starts_with(b"-MOVED ") || r.starts_with(b"-TRYAGAIN") || r.starts_with(b"-CLUSTERDOWN")
@@ -685,18 +702,7 @@ fn resplit(
             tokio::time::sleep(backoff(depth)).await;
         }
         // Positions within `idx`, grouped by owner (this node's own bus serves ours).
-        let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
-        for (p, &i) in idx.iter().enumerate() {
-            let slot = storage::key_slot(&items[i][0]);
-            let owner = match cl.route(slot) {
-                Route::Remote(o) => o,
-                _ => cl.me,
-            };
-            match groups.iter_mut().find(|g| g.0 == owner) {
-                Some(g) => g.1.push(p),
-                None => groups.push((owner, vec![p])),
-            }
-        }
+        let groups = by_owner(&cl, idx.iter().map(|&i| items[i][0].as_slice()));
         let mut sent = Vec::with_capacity(groups.len());
         for (owner, pos) in groups {
             let keys: Vec<usize> = pos.iter().map(|&p| idx[p]).collect();
@@ -1050,17 +1056,7 @@ fn unwrap_mc(reply: &[u8]) -> Vec<u8> {
 /// node's own bus serves its part), the hits concatenated, one END. Parts answered MOVED
 /// are grouped again by the map as it is then.
 pub fn mc_multi_get(cl: &Arc<Cluster>, head: Vec<u8>, keys: Vec<Vec<u8>>, depth: u32) -> Pending {
-    let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        let owner = match cl.route(storage::key_slot(k)) {
-            Route::Remote(o) => o,
-            _ => cl.me,
-        };
-        match groups.iter_mut().find(|g| g.0 == owner) {
-            Some(g) => g.1.push(i),
-            None => groups.push((owner, vec![i])),
-        }
-    }
+    let groups = by_owner(cl, keys.iter().map(|k| k.as_slice()));
     let mut parts = Vec::with_capacity(groups.len());
     for (owner, idx) in groups {
         let mut line = head.clone();
