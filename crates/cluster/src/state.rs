@@ -146,6 +146,8 @@ pub struct ViewChange {
     pub orphans_taken: usize,
     /// Nodes that appeared, died or changed state: (id, what).
     pub events: Vec<(String, String)>,
+    /// Slots of a dead owner this node would take but may not: it sees no majority.
+    pub no_quorum: usize,
 }
 
 impl Cluster {
@@ -606,6 +608,20 @@ impl Cluster {
                 .collect()
         };
         let me_serving = self.myself().state == node_state::SERVING;
+        // A dead owner's slots are taken only by a side that sees a majority of the nodes
+        // that matter (the live ones and the dead ones still owning slots), as Redis Cluster
+        // needs a majority of masters: a node cut off alone never claims the others' slots,
+        // so healing a partition cannot drop the majority side's writes.
+        let quorum = {
+            let mut known: std::collections::HashSet<u32> = live.iter().copied().collect();
+            for o in self.owner.iter() {
+                let o = o.load(Acquire);
+                if o != NONE {
+                    known.insert(o);
+                }
+            }
+            live.len() * 2 > known.len()
+        };
         let mut mine_changed = false;
         for (s, &(e, n)) in best.iter().enumerate() {
             let cur = self.owner[s].load(Acquire);
@@ -643,11 +659,12 @@ impl Cluster {
                 // this node has not heard from yet, or one that died only just now.
                 continue;
             }
-            if cur != NONE {
-                // Its owner died: nobody serves it until its target takes it.
-                self.owner[s].store(NONE, Release);
+            // Its owner died. It stays the owner on record (requests for the slot answer
+            // TRYAGAIN, and it keeps counting for the majority) until the target takes it.
+            if cur_e > 0 && me_serving && !quorum {
+                change.no_quorum += 1;
             }
-            if cur_e > 0 && me_serving && target.get(s) == Some(&self.me) {
+            if cur_e > 0 && me_serving && quorum && target.get(s) == Some(&self.me) {
                 // A dead owner's slot (it had an epoch, so it had data somewhere): ours now,
                 // empty, above every epoch seen.
                 let ne = self.next_epoch();

@@ -1280,3 +1280,55 @@ fn redis_cli_cluster_check_passes() {
     );
     assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
 }
+
+/// A node cut off from a majority never takes the others' slots (as a partition's minority
+/// side): with two of three nodes paused (SIGSTOP, so they look dead), the third reports the
+/// cluster failed but keeps only its own slots; when they come back, nothing was taken,
+/// nothing is lost, and every key is readable again through every node.
+#[test]
+fn a_node_without_a_majority_takes_no_slots() {
+    const N: u64 = 6000;
+    let cl = TestCluster::builder(BIN).nodes(3).start();
+    cl.wait_settled(SETTLE);
+    write_keys(&mut conn(cl.node(0).addr()), 0..N);
+    let mine = cl.node(0).owned_slots();
+    let signal = |sig: &str, i: usize| {
+        let pid = cl.node(i).process().pid().to_string();
+        let st = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(st.success(), "kill {sig} {pid}");
+    };
+    signal("-STOP", 1);
+    signal("-STOP", 2);
+    let at0 = cl.node(0).addr();
+    wait_for(
+        "node 0 to see the other two fail",
+        Duration::from_secs(30),
+        || {
+            let info = try_cluster_info(at0)?;
+            (info.get("cluster_state").is_some_and(|s| s == "fail")).then_some(())
+        },
+    );
+    // Well past the takeover grace (2 s after the failure is seen), node 0 still owns only
+    // its own slots and has lost none of its keys.
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        assert_eq!(cl.node(0).owned_slots(), mine, "a minority node took slots");
+        let info = try_cluster_info(at0).unwrap_or_default();
+        assert_eq!(
+            info.get("cluster_slots_lost").map(String::as_str),
+            Some("0")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    signal("-CONT", 1);
+    signal("-CONT", 2);
+    cl.wait_settled(SETTLE);
+    let all: Vec<u64> = (0..N).collect();
+    for a in cl.addrs() {
+        let ck = check_keys(&mut conn(a), &all, 500, &a.to_string());
+        assert!(
+            ck.clean() && ck.read == N,
+            "through {a} after the pause: {ck:?}"
+        );
+    }
+}

@@ -310,6 +310,7 @@ async fn run(state: Arc<ServerState>, cfg: cluster::Config) {
     let mut planner = handoff::Planner::default();
     let mut last_cleanup = Instant::now();
     let mut leave_started: Option<Instant> = None;
+    let mut no_quorum_logged = false;
     loop {
         tokio::select! {
             _ = state.shutdown.wait() => break,
@@ -333,6 +334,15 @@ async fn run(state: Arc<ServerState>, cfg: cluster::Config) {
                 commands::cluster_cmd::drop_slot(&state, s);
             }
         }
+        if change.no_quorum > 0 && !no_quorum_logged {
+            tracing::warn!(
+                "cluster: {} slots have a dead owner, but this node sees no majority of the \
+                 cluster: they stay unserved here until it does (a partition's minority side \
+                 never takes slots)",
+                change.no_quorum
+            );
+        }
+        no_quorum_logged = change.no_quorum > 0;
         if change.orphans_taken > 0 {
             tracing::warn!(
                 "cluster: took over {} slots of a failed node; their data is lost (no replicas)",
