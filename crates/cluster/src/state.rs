@@ -88,9 +88,8 @@ pub struct Stats {
     pub bytes_moved_out: AtomicU64,
     pub slots_moved_in: AtomicU64,
     pub keys_moved_in: AtomicU64,
-    /// Slots of the hand-offs running now, and how many of their keys are still to send.
+    /// Slots this node still has to hand off.
     pub moving_slots: AtomicU64,
-    pub moving_keys_left: AtomicU64,
     pub refused_bus: AtomicU64,
 }
 
@@ -244,10 +243,6 @@ impl Cluster {
     pub fn node(&self, idx: u32) -> Option<NodeInfo> {
         let r = self.registry.read();
         r.nodes.get(idx as usize).map(|n| n.read().clone())
-    }
-
-    pub fn node_index(&self, id: &str) -> Option<u32> {
-        self.registry.read().by_id.get(id).copied()
     }
 
     /// The node whose RESP address is `addr` (a MOVED hint).

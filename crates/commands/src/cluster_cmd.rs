@@ -740,6 +740,11 @@ pub fn splittable(spec: &CommandSpec) -> Option<(Split, usize)> {
 /// The argument positions of a command's keys (movable keys included for the commands
 /// rcache has: EVAL & co., Z*STORE, *INTERCARD, *MPOP, SORT … STORE).
 pub fn key_positions(spec: &CommandSpec, args: Args<'_>) -> Vec<usize> {
+    movable_positions(spec, args).unwrap_or_else(|| spec.key_positions(args.len()).collect())
+}
+
+/// The key positions of the commands whose keys the table's first/last/step cannot say.
+fn movable_positions(spec: &CommandSpec, args: Args<'_>) -> Option<Vec<usize>> {
     let n = args.len();
     let numkeys = |at: usize| -> usize {
         args.try_get(at)
@@ -748,7 +753,7 @@ pub fn key_positions(spec: &CommandSpec, args: Args<'_>) -> Vec<usize> {
             .map_or(0, |k| k as usize)
     };
     let run = |from: usize, k: usize| -> Vec<usize> { (from..(from + k).min(n)).collect() };
-    match spec.name {
+    Some(match spec.name {
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => run(3, numkeys(2)),
         "zunionstore" | "zinterstore" | "zdiffstore" => {
             let mut v = vec![1];
@@ -768,14 +773,22 @@ pub fn key_positions(spec: &CommandSpec, args: Args<'_>) -> Vec<usize> {
             }
             v
         }
-        _ => spec.key_positions(n).collect(),
+        _ => return None,
+    })
+}
+
+/// The slot(s) of a command's keys. No allocation for the table's fixed key positions
+/// (GET, SET…: this runs for every command in cluster mode).
+pub fn keys_of(spec: &CommandSpec, args: Args<'_>) -> Keys {
+    match movable_positions(spec, args) {
+        Some(v) => slots_at(v.into_iter(), args),
+        None => slots_at(spec.key_positions(args.len()), args),
     }
 }
 
-/// The slot(s) of a command's keys.
-pub fn keys_of(spec: &CommandSpec, args: Args<'_>) -> Keys {
+fn slots_at(positions: impl Iterator<Item = usize>, args: Args<'_>) -> Keys {
     let mut slot = None;
-    for p in key_positions(spec, args) {
+    for p in positions {
         let s = storage::key_slot(args.get(p));
         match slot {
             None => slot = Some(s),

@@ -282,13 +282,9 @@ async fn run<C: Codec>(
     } = c;
     let settings = &state.settings;
     let mut wbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    // Cluster mode routes RESP requests (route.rs); forwarded replies wait in `pending`
-    // until the batch's replies are written.
-    let cl = if matches!(C::DOOR, Door::Resp | Door::Memcache | Door::Binary) {
-        state.cluster.get().cloned()
-    } else {
-        None
-    };
+    // Cluster mode routes every door's requests (route.rs); forwarded replies wait in
+    // `pending` until the batch's replies are written.
+    let cl = state.cluster.get().cloned();
     let mut pending = route::Forwards::default();
     loop {
         if handle.is_killed() {

@@ -422,8 +422,19 @@ pub fn forward(
     resp3: bool,
     blocking: bool,
 ) -> Pending {
-    let req = encode(args);
     cl.stats.forwarded.fetch_add(1, Relaxed);
+    forward_encoded(cl, node, slot, encode(args), resp3, blocking)
+}
+
+/// `forward` of a request already encoded (a bundled request sent again after MOVED).
+fn forward_encoded(
+    cl: &Arc<Cluster>,
+    node: u32,
+    slot: u16,
+    req: Vec<u8>,
+    resp3: bool,
+    blocking: bool,
+) -> Pending {
     let cl = cl.clone();
     if blocking {
         // A blocking command holds its connection until served: a connection of its own,
@@ -960,14 +971,13 @@ impl Forwards {
                 rest = &rest[len..];
                 let reply = if retryable(one) {
                     // The slot moved on: this request alone follows the MOVED.
-                    let moved = one.to_vec();
-                    let args = OwnedArgs::new(split_request(&buf[it.req.clone()]));
-                    let _ = follow_moved(cl, &moved);
+                    let _ = follow_moved(cl, one);
                     let node = match cl.route(it.slot) {
                         Route::Remote(o) => o,
                         _ => cl.me,
                     };
-                    forward(cl, node, it.slot, args.args(), resp3, false).await
+                    let req = buf[it.req.clone()].to_vec();
+                    forward_encoded(cl, node, it.slot, req, resp3, false).await
                 } else {
                     one.to_vec()
                 };
@@ -993,29 +1003,6 @@ impl Forwards {
         merged.extend_from_slice(&wbuf[last..]);
         *wbuf = merged;
     }
-}
-
-/// The arguments of one encoded request (`link::encode`'s output).
-fn split_request(mut b: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let line = |b: &[u8]| b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
-    let n = line(b);
-    let count: usize = std::str::from_utf8(&b[1..n.saturating_sub(1)])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    b = &b[(n + 1).min(b.len())..];
-    for _ in 0..count {
-        let n = line(b);
-        let len: usize = std::str::from_utf8(&b[1..n.saturating_sub(1)])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        b = &b[(n + 1).min(b.len())..];
-        out.push(b[..len.min(b.len())].to_vec());
-        b = &b[(len + 2).min(b.len())..];
-    }
-    out
 }
 
 /// The bus command that relays a request of `door` whole.
@@ -1048,10 +1035,6 @@ pub fn unwrap_relayed(door: commands::Door, reply: &[u8]) -> Vec<u8> {
     door_error(door, msg.trim_end())
 }
 
-fn unwrap_mc(reply: &[u8]) -> Vec<u8> {
-    unwrap_relayed(commands::Door::Memcache, reply)
-}
-
 /// A memcached multi-get whose keys live on several nodes: one `get k…` per owner (this
 /// node's own bus serves its part), the hits concatenated, one END. Parts answered MOVED
 /// are grouped again by the map as it is then.
@@ -1080,7 +1063,7 @@ pub fn mc_multi_get(cl: &Arc<Cluster>, head: Vec<u8>, keys: Vec<Vec<u8>>, depth:
                 let sub: Vec<Vec<u8>> = idx.iter().map(|&i| keys[i].clone()).collect();
                 mc_multi_get(&cl, head.clone(), sub, depth + 1).await
             } else {
-                unwrap_mc(&r)
+                unwrap_relayed(commands::Door::Memcache, &r)
             };
             match body.strip_suffix(b"END\r\n") {
                 Some(hits) => out.extend_from_slice(hits),

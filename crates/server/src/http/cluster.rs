@@ -32,12 +32,7 @@ pub enum KeyRoute {
 
 /// Route a key request: served here, relayed, or refused (421 when relayed to the wrong
 /// node, 503 while no node serves the slot).
-pub async fn route_key(
-    state: &ServerState,
-    cl: &Cluster,
-    req: Request<Incoming>,
-    key: &[u8],
-) -> KeyRoute {
+pub async fn route_key(cl: &Cluster, req: Request<Incoming>, key: &[u8]) -> KeyRoute {
     let slot = storage::key_slot(key);
     let write = !matches!(*req.method(), Method::GET | Method::HEAD);
     loop {
@@ -64,7 +59,7 @@ pub async fn route_key(
                     }
                     return KeyRoute::Done(r);
                 }
-                return KeyRoute::Done(relay(state, cl, o, slot, req).await);
+                return KeyRoute::Done(relay(cl, o, slot, req).await);
             }
         }
     }
@@ -72,13 +67,7 @@ pub async fn route_key(
 
 /// Send the request to node `o`'s HTTP door and hand its answer back; a 421 (the slot
 /// moved on meanwhile) is followed a few times.
-async fn relay(
-    _state: &ServerState,
-    cl: &Cluster,
-    o: u32,
-    slot: u16,
-    req: Request<Incoming>,
-) -> Resp {
+async fn relay(cl: &Cluster, o: u32, slot: u16, req: Request<Incoming>) -> Resp {
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),

@@ -39,7 +39,7 @@ pub enum Api {
 pub async fn route(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api) -> Resp {
     // Cluster mode: a key of another node's slot is served by that node (cluster.rs).
     let req = match ctx.state.cluster.get() {
-        Some(cl) => match super::cluster::route_key(&ctx.state, cl, req, &key).await {
+        Some(cl) => match super::cluster::route_key(cl, req, &key).await {
             super::cluster::KeyRoute::Here(req) => req,
             super::cluster::KeyRoute::Done(r) => return r,
         },
