@@ -1,5 +1,5 @@
 //! The `rcache` binary: subcommands wired with clap. `rcache server` runs a cache node;
-//! `rcache bench` load-tests servers (the `rcache-bench` crate); `rcache check-snapshot` and
+//! `rcache proxy` is a twemproxy drop-in (the `proxy` crate); `rcache bench` load-tests servers (the `rcache-bench` crate); `rcache check-snapshot` and
 //! `rcache check-aof` verify persistence files (the `persist` crate does the work).
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -27,6 +27,9 @@ struct Cli {
 enum Cmd {
     /// Run a cache node speaking RESP2/RESP3 (redis-cli, redis-benchmark, redis-py work).
     Server(Box<ServerArgs>),
+    /// A twemproxy (nutcracker) drop-in: same YAML, flags and placement; every core, live
+    /// reload (SIGHUP), and optional rebalancing so no key goes missing (docs/PROXY.md).
+    Proxy(Box<proxy::cli::ProxyArgs>),
     /// Load-test rcache's doors, Redis or memcached, and compare targets (docs/BENCHMARKS.md).
     Bench(Box<rcache_bench::cli::BenchArgs>),
     /// Verify a snapshot file and print what it holds: databases, keys per type, TTLs
@@ -52,6 +55,7 @@ fn main() {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Server(args) => std::process::exit(run_server(*args)),
+        Cmd::Proxy(args) => std::process::exit(proxy::run::main(*args)),
         Cmd::CheckSnapshot { file } => std::process::exit(check_snapshot(&file)),
         Cmd::CheckAof { fix, path } => {
             let out = persist::aof::check::check(&path, fix);
