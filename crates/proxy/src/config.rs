@@ -895,24 +895,25 @@ fn parse_pool(
     }
     if cluster {
         let line = get("cluster").map_or(name_line, |v| v.line);
-        // A Redis Cluster speaks Redis; memcache has no cluster protocol.
-        if !redis {
-            return Err(err(
-                "cluster",
-                line,
-                "cluster: true needs redis: true".to_owned(),
-            ));
-        }
-        // The cluster moves its own slots; our mover would fight it.
-        if rebalance {
-            return Err(err(
-                "cluster",
-                line,
-                "cluster: true and rebalance: true exclude each other (the cluster moves \
-                 its own slots)"
-                    .to_owned(),
-            ));
-        }
+        // Not built yet: refused rather than accepted and ignored (docs/PROXY.md, limits).
+        return Err(err(
+            "cluster",
+            line,
+            "cluster pools (following a Redis Cluster's slot map) are not supported yet; \
+             point clients at any rcache cluster node instead (docs/CLUSTER.md)"
+                .to_owned(),
+        ));
+    }
+    // The mover speaks Redis (SCAN, DUMP/RESTORE); memcached pools are not moved yet.
+    if rebalance && !redis {
+        let line = get("rebalance").map_or(name_line, |v| v.line);
+        return Err(err(
+            "rebalance",
+            line,
+            "rebalance: true is supported for redis pools only (memcache pools are not \
+             moved yet)"
+                .to_owned(),
+        ));
     }
     // `random` puts a key anywhere: there is no "right" server to move it to.
     if rebalance && distribution == "random" {
@@ -1866,12 +1867,22 @@ omega:
         .pools[0];
         assert!(p.rebalance && !p.cluster);
         assert_eq!(p.rebalance_rate, Some(5000));
-        let p = &parse(&pool_with("  rebalance: true\n")).unwrap().pools[0];
-        assert_eq!((p.rebalance, p.rebalance_rate), (true, None));
-        let p = &parse(&pool_with("  redis: true\n  cluster: true\n"))
+        let p = &parse(&pool_with("  redis: true\n  rebalance: true\n"))
             .unwrap()
             .pools[0];
-        assert!(p.cluster && !p.rebalance);
+        assert_eq!((p.rebalance, p.rebalance_rate), (true, None));
+        fails(
+            &pool_with("  redis: true\n  cluster: true\n"),
+            Some(4),
+            Some("cluster"),
+            "not supported yet",
+        );
+        fails(
+            &pool_with("  rebalance: true\n"),
+            Some(3),
+            Some("rebalance"),
+            "redis pools only",
+        );
         fails(
             &pool_with("  rebalance: yes\n"),
             Some(3),
@@ -1897,20 +1908,8 @@ omega:
             "needs rebalance: true",
         );
         fails(
-            &pool_with("  cluster: true\n"),
-            Some(3),
-            Some("cluster"),
-            "needs redis: true",
-        );
-        fails(
-            &pool_with("  redis: true\n  cluster: true\n  rebalance: true\n"),
-            Some(4),
-            Some("cluster"),
-            "exclude",
-        );
-        fails(
-            &pool_with("  distribution: random\n  rebalance: true\n"),
-            Some(4),
+            &pool_with("  redis: true\n  distribution: random\n  rebalance: true\n"),
+            Some(5),
             Some("rebalance"),
             "random",
         );

@@ -245,7 +245,8 @@ fn plan(pool: &Pool, state: &PoolState, parser: &Parser, raw: &[u8], work: &mut 
             Ok(i) => Some(state.servers[i].clone()),
             Err(_) => {
                 pool.stats.forward_error.fetch_add(1, Relaxed);
-                work.line("SERVER_ERROR no server available to serve the request");
+                // nutcracker answers this when every server is ejected.
+                work.line("SERVER_ERROR Connection refused");
                 None
             }
         }

@@ -363,7 +363,8 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
         _ => {}
     }
     if state.cfg.redis_auth.is_some() && !client.authed {
-        work.error("NOAUTH Authentication required.");
+        // nutcracker's words (Redis adds a period; clients match the NOAUTH prefix).
+        work.error("NOAUTH Authentication required");
         return;
     }
     match spec.name {
@@ -417,7 +418,8 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
             Ok(i) => servers.push(i),
             Err(_) => {
                 client.pool.stats.forward_error.fetch_add(1, Relaxed);
-                work.error("ERR no server available to serve the request");
+                // nutcracker answers this when every server is ejected.
+                work.error("ERR Connection refused");
                 return;
             }
         }

@@ -516,7 +516,8 @@ fn log_filter(v: u8) -> &'static str {
 /// `rcache proxy …`: the process's exit code.
 pub fn main(args: ProxyArgs) -> i32 {
     if args.version {
-        println!(
+        // On stderr, as nutcracker prints it.
+        eprintln!(
             "This is rcache proxy-{} (twemproxy {} compatible)",
             env!("CARGO_PKG_VERSION"),
             crate::cli::TWEMPROXY_VERSION
@@ -524,7 +525,7 @@ pub fn main(args: ProxyArgs) -> i32 {
         return 0;
     }
     if args.describe_stats {
-        print!("{}", stats::describe());
+        eprint!("{}", stats::describe());
         return 0;
     }
     let file = args.conf_file.display().to_string();

@@ -173,7 +173,10 @@ pub fn json(pools: &[Arc<Pool>], global: &Global, started: std::time::Instant) -
         }
         m.insert(p.name.clone(), Value::Object(pm));
     }
-    Value::Object(m).to_string()
+    // One line, as nutcracker sends it.
+    let mut s = Value::Object(m).to_string();
+    s.push('\n');
+    s
 }
 
 /// Prometheus text exposition of the same counters.
