@@ -4,7 +4,7 @@
 #   scripts/test.sh
 #
 # 1. installs what the tests need when it is missing: redis-cli and redis-benchmark
-#    (Debian's redis-tools), redis-server and curl (`apt-get update` only if the install needs it; sudo
+#    (Debian's redis-tools), redis-server, curl, nutcracker and memcached (`apt-get update` only if the install needs it; sudo
 #    only when not root);
 # 2. cargo fmt --check, cargo clippy -D warnings (every target), then every test of the
 #    workspace: with cargo-nextest when installed (one process per test, both cores busy,
@@ -40,7 +40,7 @@ as_root() {
 # The Debian packages whose commands the tests drive: redis-cli/redis-benchmark
 # (redis-tools), curl (the HTTP door's script test) and redis-server (`rcache bench
 # --compare` against a real Redis, crates/rcache/tests/bench.rs).
-NEEDED_TOOLS=("redis-cli:redis-tools" "redis-benchmark:redis-tools" "curl:curl" "redis-server:redis-server")
+NEEDED_TOOLS=("redis-cli:redis-tools" "redis-benchmark:redis-tools" "curl:curl" "redis-server:redis-server" "nutcracker:nutcracker" "memcached:memcached")
 
 install_tools() {
     local missing=() pkgs=() t

@@ -97,9 +97,9 @@ pub struct Handle {
 impl Handle {
     /// Start a connection task for `server` on the current runtime. It connects lazily, on
     /// its first batch, and again after a failure.
-    pub fn spawn(server: Arc<Server>) -> Handle {
+    pub fn spawn(server: Arc<Server>, resp3: bool) -> Handle {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(server, rx));
+        tokio::spawn(run(server, rx, resp3));
         Handle { tx }
     }
 
@@ -143,7 +143,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 /// How long a connect (with AUTH/SELECT) may take when the pool sets no `timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-async fn connect(server: &Server) -> Result<Box<dyn Stream>, BackendError> {
+async fn connect(server: &Server, resp3: bool) -> Result<Box<dyn Stream>, BackendError> {
     let limit = server.opts.timeout.unwrap_or(CONNECT_TIMEOUT);
     let go = async {
         let mut s: Box<dyn Stream> = match &server.endpoint {
@@ -160,7 +160,7 @@ async fn connect(server: &Server) -> Result<Box<dyn Stream>, BackendError> {
                     .map_err(|e| BackendError::Connect(os_text(&e)))?,
             ),
         };
-        init(server, &mut s).await?;
+        init(server, &mut s, resp3).await?;
         Ok(s)
     };
     match tokio::time::timeout(limit, go).await {
@@ -170,8 +170,10 @@ async fn connect(server: &Server) -> Result<Box<dyn Stream>, BackendError> {
 }
 
 /// AUTH and SELECT on a new Redis connection, as twemproxy does for `redis_auth` and
-/// `redis_db`: every request on this connection then runs authenticated, in that database.
-async fn init(server: &Server, s: &mut Box<dyn Stream>) -> Result<(), BackendError> {
+/// `redis_db`: every request on this connection then runs authenticated, in that database
+/// (AUTH first: twemproxy's SELECT-before-AUTH fails on a password-protected server).
+/// HELLO 3 for the connections that serve RESP3 clients.
+async fn init(server: &Server, s: &mut Box<dyn Stream>, resp3: bool) -> Result<(), BackendError> {
     if server.opts.proto != Proto::Redis {
         return Ok(());
     }
@@ -184,6 +186,10 @@ async fn init(server: &Server, s: &mut Box<dyn Stream>) -> Result<(), BackendErr
     if server.opts.db != 0 {
         let db = server.opts.db.to_string();
         protocol::resp::encode_request(&[b"SELECT".as_slice(), db.as_bytes()], &mut out);
+        n += 1;
+    }
+    if resp3 {
+        protocol::resp::encode_request(&[b"HELLO".as_slice(), b"3"], &mut out);
         n += 1;
     }
     if n == 0 {
@@ -231,9 +237,9 @@ pub fn os_text(e: &std::io::Error) -> String {
 }
 
 /// The connection task: serves batches until every sender is gone.
-async fn run(server: Arc<Server>, mut rx: mpsc::UnboundedReceiver<Batch>) {
+async fn run(server: Arc<Server>, mut rx: mpsc::UnboundedReceiver<Batch>, resp3: bool) {
     while let Some(batch) = rx.recv().await {
-        let sock = match connect(&server).await {
+        let sock = match connect(&server, resp3).await {
             Ok(s) => {
                 server.connected();
                 s

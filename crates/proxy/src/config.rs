@@ -344,10 +344,11 @@ impl ProxyConfig {
             // the strings as written; we compare the parsed address, so `:22121` and
             // `:022121`, or one socket path with two permissions, are also caught (nutcracker
             // would fail to bind the second at startup).
-            if let Some(i) = pools
-                .iter()
-                .position(|p| p.listen == pool.listen || same_socket(&p.listen, &pool.listen))
-            {
+            // Port 0 (any free port) never collides.
+            let any_port = matches!(pool.listen, Listen::Tcp { port: 0, .. });
+            if let Some(i) = pools.iter().position(|p| {
+                !any_port && (p.listen == pool.listen || same_socket(&p.listen, &pool.listen))
+            }) {
                 return Err(cx.err(
                     Some(listen_line),
                     Some("listen"),
@@ -1068,8 +1069,13 @@ fn parse_listen(v: &str) -> Result<Listen, String> {
             "'{v}' is not a 'host:port' address or an absolute unix socket path"
         ));
     };
-    let port = parse_port(&v[i + 1..])
-        .ok_or_else(|| format!("invalid port '{}' in '{v}' (1 to 65535)", &v[i + 1..]))?;
+    // Port 0 (any free port, reported by `--ports-file`) is an rcache extension for tests
+    // and scripts; nutcracker refuses it.
+    let port = match &v[i + 1..] {
+        "0" => 0,
+        p => parse_port(p)
+            .ok_or_else(|| format!("invalid port '{p}' in '{v}' (0 to 65535)"))?,
+    };
     let host = unbracket(&v[..i]);
     // nutcracker resolves the host at load time; an empty one fails there
     // ("address resolution of node '' ... failed"). Other names are resolved at bind.
@@ -1530,7 +1536,7 @@ omega:
             ("/tmp/x.sock 1777", "permission"),
             ("/tmp/x.sock -1", "permission"),
             ("127.0.0.1", "not a 'host:port'"),
-            ("127.0.0.1:0", "invalid port '0'"),
+            ("127.0.0.1:00x", "invalid port"),
             ("127.0.0.1:65536", "invalid port"),
             ("\"127.0.0.1:22121 \"", "invalid port"),
             ("127.0.0.1:+1", "invalid port"),

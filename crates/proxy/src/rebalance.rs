@@ -17,7 +17,7 @@
 //! key deleted on N between another request's DUMP on O and its RESTORE on N can come back
 //! with its old value (docs/PROXY.md).
 
-use crate::backend::{Answer, BackendError, Replies};
+use crate::backend::{Answer, BackendError};
 use crate::pool::{Pool, PoolState};
 use crate::server::Server;
 use std::sync::atomic::Ordering::Relaxed;
@@ -44,64 +44,36 @@ async fn call(server: &Arc<Server>, worker: usize, reqs: &[Vec<&[u8]>]) -> Answe
         .unwrap_or_else(|_| Err(BackendError::Io("connection task stopped".into())))
 }
 
-/// Move each key (before the requests that name them run). Failures are logged: the request
+/// Move each key (before the requests that name them run): the keys of one read are
+/// moved together, three pipelined round trips per (previous server, new server) pair, so a
+/// pipelined client pays for its batch once, not per key. Failures are logged: the request
 /// then runs on the key's new server as it would without rebalancing.
-pub async fn move_keys(pool: &Pool, state: &PoolState, moves: &[Move], worker: usize) {
-    let _ = state;
-    for m in moves {
-        for from in &m.from {
-            match move_one(from, &m.to, &m.key, worker).await {
-                Ok(true) => {
-                    pool.stats.rebalance_moved.fetch_add(1, Relaxed);
-                    pool.stats.rebalance_fallbacks.fetch_add(1, Relaxed);
-                    break;
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(
-                        "rebalance: moving a key from {} to {} failed: {e}",
-                        from.label,
-                        m.to.label
-                    );
-                }
+pub async fn move_keys(pool: &Pool, moves: &[Move], worker: usize) {
+    // Round r tries each key's r-th previous server, for the keys not found before.
+    let mut left: Vec<&Move> = moves.iter().collect();
+    let mut round = 0;
+    while !left.is_empty() {
+        let mut groups: Vec<(&Arc<Server>, &Arc<Server>, Vec<&Move>)> = Vec::new();
+        for m in std::mem::take(&mut left) {
+            let Some(from) = m.from.get(round) else { continue };
+            match groups
+                .iter_mut()
+                .find(|(f, t, _)| Arc::ptr_eq(f, from) && Arc::ptr_eq(t, &m.to))
+            {
+                Some(g) => g.2.push(m),
+                None => groups.push((from, &m.to, vec![m])),
             }
         }
+        for (from, to, ms) in groups {
+            let keys: Vec<Vec<u8>> = ms.iter().map(|m| m.key.clone()).collect();
+            let found = move_many(pool, from, to, &keys, worker).await;
+            pool.stats
+                .rebalance_fallbacks
+                .fetch_add(found.iter().filter(|&&f| f).count() as u64, Relaxed);
+            left.extend(ms.into_iter().zip(found).filter(|(_, f)| !f).map(|(m, _)| m));
+        }
+        round += 1;
     }
-}
-
-/// Move `key` from `from` to `to`. `Ok(true)` when a value was found on `from` (and is on
-/// `to` now: restored, or `to` had a newer one); `Ok(false)` when `from` did not have it.
-async fn move_one(
-    from: &Arc<Server>,
-    to: &Arc<Server>,
-    key: &[u8],
-    worker: usize,
-) -> Result<bool, String> {
-    let got = call(from, worker, &[vec![b"DUMP", key], vec![b"PTTL", key]])
-        .await
-        .map_err(|e| e.text())?;
-    let Some(ttl) = restore_ttl(got.get(1)) else {
-        return Ok(false);
-    };
-    let Some(payload) = bulk_body(got.get(0)) else {
-        return Ok(false);
-    };
-    let ttl = ttl.to_string();
-    let r = call(
-        to,
-        worker,
-        &[vec![b"RESTORE", key, ttl.as_bytes(), payload]],
-    )
-    .await
-    .map_err(|e| e.text())?;
-    let r = r.get(0);
-    if !(r.starts_with(b"+OK") || r.starts_with(b"-BUSYKEY")) {
-        return Err(String::from_utf8_lossy(r).trim_end().to_string());
-    }
-    call(from, worker, &[vec![b"DEL", key]])
-        .await
-        .map_err(|e| e.text())?;
-    Ok(true)
 }
 
 /// RESTORE's ttl argument from a PTTL reply: 0 for no expiry, the milliseconds left, or
@@ -223,7 +195,8 @@ async fn drain(
             }
         }
         for (to, keys) in by_to {
-            moved += move_many(pool, old, &to, &keys, worker).await;
+            let found = move_many(pool, old, &to, &keys, worker).await;
+            moved += found.iter().filter(|&&f| f).count() as u64;
         }
         if next == b"0" {
             return Some(moved);
@@ -237,21 +210,34 @@ async fn drain(
     }
 }
 
-/// Move several keys from `old` to `to` in three pipelined round trips.
+/// Move several keys from `old` to `to` in three pipelined round trips. Per key: whether
+/// it was found on `old` (and is on `to` now: restored, or `to` had a newer value). A key
+/// whose move failed counts as found, so it is not looked for on older servers (the
+/// request then runs on `to` without it; logged).
 async fn move_many(
     pool: &Pool,
     old: &Arc<Server>,
     to: &Arc<Server>,
     keys: &[Vec<u8>],
     worker: usize,
-) -> u64 {
+) -> Vec<bool> {
+    let mut found = vec![false; keys.len()];
     let mut reqs: Vec<Vec<&[u8]>> = Vec::with_capacity(keys.len() * 2);
     for k in keys {
         reqs.push(vec![b"DUMP", k]);
         reqs.push(vec![b"PTTL", k]);
     }
-    let Ok(got) = call(old, worker, &reqs).await else {
-        return 0;
+    let got = match call(old, worker, &reqs).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(
+                "pool {}: rebalancing cannot read {}: {}",
+                pool.name,
+                old.label,
+                e.text()
+            );
+            return found;
+        }
     };
     let mut restore: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut which: Vec<usize> = Vec::new();
@@ -261,6 +247,7 @@ async fn move_many(
         else {
             continue;
         };
+        found[i] = true;
         restore.push(vec![
             b"RESTORE".to_vec(),
             k.clone(),
@@ -270,14 +257,23 @@ async fn move_many(
         which.push(i);
     }
     if restore.is_empty() {
-        return 0;
+        return found;
     }
     let reqs: Vec<Vec<&[u8]>> = restore
         .iter()
         .map(|r| r.iter().map(|a| a.as_slice()).collect())
         .collect();
-    let Ok(done) = call(to, worker, &reqs).await else {
-        return 0;
+    let done = match call(to, worker, &reqs).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(
+                "pool {}: rebalancing cannot write {}: {}",
+                pool.name,
+                to.label,
+                e.text()
+            );
+            return found;
+        }
     };
     let mut dels: Vec<Vec<&[u8]>> = Vec::new();
     for (j, &i) in which.iter().enumerate() {
@@ -294,15 +290,13 @@ async fn move_many(
         }
     }
     if dels.is_empty() {
-        return 0;
+        return found;
     }
     let n = dels.len() as u64;
     if call(old, worker, &dels).await.is_ok() {
         pool.stats.rebalance_moved.fetch_add(n, Relaxed);
-        n
-    } else {
-        0
     }
+    found
 }
 
 /// SCAN's reply: the next cursor and the keys.
@@ -335,9 +329,6 @@ fn split_array(r: &[u8]) -> Option<Vec<&[u8]>> {
     Some(v)
 }
 
-/// Unused-import guard for `Replies` in signatures above.
-#[allow(dead_code)]
-fn _r(_: Replies) {}
 
 #[cfg(test)]
 mod tests {

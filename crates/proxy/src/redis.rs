@@ -105,6 +105,8 @@ pub struct Client {
     pub worker: usize,
     pub conn_no: usize,
     authed: bool,
+    /// The client said HELLO 3: its requests go over RESP3 backend connections.
+    resp3: bool,
 }
 
 impl Client {
@@ -114,6 +116,7 @@ impl Client {
             worker,
             conn_no,
             authed: false,
+            resp3: false,
         }
     }
 }
@@ -172,12 +175,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, mut client: C
             stats.client_err.fetch_add(1, Relaxed);
         }
         if !work.moves.is_empty() {
-            rebalance::move_keys(&pool, &state, &work.moves, client.worker).await;
+            rebalance::move_keys(&pool, &work.moves, client.worker).await;
         }
         let answers = send(
             std::mem::take(&mut work.batches),
             client.worker,
             client.conn_no,
+            client.resp3,
         )
         .await;
         out.clear();
@@ -196,10 +200,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, mut client: C
 }
 
 /// Send every batch, then wait for all their answers.
-async fn send(batches: Vec<Batch>, worker: usize, conn_no: usize) -> Vec<Answer> {
+async fn send(batches: Vec<Batch>, worker: usize, conn_no: usize, resp3: bool) -> Vec<Answer> {
     let rxs: Vec<oneshot::Receiver<Answer>> = batches
         .into_iter()
-        .map(|b| b.server.handle(worker, conn_no).send(b.bytes, b.n, b.n))
+        .map(|b| {
+            b.server
+                .handle_proto(worker, conn_no, resp3)
+                .send(b.bytes, b.n, b.n)
+        })
         .collect();
     let mut answers = Vec::with_capacity(rxs.len());
     for rx in rxs {
@@ -330,11 +338,68 @@ fn array_elements(r: &[u8]) -> Option<Vec<&[u8]>> {
     Some(v)
 }
 
+/// Redis commands rcache does not implement yet (issue 15) but a Redis backend does, which
+/// nutcracker forwards: (name, first key, last key (-1: the last argument), minimum arity).
+/// They are routed by their keys like the table's commands.
+const BACKEND_ONLY: &[(&str, usize, i64, usize)] = &[
+    ("geoadd", 1, 1, 5),
+    ("geodist", 1, 1, 4),
+    ("geohash", 1, 1, 2),
+    ("geopos", 1, 1, 2),
+    ("georadius", 1, 1, 6),
+    ("georadius_ro", 1, 1, 6),
+    ("georadiusbymember", 1, 1, 5),
+    ("georadiusbymember_ro", 1, 1, 5),
+    ("geosearch", 1, 1, 7),
+    ("geosearchstore", 1, 2, 8),
+    ("pfadd", 1, 1, 2),
+    ("pfcount", 1, -1, 2),
+    ("pfmerge", 1, -1, 2),
+];
+
+/// Forward a command from `BACKEND_ONLY`, or refuse an unknown one.
+fn plan_backend_only(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work: &mut Work) -> bool {
+    let lower = String::from_utf8_lossy(args.get(0)).to_ascii_lowercase();
+    let Some(&(name, first, last, min)) = BACKEND_ONLY.iter().find(|c| c.0 == lower) else {
+        return false;
+    };
+    if args.len() < min {
+        work.error(&format!("ERR wrong number of arguments for '{name}' command"));
+        return true;
+    }
+    if state.cfg.redis_auth.is_some() && !client.authed {
+        work.error("NOAUTH Authentication required");
+        return true;
+    }
+    let last = if last < 0 { args.len() - 1 } else { last as usize };
+    let mut server = None;
+    for p in first..=last {
+        match state.route(args.get(p)) {
+            Ok(i) if server.is_none() || server == Some(i) => server = Some(i),
+            Ok(_) => {
+                work.error("CROSSSLOT Keys in request don't hash to the same server");
+                return true;
+            }
+            Err(_) => {
+                work.error("ERR Connection refused");
+                return true;
+            }
+        }
+    }
+    let Some(i) = server else { return false };
+    let (batch, idx) = work.add(&state.servers[i], raw);
+    work.plans.push(Plan::Forward { batch, idx });
+    true
+}
+
 /// Decide where one request goes.
 fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work: &mut Work) {
     let name = args.get(0);
     let table = CommandTable::get();
     let Some(spec) = table.lookup(name) else {
+        if plan_backend_only(client, state, args, raw, work) {
+            return;
+        }
         work.error(&format!(
             "ERR unknown command '{}', with args beginning with: {}",
             String::from_utf8_lossy(name),
@@ -355,6 +420,7 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
     // Commands the proxy answers itself.
     match spec.name {
         "auth" => return auth(client, state, args, work),
+        "hello" => return hello(client, state, args, work),
         "quit" => {
             work.local(b"+OK\r\n".to_vec());
             work.close = true;
@@ -390,8 +456,13 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
         }
         _ => {}
     }
+    // MOVE and COPY … DB would take keys out of the pool's database, where no client of
+    // the proxy can reach them.
+    let other_db = spec.name == "move"
+        || (spec.name == "copy" && args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"db")));
     if spec.has(flags::BLOCKING)
         || spec.has(flags::PUBSUB)
+        || other_db
         || matches!(
             spec.name,
             "watch" | "unwatch" | "multi" | "exec" | "discard" | "wait" | "waitaof"
@@ -481,6 +552,69 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
         parts,
         keys: keys.len(),
     });
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]: the protocol is the client's own
+/// (RESP3 clients get RESP3 backend connections), AUTH as the AUTH command.
+fn hello(client: &mut Client, state: &PoolState, args: Args<'_>, work: &mut Work) {
+    let mut proto = if client.resp3 { 3 } else { 2 };
+    if let Some(v) = args.try_get(1) {
+        match v {
+            b"2" => proto = 2,
+            b"3" => proto = 3,
+            _ => {
+                work.error("NOPROTO unsupported protocol version");
+                return;
+            }
+        }
+    }
+    let mut i = 2;
+    while i < args.len() {
+        let opt = args.get(i).to_ascii_lowercase();
+        match opt.as_slice() {
+            b"auth" if i + 2 < args.len() => {
+                let Some(pw) = &state.cfg.redis_auth else {
+                    work.error("ERR Client sent AUTH, but no password is set");
+                    return;
+                };
+                if args.get(i + 2) != pw.as_bytes() {
+                    client.authed = false;
+                    work.error("WRONGPASS invalid username-password pair or user is disabled.");
+                    return;
+                }
+                client.authed = true;
+                i += 3;
+            }
+            b"setname" if i + 1 < args.len() => i += 2,
+            _ => {
+                work.error(&format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    String::from_utf8_lossy(args.get(i))
+                ));
+                return;
+            }
+        }
+    }
+    if state.cfg.redis_auth.is_some() && !client.authed {
+        work.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return;
+    }
+    client.resp3 = proto == 3;
+    let fields: [(&str, Vec<u8>); 7] = [
+        ("server", bulk(b"redis")),
+        ("version", bulk(b"7.0.0")),
+        ("proto", format!(":{proto}\r\n").into_bytes()),
+        ("id", format!(":{}\r\n", client.conn_no).into_bytes()),
+        ("mode", bulk(b"proxy")),
+        ("role", bulk(b"master")),
+        ("modules", b"*0\r\n".to_vec()),
+    ];
+    let mut v = if proto == 3 { b"%7\r\n".to_vec() } else { b"*14\r\n".to_vec() };
+    for (k, val) in fields {
+        v.extend_from_slice(&bulk(k.as_bytes()));
+        v.extend_from_slice(&val);
+    }
+    work.local(v);
 }
 
 fn bulk(b: &[u8]) -> Vec<u8> {

@@ -67,6 +67,9 @@ pub struct Server {
     core: Arc<Core>,
     /// Connection handles: `workers × connections`, filled lazily by each worker.
     conns: Box<[Mutex<Option<Handle>>]>,
+    /// The same for RESP3 clients (connections opened with HELLO 3, so replies relay
+    /// byte for byte in the client's protocol).
+    conns3: Box<[Mutex<Option<Handle>>]>,
 }
 
 impl std::ops::Deref for Server {
@@ -124,6 +127,7 @@ impl Server {
                 health_epoch,
             }),
             conns: (0..n).map(|_| Mutex::new(None)).collect(),
+            conns3: (0..n).map(|_| Mutex::new(None)).collect(),
         }
     }
 
@@ -131,13 +135,18 @@ impl Server {
     /// by `spread` (the client connection's number). Must be called on that worker's
     /// runtime: the connection task runs there.
     pub fn handle(&self, worker: usize, spread: usize) -> Handle {
+        self.handle_proto(worker, spread, false)
+    }
+
+    /// `handle` for a client speaking RESP3 (`resp3`) or RESP2.
+    pub fn handle_proto(&self, worker: usize, spread: usize, resp3: bool) -> Handle {
         let per = self.opts.connections.max(1);
         let i = (worker * per + spread % per) % self.conns.len();
-        let mut slot = self.conns[i].lock();
+        let mut slot = if resp3 { &self.conns3 } else { &self.conns }[i].lock();
         match &*slot {
             Some(h) if !h.is_closed() => h.clone(),
             _ => {
-                let h = Handle::spawn(self.core.clone());
+                let h = Handle::spawn(self.core.clone(), resp3);
                 *slot = Some(h.clone());
                 h
             }

@@ -9,6 +9,8 @@
 //!  TestCluster::builder(env!("CARGO_BIN_EXE_rcache")).nodes(3).start()
 //!     └─ N `rcache server` processes in cluster mode, joined, every one serving
 //!  RawConn          bytes in, one RESP reply out, with a timeout (bad-input tests)
+//!  ProxyProcess     `rcache proxy` on a twemproxy YAML, with its backends (redis-server,
+//!                   memcached: `Backend`) and the reference `Nutcracker` (proxy.rs)
 //!  require_tool     redis-cli / redis-benchmark: fail when missing, unless
 //!                   RCACHE_ALLOW_MISSING_TOOLS=1 says skipping (loudly) is fine
 //! ```
@@ -18,12 +20,14 @@
 
 pub mod cluster;
 pub mod process;
+pub mod proxy;
 pub mod raw;
 pub mod server;
 pub mod tools;
 
 pub use cluster::{key_slot, ClusterNode, TestCluster, TestClusterBuilder};
 pub use process::{RcacheProcess, RcacheProcessBuilder};
+pub use proxy::{Backend, McConn, Nutcracker, ProxyProcess, Resp};
 pub use raw::{resp, RawConn};
 pub use server::{TestServer, TestServerBuilder};
 pub use tools::{require_tool, run_with_input, run_with_timeout, TempDir, Tmpfs};
