@@ -1073,8 +1073,7 @@ fn parse_listen(v: &str) -> Result<Listen, String> {
     // and scripts; nutcracker refuses it.
     let port = match &v[i + 1..] {
         "0" => 0,
-        p => parse_port(p)
-            .ok_or_else(|| format!("invalid port '{p}' in '{v}' (0 to 65535)"))?,
+        p => parse_port(p).ok_or_else(|| format!("invalid port '{p}' in '{v}' (0 to 65535)"))?,
     };
     let host = unbracket(&v[..i]);
     // nutcracker resolves the host at load time; an empty one fails there

@@ -55,7 +55,9 @@ pub async fn move_keys(pool: &Pool, moves: &[Move], worker: usize) {
     while !left.is_empty() {
         let mut groups: Vec<(&Arc<Server>, &Arc<Server>, Vec<&Move>)> = Vec::new();
         for m in std::mem::take(&mut left) {
-            let Some(from) = m.from.get(round) else { continue };
+            let Some(from) = m.from.get(round) else {
+                continue;
+            };
             match groups
                 .iter_mut()
                 .find(|(f, t, _)| Arc::ptr_eq(f, from) && Arc::ptr_eq(t, &m.to))
@@ -70,7 +72,12 @@ pub async fn move_keys(pool: &Pool, moves: &[Move], worker: usize) {
             pool.stats
                 .rebalance_fallbacks
                 .fetch_add(found.iter().filter(|&&f| f).count() as u64, Relaxed);
-            left.extend(ms.into_iter().zip(found).filter(|(_, f)| !f).map(|(m, _)| m));
+            left.extend(
+                ms.into_iter()
+                    .zip(found)
+                    .filter(|(_, f)| !f)
+                    .map(|(m, _)| m),
+            );
         }
         round += 1;
     }
@@ -328,7 +335,6 @@ fn split_array(r: &[u8]) -> Option<Vec<&[u8]>> {
     }
     Some(v)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -358,20 +358,32 @@ const BACKEND_ONLY: &[(&str, usize, i64, usize)] = &[
 ];
 
 /// Forward a command from `BACKEND_ONLY`, or refuse an unknown one.
-fn plan_backend_only(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work: &mut Work) -> bool {
+fn plan_backend_only(
+    client: &mut Client,
+    state: &PoolState,
+    args: Args<'_>,
+    raw: &[u8],
+    work: &mut Work,
+) -> bool {
     let lower = String::from_utf8_lossy(args.get(0)).to_ascii_lowercase();
     let Some(&(name, first, last, min)) = BACKEND_ONLY.iter().find(|c| c.0 == lower) else {
         return false;
     };
     if args.len() < min {
-        work.error(&format!("ERR wrong number of arguments for '{name}' command"));
+        work.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
         return true;
     }
     if state.cfg.redis_auth.is_some() && !client.authed {
         work.error("NOAUTH Authentication required");
         return true;
     }
-    let last = if last < 0 { args.len() - 1 } else { last as usize };
+    let last = if last < 0 {
+        args.len() - 1
+    } else {
+        last as usize
+    };
     let mut server = None;
     for p in first..=last {
         match state.route(args.get(p)) {
@@ -609,7 +621,11 @@ fn hello(client: &mut Client, state: &PoolState, args: Args<'_>, work: &mut Work
         ("role", bulk(b"master")),
         ("modules", b"*0\r\n".to_vec()),
     ];
-    let mut v = if proto == 3 { b"%7\r\n".to_vec() } else { b"*14\r\n".to_vec() };
+    let mut v = if proto == 3 {
+        b"%7\r\n".to_vec()
+    } else {
+        b"*14\r\n".to_vec()
+    };
     for (k, val) in fields {
         v.extend_from_slice(&bulk(k.as_bytes()));
         v.extend_from_slice(&val);
