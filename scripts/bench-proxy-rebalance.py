@@ -9,7 +9,8 @@ redis-servers; the pool is then grown to 6 servers:
   - nutcracker: the YAML is rewritten and nutcracker restarted (it cannot reload); every key
     is read back.
 Prints the share of keys found at each point, the mover's duration, and checks that no key
-is left on two servers. Needs redis-server, nutcracker (Debian) and redis-py.
+is left on two servers. Needs redis-server, nutcracker (Debian) and redis-py. Clients speak
+RESP2 without CLIENT SETINFO: nutcracker closes the connection on HELLO and CLIENT.
 
 usage: scripts/bench-proxy-rebalance.py [--keys N] [--rcache target/release/rcache]
 """
@@ -54,7 +55,7 @@ def start_redis(port):
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
          "--appendonly", "no", "--logfile", ""],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait("redis-server", lambda: redis.Redis(port=port, protocol=2).ping())
+    wait("redis-server", lambda: redis.Redis(port=port, protocol=2, lib_name=None, lib_version=None).ping())
     return p
 
 
@@ -68,7 +69,7 @@ def yaml(listen, ports, rebalance):
 
 
 def load(port, n):
-    c = redis.Redis(port=port, protocol=2)
+    c = redis.Redis(port=port, protocol=2, lib_name=None, lib_version=None)
     for start in range(0, n, 2000):
         pipe = c.pipeline(transaction=False)
         for i in range(start, min(n, start + 2000)):
@@ -77,7 +78,7 @@ def load(port, n):
 
 
 def found(port, n):
-    c = redis.Redis(port=port, protocol=2)
+    c = redis.Redis(port=port, protocol=2, lib_name=None, lib_version=None)
     hit = 0
     for start in range(0, n, 2000):
         pipe = c.pipeline(transaction=False)
@@ -138,8 +139,8 @@ def main():
              and time.time() - t0 > 0.1, timeout=600)
         mover = time.time() - t0
         after = found(port, n)
-        total = sum(redis.Redis(port=p, protocol=2).dbsize() for p in ports)
-        per = [redis.Redis(port=p, protocol=2).dbsize() for p in ports]
+        total = sum(redis.Redis(port=p, protocol=2, lib_name=None, lib_version=None).dbsize() for p in ports)
+        per = [redis.Redis(port=p, protocol=2, lib_name=None, lib_version=None).dbsize() for p in ports]
         st = stats(got["stats"])["pool"]
         print(f"rcache proxy, reload 3 -> 6 servers: found during the move {during}/{n} "
               f"({100.0 * during / n:.2f}%, read pass {t_during:.1f} s); mover done in "
@@ -159,8 +160,8 @@ def main():
         sport = free_port()
         nut = subprocess.Popen(["nutcracker", "-c", conf, "-s", str(sport)],
                                stderr=subprocess.DEVNULL)
-        wait("nutcracker", lambda: redis.Redis(port=lport, protocol=2).set("probe", "1"))
-        redis.Redis(port=lport, protocol=2).delete("probe")
+        wait("nutcracker", lambda: redis.Redis(port=lport, protocol=2, lib_name=None, lib_version=None).set("probe", "1"))
+        redis.Redis(port=lport, protocol=2, lib_name=None, lib_version=None).delete("probe")
         load(lport, n)
         open(conf, "w").write(yaml(f"127.0.0.1:{lport}", ports, False))
         nut.send_signal(signal.SIGINT)
@@ -168,7 +169,7 @@ def main():
         nut = subprocess.Popen(["nutcracker", "-c", conf, "-s", str(sport)],
                                stderr=subprocess.DEVNULL)
         procs.append(nut)
-        wait("nutcracker", lambda: redis.Redis(port=lport, protocol=2).ping())
+        wait("nutcracker", lambda: redis.Redis(port=lport, protocol=2, lib_name=None, lib_version=None).ping())
         after = found(lport, n)
         print(f"nutcracker, restart 3 -> 6 servers: found {after}/{n} ({100.0 * after / n:.2f}%)")
     finally:

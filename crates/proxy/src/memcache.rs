@@ -14,7 +14,7 @@ use crate::server::Server;
 use protocol::memcache::{keys_of, GetOp, MetaOp, Parsed, Parser, Request};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 enum Plan {
@@ -94,19 +94,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let stats = &pool.stats;
     loop {
-        if inbuf.capacity() - inbuf.len() < 4096 {
-            inbuf.reserve(16 * 1024);
-        }
-        match sock.read_buf(&mut inbuf).await {
-            Ok(0) => {
-                stats.client_eof.fetch_add(1, Relaxed);
-                return;
-            }
-            Ok(_) => {}
-            Err(_) => {
-                stats.client_err.fetch_add(1, Relaxed);
-                return;
-            }
+        if !crate::pool::read_more(&mut sock, &mut inbuf, stats).await {
+            return;
         }
         let state = pool.state();
         let mut work = Work::default();

@@ -35,6 +35,30 @@ pub struct PoolStats {
     pub rebalance_fallbacks: AtomicU64,
 }
 
+/// Read more of a client's requests into `inbuf` (both client loops). False when the client
+/// closed the connection or it failed (counted as twemproxy counts them).
+pub async fn read_more<S: tokio::io::AsyncRead + Unpin>(
+    sock: &mut S,
+    inbuf: &mut Vec<u8>,
+    stats: &PoolStats,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    if inbuf.capacity() - inbuf.len() < 4096 {
+        inbuf.reserve(16 * 1024);
+    }
+    match sock.read_buf(inbuf).await {
+        Ok(0) => {
+            stats.client_eof.fetch_add(1, Relaxed);
+            false
+        }
+        Ok(_) => true,
+        Err(_) => {
+            stats.client_err.fetch_add(1, Relaxed);
+            false
+        }
+    }
+}
+
 /// A configured pool. Client connections hold it; a reload swaps its `state`.
 pub struct Pool {
     pub name: String,

@@ -23,7 +23,7 @@ use commands::table::{flags, CommandTable};
 use protocol::{Args, Parsed, RequestParser};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 
 /// Largest query buffer a client may hold (Redis's `client-query-buffer-limit`).
@@ -129,19 +129,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, mut client: C
     let pool = client.pool.clone();
     let stats = &pool.stats;
     loop {
-        if inbuf.capacity() - inbuf.len() < 4096 {
-            inbuf.reserve(16 * 1024);
-        }
-        match sock.read_buf(&mut inbuf).await {
-            Ok(0) => {
-                stats.client_eof.fetch_add(1, Relaxed);
-                return;
-            }
-            Ok(_) => {}
-            Err(_) => {
-                stats.client_err.fetch_add(1, Relaxed);
-                return;
-            }
+        if !crate::pool::read_more(&mut sock, &mut inbuf, stats).await {
+            return;
         }
         let state = client.pool.state();
         let mut work = Work::default();
