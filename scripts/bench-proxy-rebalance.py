@@ -25,8 +25,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 
 import redis
+
+# redis-py 8 deprecates lib_name/lib_version, the only way to skip CLIENT SETINFO.
+warnings.simplefilter("ignore", DeprecationWarning)
 
 
 def free_port():
