@@ -164,12 +164,14 @@ def main():
         sport = free_port()
         nut = subprocess.Popen(["nutcracker", "-c", conf, "-s", str(sport)],
                                stderr=subprocess.DEVNULL)
+        procs.append(nut)
         wait("nutcracker", lambda: redis.Redis(port=lport, protocol=2, lib_name=None, lib_version=None).set("probe", "1"))
         redis.Redis(port=lport, protocol=2, lib_name=None, lib_version=None).delete("probe")
         load(lport, n)
         open(conf, "w").write(yaml(f"127.0.0.1:{lport}", ports, False))
         nut.send_signal(signal.SIGINT)
         nut.wait()
+        procs.remove(nut)
         nut = subprocess.Popen(["nutcracker", "-c", conf, "-s", str(sport)],
                                stderr=subprocess.DEVNULL)
         procs.append(nut)
