@@ -129,6 +129,18 @@ impl Handle {
     }
 }
 
+/// Wait for the answers of batches sent together (all in flight at once), in order.
+pub async fn gather(rxs: Vec<oneshot::Receiver<Answer>>) -> Vec<Answer> {
+    let mut answers = Vec::with_capacity(rxs.len());
+    for rx in rxs {
+        answers.push(
+            rx.await
+                .unwrap_or_else(|_| Err(BackendError::Io("connection task stopped".into()))),
+        );
+    }
+    answers
+}
+
 /// A batch written and waiting for `left` more replies.
 struct Waiter {
     left: usize,

@@ -125,13 +125,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     .send(b.bytes, b.requests, b.expect)
             })
             .collect();
-        let mut answers = Vec::with_capacity(rxs.len());
-        for rx in rxs {
-            answers.push(
-                rx.await
-                    .unwrap_or_else(|_| Err(BackendError::Io("connection task stopped".into()))),
-            );
-        }
+        let answers = crate::backend::gather(rxs).await;
         out.clear();
         for p in &work.plans {
             assemble(p, &answers, &mut out, &pool);

@@ -198,14 +198,7 @@ async fn send(batches: Vec<Batch>, worker: usize, conn_no: usize, resp3: bool) -
                 .send(b.bytes, b.n, b.n)
         })
         .collect();
-    let mut answers = Vec::with_capacity(rxs.len());
-    for rx in rxs {
-        answers.push(
-            rx.await
-                .unwrap_or_else(|_| Err(BackendError::Io("connection task stopped".into()))),
-        );
-    }
-    answers
+    crate::backend::gather(rxs).await
 }
 
 /// The error line a request gets when its server failed (twemproxy's words: the errno
