@@ -71,6 +71,17 @@ impl Replies {
         self.ends.len()
     }
 
+    /// Replace reply i by `with` (a followed redirection).
+    pub fn replace(&mut self, i: usize, with: &[u8]) {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let end = self.ends[i];
+        self.buf.splice(start..end, with.iter().copied());
+        let delta = with.len() as isize - (end - start) as isize;
+        for e in &mut self.ends[i..] {
+            *e = (*e as isize + delta) as usize;
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }

@@ -896,14 +896,24 @@ fn parse_pool(
     }
     if cluster {
         let line = get("cluster").map_or(name_line, |v| v.line);
-        // Not built yet: refused rather than accepted and ignored (docs/PROXY.md, limits).
-        return Err(err(
-            "cluster",
-            line,
-            "cluster pools (following a Redis Cluster's slot map) are not supported yet; \
-             point clients at any rcache cluster node instead (docs/CLUSTER.md)"
-                .to_owned(),
-        ));
+        // A Redis Cluster speaks Redis; memcache has no cluster protocol.
+        if !redis {
+            return Err(err(
+                "cluster",
+                line,
+                "cluster: true needs redis: true".to_owned(),
+            ));
+        }
+        // The cluster moves its own slots; a mover of ours would fight it.
+        if rebalance {
+            return Err(err(
+                "cluster",
+                line,
+                "cluster: true and rebalance: true exclude each other (the cluster moves \
+                 its own slots)"
+                    .to_owned(),
+            ));
+        }
     }
     // The mover speaks Redis (SCAN, DUMP/RESTORE); memcached pools are not moved yet.
     if rebalance && !redis {
@@ -1876,11 +1886,21 @@ omega:
             .unwrap()
             .pools[0];
         assert_eq!((p.rebalance, p.rebalance_rate), (true, None));
+        let p = &parse(&pool_with("  redis: true\n  cluster: true\n"))
+            .unwrap()
+            .pools[0];
+        assert!(p.cluster && !p.rebalance);
         fails(
-            &pool_with("  redis: true\n  cluster: true\n"),
+            &pool_with("  cluster: true\n"),
+            Some(3),
+            Some("cluster"),
+            "needs redis: true",
+        );
+        fails(
+            &pool_with("  redis: true\n  cluster: true\n  rebalance: true\n"),
             Some(4),
             Some("cluster"),
-            "not supported yet",
+            "exclude each other",
         );
         fails(
             &pool_with("  rebalance: true\n"),

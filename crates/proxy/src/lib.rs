@@ -10,11 +10,13 @@
 //!              └─ replies in request order (multi-key fragments merged) ─► client
 //!  run.rs: threads, listeners, SIGHUP / POST /reload, stats port (stats.rs)
 //!  rebalance.rs: after a reload that moves keys, move them (on access, and a mover)
+//!  cluster.rs: cluster pools follow a Redis Cluster's slot map (MOVED, ASK)
 //!  config.rs: twemproxy's YAML, validated like nutcracker;  cli.rs: its command line
 //! ```
 
 pub mod backend;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod dist;
 pub mod hashkit;

@@ -224,8 +224,8 @@ fn value_blocks(r: &[u8]) -> Vec<(&[u8], &[u8])> {
 
 fn plan(pool: &Pool, state: &PoolState, parser: &Parser, raw: &[u8], work: &mut Work) {
     let route = |key: &[u8], work: &mut Work| -> Option<Arc<Server>> {
-        match state.route(key) {
-            Ok(i) => Some(state.servers[i].clone()),
+        match state.locate(key) {
+            Ok((s, _)) => Some(s),
             Err(_) => {
                 pool.stats.forward_error.fetch_add(1, Relaxed);
                 // nutcracker answers this when every server is ejected.

@@ -116,6 +116,8 @@ pub struct PoolState {
     /// When an ejected server's retry time comes (ms since the epoch; u64::MAX: none).
     next_return: AtomicU64,
     pub previous: Option<Arc<Previous>>,
+    /// Cluster pools: the cluster's slot map (placement by slot instead of the continuum).
+    pub cluster: Option<Arc<crate::cluster::SlotMap>>,
 }
 
 /// No server can take the key: every server is ejected.
@@ -143,6 +145,7 @@ impl PoolState {
         servers: Vec<Arc<Server>>,
         health_epoch: Arc<AtomicU64>,
         previous: Option<Arc<Previous>>,
+        cluster: Option<Arc<crate::cluster::SlotMap>>,
     ) -> PoolState {
         let hash = HashKind::from_name(&cfg.hash).unwrap_or(HashKind::Fnv1a_64);
         let dist = DistKind::from_name(&cfg.distribution).unwrap_or(DistKind::Ketama);
@@ -155,6 +158,7 @@ impl PoolState {
             health_epoch,
             servers,
             previous,
+            cluster,
             cfg,
         };
         s.rebuild(now_ms());
@@ -183,6 +187,29 @@ impl PoolState {
         *self.placement.write() = Arc::new(Continuum::build(self.dist, &members));
         self.next_return.store(next, Relaxed);
         self.built_at.store(epoch, Relaxed);
+    }
+
+    /// The server that holds `key` now, and its group: requests for keys of one group may
+    /// go as one command (the server's index in a continuum pool; the slot in a cluster
+    /// pool, where a command's keys must share a slot).
+    pub fn locate(&self, key: &[u8]) -> Result<(Arc<Server>, u32), NoServer> {
+        match &self.cluster {
+            Some(map) => {
+                let slot = crate::cluster::slot_of(key);
+                map.node_for(slot)
+                    .map(|s| (s, u32::from(slot)))
+                    .ok_or(NoServer)
+            }
+            None => self.route(key).map(|i| (self.servers[i].clone(), i as u32)),
+        }
+    }
+
+    /// Every server requests may go to (a cluster pool's nodes as discovered).
+    pub fn all_servers(&self) -> Vec<Arc<Server>> {
+        match &self.cluster {
+            Some(map) => map.nodes(),
+            None => self.servers.clone(),
+        }
     }
 
     /// The index of the server that holds `key` now.

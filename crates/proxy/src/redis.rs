@@ -58,6 +58,9 @@ struct Work {
     batches: Vec<Batch>,
     /// Keys to bring from their previous server before the batches go (rebalancing).
     moves: Vec<rebalance::Move>,
+    /// Cluster pools: each forwarded request's bytes by (batch, reply), to re-send when the
+    /// reply is a MOVED or ASK redirection.
+    resend: Vec<((usize, usize), Vec<u8>)>,
     close: bool,
 }
 
@@ -84,6 +87,12 @@ impl Work {
         batch.bytes.extend_from_slice(raw);
         batch.n += 1;
         (b, batch.n - 1)
+    }
+
+    fn resend(&mut self, state: &PoolState, batch: usize, idx: usize, raw: &[u8]) {
+        if state.cluster.is_some() {
+            self.resend.push(((batch, idx), raw.to_vec()));
+        }
     }
 
     fn local(&mut self, bytes: Vec<u8>) {
@@ -173,6 +182,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, mut client: C
             client.resp3,
         )
         .await;
+        let mut answers = answers;
+        if let Some(map) = &state.cluster {
+            if map.refresh_due() {
+                let (m, w) = (map.clone(), client.worker);
+                tokio::spawn(async move { m.refresh(w).await });
+            }
+            follow_redirects(map, &work.resend, &mut answers, &client).await;
+        }
         out.clear();
         for p in &work.plans {
             assemble(p, &answers, &mut out, &pool);
@@ -199,6 +216,58 @@ async fn send(batches: Vec<Batch>, worker: usize, conn_no: usize, resp3: bool) -
         })
         .collect();
     crate::backend::gather(rxs).await
+}
+
+/// Cluster pools: replace every MOVED / ASK reply by the answer of the node it names
+/// (ASKING first for ASK), following up to `MAX_REDIRECTS` hops; a MOVED also refreshes the
+/// slot map in the background.
+async fn follow_redirects(
+    map: &Arc<crate::cluster::SlotMap>,
+    resend: &[((usize, usize), Vec<u8>)],
+    answers: &mut [Answer],
+    client: &Client,
+) {
+    for ((b, i), raw) in resend {
+        let Ok(r) = &answers[*b] else { continue };
+        let mut reply = r.get(*i).to_vec();
+        if crate::cluster::redirect(&reply).is_none() {
+            continue;
+        }
+        for _ in 0..crate::cluster::MAX_REDIRECTS {
+            let Some((ask, addr)) = crate::cluster::redirect(&reply) else {
+                break;
+            };
+            let Some(node) = map.node_at(&addr) else {
+                break;
+            };
+            if !ask && map.claim_refresh() {
+                let (m, w) = (map.clone(), client.worker);
+                tokio::spawn(async move { m.refresh(w).await });
+            }
+            let mut bytes = Vec::with_capacity(raw.len() + 16);
+            if ask {
+                protocol::resp::encode_request(&[b"ASKING".as_slice()], &mut bytes);
+            }
+            bytes.extend_from_slice(raw);
+            let n = if ask { 2 } else { 1 };
+            let got = crate::backend::gather(vec![node
+                .handle_proto(client.worker, client.conn_no, client.resp3)
+                .send(bytes, n, n)])
+            .await;
+            match got.into_iter().next() {
+                Some(Ok(r)) => reply = r.get(n - 1).to_vec(),
+                Some(Err(e)) => {
+                    reply.clear();
+                    backend_error(&e, &mut reply);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if let Ok(r) = &mut answers[*b] {
+            r.replace(*i, &reply);
+        }
+    }
 }
 
 /// The error line a request gets when its server failed (twemproxy's words: the errno
@@ -366,10 +435,10 @@ fn plan_backend_only(
     } else {
         last as usize
     };
-    let mut server = None;
+    let mut server: Option<(Arc<Server>, u32)> = None;
     for p in first..=last {
-        match state.route(args.get(p)) {
-            Ok(i) if server.is_none() || server == Some(i) => server = Some(i),
+        match state.locate(args.get(p)) {
+            Ok((s, g)) if server.as_ref().is_none_or(|x| x.1 == g) => server = Some((s, g)),
             Ok(_) => {
                 work.error("CROSSSLOT Keys in request don't hash to the same server");
                 return true;
@@ -380,8 +449,11 @@ fn plan_backend_only(
             }
         }
     }
-    let Some(i) = server else { return false };
-    let (batch, idx) = work.add(&state.servers[i], raw);
+    let Some((server, _)) = server else {
+        return false;
+    };
+    let (batch, idx) = work.add(&server, raw);
+    work.resend(state, batch, idx, raw);
     work.plans.push(Plan::Forward { batch, idx });
     true
 }
@@ -476,11 +548,11 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
         ));
         return;
     }
-    // The server of each key.
-    let mut servers = Vec::with_capacity(keys.len());
+    // The server of each key, and its group (server index, or slot in a cluster pool).
+    let mut servers: Vec<(Arc<Server>, u32)> = Vec::with_capacity(keys.len());
     for &p in &keys {
-        match state.route(args.get(p)) {
-            Ok(i) => servers.push(i),
+        match state.locate(args.get(p)) {
+            Ok(x) => servers.push(x),
             Err(_) => {
                 client.pool.stats.forward_error.fetch_add(1, Relaxed);
                 // nutcracker answers this when every server is ejected.
@@ -490,21 +562,22 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
         }
     }
     if state.previous.is_some() {
-        for (&p, &s) in keys.iter().zip(&servers) {
+        for (&p, (server, group)) in keys.iter().zip(&servers) {
             let key = args.get(p);
-            let from = state.previous_for(key, s);
+            let from = state.previous_for(key, *group as usize);
             if !from.is_empty() {
                 work.moves.push(rebalance::Move {
                     key: key.to_vec(),
                     from,
-                    to: state.servers[s].clone(),
+                    to: server.clone(),
                 });
             }
         }
     }
-    let first = servers[0];
-    if servers.iter().all(|&s| s == first) {
-        let (batch, idx) = work.add(&state.servers[first], raw);
+    let first = servers[0].1;
+    if servers.iter().all(|s| s.1 == first) {
+        let (batch, idx) = work.add(&servers[0].0, raw);
+        work.resend(state, batch, idx, raw);
         work.plans.push(Plan::Forward { batch, idx });
         return;
     }
@@ -512,12 +585,12 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
         work.error("CROSSSLOT Keys in request don't hash to the same server");
         return;
     };
-    // One request per server with its keys (and values) in the original order.
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-    for (k, &s) in servers.iter().enumerate() {
-        match groups.iter_mut().find(|g| g.0 == s) {
+    // One request per group with its keys (and values) in the original order.
+    let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+    for (k, s) in servers.iter().enumerate() {
+        match groups.iter_mut().find(|g| g.0 == s.1) {
             Some(g) => g.1.push(k),
-            None => groups.push((s, vec![k])),
+            None => groups.push((s.1, vec![k])),
         }
     }
     client
@@ -527,7 +600,7 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
         .fetch_add(groups.len() as u64, Relaxed);
     let mut parts = Vec::with_capacity(groups.len());
     let mut buf = Vec::new();
-    for (s, nums) in groups {
+    for (_, nums) in groups {
         buf.clear();
         let mut part: Vec<&[u8]> = Vec::with_capacity(1 + nums.len() * per_key);
         part.push(name);
@@ -538,7 +611,8 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
             }
         }
         protocol::resp::encode_request(&part, &mut buf);
-        let (batch, idx) = work.add(&state.servers[s], &buf);
+        let (batch, idx) = work.add(&servers[nums[0]].0, &buf);
+        work.resend(state, batch, idx, &buf);
         parts.push((batch, idx, nums));
     }
     work.plans.push(Plan::Split {

@@ -189,7 +189,15 @@ fn build_state(
         (Some(o), true) => o.previous.clone(),
         _ => None,
     };
-    PoolState::new(cfg, servers, health.clone(), previous)
+    let cluster = cfg.cluster.then(|| {
+        Arc::new(crate::cluster::SlotMap::new(
+            servers.clone(),
+            opts.clone(),
+            slots,
+            health.clone(),
+        ))
+    });
+    PoolState::new(cfg, servers, health.clone(), previous, cluster)
 }
 
 impl Proxy {
@@ -420,7 +428,7 @@ fn worker(i: usize, mut rx: mpsc::UnboundedReceiver<Job>, proxy: Arc<Proxy>) {
                     Err(e) => tracing::warn!("worker {i}: {e}"),
                 },
                 Job::Preconnect(pool) => {
-                    for s in &pool.state().servers {
+                    for s in &pool.state().all_servers() {
                         for c in 0..s.opts.connections {
                             // Nobody waits for the (immediate) answer: the batch only opens the connection.
                             drop(s.handle(i, c).send(Vec::new(), 0, 0));

@@ -164,7 +164,7 @@ pub fn json(pools: &[Arc<Pool>], global: &Global, started: std::time::Instant) -
         for (k, v) in pool_values(p) {
             pm.insert(k.into(), v.into());
         }
-        for s in &p.state().servers {
+        for s in &p.state().all_servers() {
             let mut sm = Map::new();
             for (k, v) in server_values(s) {
                 sm.insert(k.into(), v.into());
@@ -218,7 +218,7 @@ pub fn prometheus(pools: &[Arc<Pool>], global: &Global) -> String {
         s.push_str(&format!("# HELP rcache_proxy_server_{name} {help}\n"));
         s.push_str(&format!("# TYPE rcache_proxy_server_{name} {kind}\n"));
         for p in pools {
-            for sv in &p.state().servers {
+            for sv in &p.state().all_servers() {
                 if let Some((_, v)) = server_values(sv).into_iter().find(|(k, _)| k == name) {
                     s.push_str(&format!(
                         "rcache_proxy_server_{name}{{pool=\"{}\",server=\"{}\"}} {v}\n",
