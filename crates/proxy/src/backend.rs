@@ -49,7 +49,8 @@ impl BackendError {
             BackendError::Connect(e) | BackendError::Io(e) => e.clone(),
             BackendError::Timeout => "Connection timed out".into(),
             BackendError::Protocol => "Invalid argument".into(),
-            BackendError::Init(e) => e.clone(),
+            // The server's own error line; its `ERR ` is the one the client gets.
+            BackendError::Init(e) => e.strip_prefix("ERR ").unwrap_or(e).to_string(),
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct SlotMap {
     table: RwLock<Box<[u16]>>,
     refreshing: AtomicBool,
     last_refresh: AtomicU64,
+    /// A map has been installed at least once.
+    loaded: AtomicBool,
 }
 
 /// The slot of a key, as Redis Cluster computes it.
@@ -59,15 +61,54 @@ impl SlotMap {
             table: RwLock::new(vec![UNKNOWN; SLOTS].into_boxed_slice()),
             refreshing: AtomicBool::new(false),
             last_refresh: AtomicU64::new(0),
+            loaded: AtomicBool::new(false),
         }
     }
 
-    /// The node serving `slot` (a seed while the map does not know it).
+    /// Whether this map was built for these seeds and connection options (a reload that
+    /// changes neither keeps the map it has).
+    pub fn same_seeds(&self, seeds: &[Arc<Server>], opts: &BackendOpts) -> bool {
+        let nodes = self.nodes.read();
+        self.opts == *opts
+            && seeds.len() <= nodes.len()
+            && seeds
+                .iter()
+                .zip(nodes.iter())
+                .all(|(a, b)| a.endpoint == b.endpoint)
+    }
+
+    /// Before the first request of a new pool: fetch the map (trying every seed in turn, so
+    /// a dead first seed costs no error), or wait a moment for the task already fetching
+    /// it. Bounded: without an answer requests go to a seed and follow its MOVED.
+    pub async fn ensure_loaded(&self, worker: usize) {
+        if self.loaded.load(Relaxed) {
+            return;
+        }
+        if !self.refreshing.swap(true, Relaxed) {
+            self.refresh(worker).await;
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while !self.loaded.load(Relaxed) && self.refreshing.load(Relaxed) {
+            if std::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    }
+
+    /// The node serving `slot` (while the map does not know it, the first node not
+    /// ejected, which answers MOVED).
     pub fn node_for(&self, slot: u16) -> Option<Arc<Server>> {
         let i = self.table.read()[slot as usize];
         let nodes = self.nodes.read();
         if i == UNKNOWN {
-            return nodes.first().cloned();
+            let now = crate::server::now_ms();
+            return nodes
+                .iter()
+                .find(|n| n.live(now))
+                .or(nodes.first())
+                .cloned();
         }
         nodes.get(i as usize).cloned()
     }
@@ -152,6 +193,7 @@ impl SlotMap {
                     }
                 }
                 *self.table.write() = table;
+                self.loaded.store(true, Relaxed);
                 done = true;
                 break;
             }

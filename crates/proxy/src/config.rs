@@ -904,6 +904,14 @@ fn parse_pool(
                 "cluster: true needs redis: true".to_owned(),
             ));
         }
+        // Redis Cluster has database 0 only (SELECT is refused in cluster mode).
+        if redis_db != 0 {
+            return Err(err(
+                "cluster",
+                line,
+                "cluster: true needs redis_db: 0 (a Redis Cluster has one database)".to_owned(),
+            ));
+        }
         // The cluster moves its own slots; a mover of ours would fight it.
         if rebalance {
             return Err(err(

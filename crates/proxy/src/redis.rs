@@ -142,6 +142,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, mut client: C
             return;
         }
         let state = client.pool.state();
+        if let Some(map) = &state.cluster {
+            map.ensure_loaded(client.worker).await;
+        }
         let mut work = Work::default();
         let mut pos = 0;
         let mut fatal = None;

@@ -189,13 +189,21 @@ fn build_state(
         (Some(o), true) => o.previous.clone(),
         _ => None,
     };
-    let cluster = cfg.cluster.then(|| {
-        Arc::new(crate::cluster::SlotMap::new(
-            servers.clone(),
-            opts.clone(),
-            slots,
-            health.clone(),
-        ))
+    // A cluster pool keeps its slot map (and discovered nodes) across a reload that does
+    // not change its seeds or connection options.
+    let kept = old_state
+        .as_ref()
+        .and_then(|o| o.cluster.clone())
+        .filter(|m| cfg.cluster && m.same_seeds(&servers, &opts));
+    let cluster = kept.or_else(|| {
+        cfg.cluster.then(|| {
+            Arc::new(crate::cluster::SlotMap::new(
+                servers.clone(),
+                opts.clone(),
+                slots,
+                health.clone(),
+            ))
+        })
     });
     PoolState::new(cfg, servers, health.clone(), previous, cluster)
 }

@@ -14,11 +14,18 @@
 //!   rebalancing 3 → 6 servers with every key readable while keys move and none duplicated
 //!   or overwritten afterwards, and chained reloads with AUTH and a database;
 //! - `-t`, `-V`, `-D`, `-p`, `-o`, unix sockets, `listen: …:0` with `--ports-file`, the stats
-//!   port (nutcracker's fields) and `/metrics`.
+//!   port (nutcracker's fields) and `/metrics`;
+//! - cluster pools (`cluster: true`) over a Redis 7 cluster formed by `redis-cli --cluster
+//!   create` and over an rcache cluster in `--cluster-redirect` mode: nodes found from one
+//!   seed, keys on their slot's node, multi-key commands split per slot or CROSSSLOT, no
+//!   miss or error while `redis-cli --cluster reshard` moves 3,000 slots under reads
+//!   (MOVED and ASK followed), and `-t` refusing `cluster` without `redis` or with
+//!   `rebalance`.
 //!
 //! Every wait is a bounded poll; every process dies with its handle (a paused backend gets
 //! SIGCONT first). Without redis-server / nutcracker / memcached the tests fail, unless
-//! RCACHE_ALLOW_MISSING_TOOLS=1, when they return early with a loud SKIPPED note.
+//! RCACHE_ALLOW_MISSING_TOOLS=1, when they return early with a loud SKIPPED note (the Redis
+//! Cluster tests need redis-cli too).
 //!
 //! Keys are shaped so that every backend gets some: fnv1a_64 (nutcracker's default hash)
 //! puts keys that differ only in their last bytes close together on the ring (`k:1`…`k:120`
@@ -31,8 +38,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::proxy::{cmd, pipeline, read_to_eof, run_proxy_cli, Backend, ListenMode};
-use testkit::{wait_for, McConn, Nutcracker, ProxyProcess, RawConn, Resp};
+use testkit::proxy::{
+    cmd, pipeline, read_to_eof, run_proxy_cli, Backend, ListenMode, RedisCluster,
+};
+use testkit::{wait_for, McConn, Nutcracker, ProxyProcess, RawConn, Resp, TestCluster};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rcache");
 
@@ -2280,4 +2289,513 @@ fn stats_port_has_nutcrackers_fields() {
         raw.starts_with('{') && raw.trim_end().ends_with('}'),
         "{raw}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Cluster pools (`cluster: true`)
+// ---------------------------------------------------------------------------------------
+
+/// A cluster pool `p` with `seeds` (`host:port:weight` lines) as its servers.
+fn cluster_yaml(listen: &str, seeds: &[String]) -> String {
+    pool_yaml(
+        "p",
+        listen,
+        &[("redis", "true"), ("cluster", "true")],
+        seeds,
+    )
+}
+
+/// `count` of `errorstat_<prefix>:count=N` in a Redis node's INFO errorstats (0 when the
+/// node answered no such error since the last CONFIG RESETSTAT).
+fn errorstat(b: &Backend, prefix: &str) -> u64 {
+    let info = cmd(&mut b.conn(), &["INFO", "errorstats"]).text();
+    let want = format!("errorstat_{prefix}:count=");
+    info.lines()
+        .find_map(|l| l.trim().strip_prefix(want.as_str()))
+        .map(|n| n.split(',').next().unwrap_or(n).parse().unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// Two keys in different slots that the same node owns, and one owned by another node:
+/// `(a, a2, b)` with `owners` (node per slot) from the cluster.
+fn cross_slot_keys(owners: &[usize], prefix: &str) -> (String, String, String) {
+    let key = |i: usize| format!("{prefix}{i}");
+    let slot = |k: &str| testkit::key_slot(k.as_bytes()) as usize;
+    let a = key(0);
+    let a2 = (1..)
+        .map(key)
+        .find(|k| slot(k) != slot(&a) && owners[slot(k)] == owners[slot(&a)])
+        .unwrap();
+    let b = (1..)
+        .map(key)
+        .find(|k| owners[slot(k)] != owners[slot(&a)])
+        .unwrap();
+    (a, a2, b)
+}
+
+/// A pool of one seed (node A of a 3-master Redis 7 cluster) finds the other two nodes
+/// (CLUSTER SLOTS), puts every key on the node owning its slot, answers MGET (in order,
+/// with nils), MSET, DEL, UNLINK, EXISTS and TOUCH across slots, forwards hash-tagged
+/// multi-key commands, answers CROSSSLOT for other multi-key commands across slots (also
+/// when one node owns both slots: Redis would refuse them) and goes on; the stats list all
+/// three nodes.
+#[test]
+fn cluster_pool_follows_a_redis_cluster() {
+    let Some(cl) = RedisCluster::start(3) else {
+        return;
+    };
+    let owners = cl.wait_consistent(Duration::from_secs(10));
+    let seeds = vec![format!("{}:1", cl.node(0).host_port())];
+    let proxy = ProxyProcess::builder(BIN, |l| cluster_yaml(l, &seeds))
+        .threads(2)
+        .start();
+    let mut c = proxy.raw();
+
+    // The slot function is Redis's (tags, empty tags, nested braces).
+    let mut direct = cl.node(0).conn();
+    for k in [
+        "foo",
+        "{user1000}.following",
+        "a{}b",
+        "x{{y}}z",
+        "ck:17",
+        "{t}a",
+    ] {
+        let theirs = cmd(&mut direct, &["CLUSTER", "KEYSLOT", k]).int();
+        assert_eq!(
+            theirs,
+            i64::from(testkit::key_slot(k.as_bytes())),
+            "slot of {k}"
+        );
+    }
+
+    let key = |i: usize| format!("ck:{i}");
+    let keys: Vec<String> = (0..1000).map(key).collect();
+    write_all(&mut c, &keys, val, "the proxy");
+    let sizes = dbsizes(cl.nodes());
+    assert_eq!(sizes.iter().sum::<i64>(), 1000, "{sizes:?}");
+    assert!(sizes.iter().all(|&n| n > 0), "a node got no key: {sizes:?}");
+    // Each key on the node that owns its slot (a Redis node refuses any other with MOVED,
+    // so this holds if the SETs said OK; checked anyway).
+    let at = locate(cl.nodes());
+    for k in &keys {
+        let s = testkit::key_slot(k.as_bytes()) as usize;
+        assert_eq!(at[k], owners[s], "{k} (slot {s}) is on the wrong node");
+    }
+    let bad = read_all(&mut c, &keys, val);
+    assert!(
+        bad.is_empty(),
+        "GET through the proxy: {:?}",
+        &bad[..bad.len().min(10)]
+    );
+
+    // MGET of 100 keys across slots, every other one missing: in order, with nils.
+    let names: Vec<String> = (0..100)
+        .map(|i| {
+            if i % 2 == 0 {
+                key(i * 7)
+            } else {
+                format!("ck-missing:{i}")
+            }
+        })
+        .collect();
+    let nodes_hit: std::collections::BTreeSet<usize> = names
+        .iter()
+        .map(|k| owners[testkit::key_slot(k.as_bytes()) as usize])
+        .collect();
+    assert_eq!(nodes_hit.len(), 3, "the MGET should span every node");
+    let mut mget = vec!["MGET".to_string()];
+    mget.extend(names.iter().cloned());
+    let got = cmd(&mut c, &mget).array();
+    assert_eq!(got.len(), 100);
+    for (i, (k, r)) in names.iter().zip(&got).enumerate() {
+        let want = (i % 2 == 0).then(|| val(k));
+        assert_eq!(r.bulk(), want, "MGET element {i} ({k})");
+    }
+
+    // MSET across slots; EXISTS (a key twice counts twice), TOUCH, DEL and UNLINK sum.
+    let mk = |i: usize| format!("mk:{i}");
+    let mut mset = vec!["MSET".to_string()];
+    for i in 0..60 {
+        mset.extend([mk(i), val(&mk(i))]);
+    }
+    assert_eq!(cmd(&mut c, &mset), Resp::Simple("OK".into()));
+    assert_eq!(dbsizes(cl.nodes()).iter().sum::<i64>(), 1060);
+    let bad = read_all(&mut c, &(0..60).map(mk).collect::<Vec<_>>(), val);
+    assert!(bad.is_empty(), "after MSET: {bad:?}");
+    assert_eq!(
+        cmd(
+            &mut c,
+            &["EXISTS", &mk(1), &mk(1), "nope", &mk(2), &mk(59), &mk(60)]
+        ),
+        Resp::Int(4)
+    );
+    let mut touch = vec!["TOUCH".to_string()];
+    touch.extend((0..30).map(mk));
+    touch.push("nope".into());
+    assert_eq!(cmd(&mut c, &touch), Resp::Int(30));
+    let mut del = vec!["DEL".to_string()];
+    del.extend((0..60).map(mk));
+    del.extend((0..5).map(|i| format!("nope:{i}")));
+    assert_eq!(cmd(&mut c, &del), Resp::Int(60));
+    let mut unlink = vec!["UNLINK".to_string()];
+    unlink.extend((0..100).map(key));
+    assert_eq!(cmd(&mut c, &unlink), Resp::Int(100));
+    assert_eq!(dbsizes(cl.nodes()).iter().sum::<i64>(), 900);
+    wait_stats(&proxy, "fragments > 0", Duration::from_secs(5), |v| {
+        (num(v, &["p", "fragments"]) > 0).then_some(())
+    });
+
+    // Hash tags: one slot, forwarded as it is.
+    assert_eq!(cmd(&mut c, &["SADD", "{t}a", "x", "y"]), Resp::Int(2));
+    assert_eq!(cmd(&mut c, &["SADD", "{t}b", "y", "z"]), Resp::Int(2));
+    assert_eq!(
+        cmd(&mut c, &["SUNIONSTORE", "{t}c", "{t}a", "{t}b"]),
+        Resp::Int(3)
+    );
+    let mut m: Vec<String> = cmd(&mut c, &["SMEMBERS", "{t}c"])
+        .array()
+        .iter()
+        .map(Resp::text)
+        .collect();
+    m.sort();
+    assert_eq!(m, vec!["x", "y", "z"]);
+    let t_owner = owners[testkit::key_slot(b"t") as usize];
+    assert_eq!(
+        cmd(&mut cl.node(t_owner).conn(), &["EXISTS", "{t}c"]),
+        Resp::Int(1)
+    );
+
+    // CROSSSLOT: other multi-key commands whose keys are in different slots, even on one
+    // node; the connection goes on.
+    let (a, a2, b) = cross_slot_keys(&owners, "cs:");
+    for k in [&a, &a2, &b] {
+        assert_eq!(cmd(&mut c, &["SADD", k, k]), Resp::Int(1));
+    }
+    let crossslot = Resp::Error("CROSSSLOT Keys in request don't hash to the same server".into());
+    assert_eq!(cmd(&mut c, &["SUNION", &a, &b]), crossslot);
+    assert_eq!(cmd(&mut c, &["SUNION", &a, &a2]), crossslot, "same node");
+    assert_eq!(cmd(&mut c, &["RENAME", &a, &b]), crossslot);
+    assert_eq!(cmd(&mut c, &["PING"]), Resp::Simple("PONG".into()));
+    // In a pipeline, between forwarded requests: replies in order.
+    let r = pipeline(
+        &mut c,
+        &[
+            vec!["GET".to_string(), key(500)],
+            vec!["SUNION".into(), a.clone(), b.clone()],
+            vec!["SUNION".into(), "{t}a".into(), "{t}b".into()],
+            vec!["GET".into(), key(999)],
+        ],
+    );
+    assert_eq!(r[0].bulk(), Some(val(&key(500))));
+    assert_eq!(r[1], crossslot);
+    assert_eq!(r[2].array().len(), 3);
+    assert_eq!(r[3].bulk(), Some(val(&key(999))));
+
+    // The stats name every node, two of them learnt from the one seed.
+    let hps: Vec<String> = cl.nodes().iter().map(Backend::host_port).collect();
+    let st = wait_stats(
+        &proxy,
+        "all three nodes in the stats",
+        Duration::from_secs(5),
+        |v| {
+            hps.iter()
+                .all(|h| v["p"][h]["requests"].as_u64().is_some_and(|n| n > 0))
+                .then(|| v.clone())
+        },
+    );
+    let servers = st["p"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|v| v.get("requests").is_some())
+        .count();
+    assert_eq!(servers, 3, "{st}");
+}
+
+/// 3,000 slots move from node A to node B (`redis-cli --cluster reshard`) while one client
+/// reads 500 keys through the proxy in a loop: no miss and no error reply at any time
+/// (MOVED followed and the map refreshed, ASK followed with ASKING), and a full pass after
+/// the reshard finished. The nodes' own counters (INFO errorstats) show MOVED replies were
+/// met, and that the proxy stops meeting them once its map is refreshed.
+#[test]
+fn cluster_pool_survives_resharding() {
+    let Some(cl) = RedisCluster::start(3) else {
+        return;
+    };
+    let before = cl.slot_counts(Duration::from_secs(10));
+    let seeds = vec![format!("{}:1", cl.node(0).host_port())];
+    let proxy = ProxyProcess::builder(BIN, |l| cluster_yaml(l, &seeds))
+        .threads(2)
+        .start();
+    let mut c = proxy.raw();
+    let keys: Vec<String> = (0..500).map(|i| format!("rk:{i}")).collect();
+    write_all(&mut c, &keys, val, "the proxy");
+    let bad = read_all(&mut c, &keys, val);
+    assert!(bad.is_empty(), "before the reshard: {bad:?}");
+    let sizes_before = dbsizes(cl.nodes());
+    assert_eq!(sizes_before.iter().sum::<i64>(), 500);
+    for n in cl.nodes() {
+        assert_eq!(
+            cmd(&mut n.conn(), &["CONFIG", "RESETSTAT"]),
+            Resp::Simple("OK".into())
+        );
+    }
+
+    let t0 = Instant::now();
+    let job = cl.reshard(0, 1, 3000);
+    let mut passes = 0usize;
+    let mut misses: Vec<(String, Resp)> = Vec::new();
+    let mut errors: Vec<(String, Resp)> = Vec::new();
+    let mut note = |bad: Vec<(String, Resp)>, when: &str| {
+        for (k, r) in bad {
+            let e = (format!("{k} ({when})"), r);
+            if e.1.is_error() {
+                errors.push(e);
+            } else {
+                misses.push(e);
+            }
+        }
+    };
+    while job.try_wait().is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(25),
+            "the reshard is still running after {:?}\n{}",
+            t0.elapsed(),
+            job.output()
+        );
+        note(read_all(&mut c, &keys, val), "during");
+        passes += 1;
+    }
+    let st = job.wait(Duration::from_secs(1));
+    let took = t0.elapsed();
+    assert!(
+        st.success(),
+        "{} failed ({st})\n{}",
+        job.desc(),
+        job.output()
+    );
+    note(read_all(&mut c, &keys, val), "after");
+    eprintln!(
+        "reshard of 3000 slots took {took:?}; {passes} full passes of 500 GETs meanwhile; \
+         MOVED from A {}, ASK from A {}",
+        errorstat(cl.node(0), "MOVED"),
+        errorstat(cl.node(0), "ASK")
+    );
+    assert!(
+        misses.is_empty() && errors.is_empty(),
+        "{} misses, {} error replies over {passes} passes; first misses {:?}; first errors {:?}",
+        misses.len(),
+        errors.len(),
+        &misses[..misses.len().min(5)],
+        &errors[..errors.len().min(5)]
+    );
+    assert!(passes > 0, "the reshard finished before a single pass");
+
+    // The slots and their keys moved.
+    let after = cl.slot_counts(Duration::from_secs(10));
+    assert_eq!(after[0], before[0] - 3000, "{before:?} -> {after:?}");
+    assert_eq!(after[1], before[1] + 3000, "{before:?} -> {after:?}");
+    let sizes = dbsizes(cl.nodes());
+    assert_eq!(sizes.iter().sum::<i64>(), 500, "{sizes:?}");
+    assert!(
+        sizes[0] < sizes_before[0] && sizes[1] > sizes_before[1],
+        "no key moved from A to B: {sizes_before:?} -> {sizes:?}"
+    );
+    // The proxy met MOVED (node A answered it for the moved slots' keys)...
+    assert!(
+        errorstat(cl.node(0), "MOVED") > 0,
+        "node A never answered MOVED: the redirection path was not exercised"
+    );
+    // ...and stops meeting it once its map has caught up (refreshed after a MOVED).
+    let moved = || -> u64 { cl.nodes().iter().map(|n| errorstat(n, "MOVED")).sum() };
+    wait_for(
+        "a full pass that meets no MOVED (the map refreshed)",
+        Duration::from_secs(10),
+        || {
+            let m0 = moved();
+            let bad = read_all(&mut c, &keys, val);
+            assert!(bad.is_empty(), "after the reshard: {bad:?}");
+            (moved() == m0).then_some(())
+        },
+    );
+}
+
+/// The same pool in front of an rcache cluster started with `--cluster-redirect` (the
+/// nodes answer MOVED for other nodes' keys, as Redis Cluster does, instead of forwarding
+/// them): SET / GET 300 keys, each on the node owning its slot, MGET across slots.
+#[test]
+fn cluster_pool_over_an_rcache_cluster() {
+    let cl = TestCluster::builder(BIN).nodes(3).redirect().start();
+    cl.wait_settled(Duration::from_secs(30));
+    let owners = cl.slot_owners();
+    // Redirect mode is on: node 0 answers MOVED for a key of another node.
+    let theirs = (0..)
+        .map(|i| format!("rc:{i}"))
+        .find(|k| owners[testkit::key_slot(k.as_bytes()) as usize] != 0)
+        .unwrap();
+    let r = cmd(&mut cl.node(0).raw(), &["GET", &theirs]);
+    assert!(
+        matches!(&r, Resp::Error(e) if e.starts_with("MOVED ")),
+        "node 0 should answer MOVED for {theirs}: {r:?}"
+    );
+
+    let seeds = vec![format!("{}:1", cl.node(0).addr())];
+    let proxy = ProxyProcess::builder(BIN, |l| cluster_yaml(l, &seeds))
+        .threads(2)
+        .start();
+    let mut c = proxy.raw();
+    let key = |i: usize| format!("rk:{i}");
+    let keys: Vec<String> = (0..300).map(key).collect();
+    write_all(&mut c, &keys, val, "the proxy");
+    let bad = read_all(&mut c, &keys, val);
+    assert!(
+        bad.is_empty(),
+        "{} of 300 not found: {:?}",
+        bad.len(),
+        &bad[..bad.len().min(10)]
+    );
+    // Each node holds exactly the keys of its slots.
+    let mut want = vec![0i64; cl.len()];
+    for k in &keys {
+        want[owners[testkit::key_slot(k.as_bytes()) as usize]] += 1;
+    }
+    let sizes: Vec<i64> = (0..cl.len())
+        .map(|i| cmd(&mut cl.node(i).raw(), &["DBSIZE"]).int())
+        .collect();
+    assert_eq!(sizes, want, "keys per node");
+    assert!(sizes.iter().all(|&n| n > 0), "{sizes:?}");
+
+    // MGET across slots (every third key missing), in order.
+    let names: Vec<String> = (0..90)
+        .map(|i| {
+            if i % 3 == 2 {
+                format!("rk-missing:{i}")
+            } else {
+                key(i * 3)
+            }
+        })
+        .collect();
+    let mut mget = vec!["MGET".to_string()];
+    mget.extend(names.iter().cloned());
+    let got = cmd(&mut c, &mget).array();
+    assert_eq!(got.len(), names.len());
+    for (i, (k, r)) in names.iter().zip(&got).enumerate() {
+        assert_eq!(
+            r.bulk(),
+            (i % 3 != 2).then(|| val(k)),
+            "MGET element {i} ({k})"
+        );
+    }
+    let mut del = vec!["DEL".to_string()];
+    del.extend((0..50).map(key));
+    assert_eq!(cmd(&mut c, &del), Resp::Int(50));
+
+    // All three nodes were discovered from the one seed.
+    let addrs: Vec<String> = cl.addrs().iter().map(ToString::to_string).collect();
+    wait_stats(
+        &proxy,
+        "all three nodes in the stats",
+        Duration::from_secs(5),
+        |v| {
+            addrs
+                .iter()
+                .all(|h| v["p"][h]["requests"].as_u64().is_some_and(|n| n > 0))
+                .then_some(())
+        },
+    );
+}
+
+/// `-t` refuses `cluster: true` without `redis: true` and with `rebalance: true` (exit 1,
+/// the file, the line of `cluster` and the key named), and accepts a proper cluster pool.
+/// A dead first seed costs no error: the slot map is fetched from the seeds in turn before
+/// the first request is routed, and kept across a reload that does not change the seeds.
+#[test]
+fn cluster_pool_with_a_dead_first_seed() {
+    let Some(cl) = RedisCluster::start(3) else {
+        return;
+    };
+    cl.wait_consistent(Duration::from_secs(10));
+    let dead = testkit::proxy::free_port();
+    let seeds = vec![
+        format!("127.0.0.1:{dead}:1"),
+        format!("{}:1", cl.node(0).host_port()),
+    ];
+    let proxy = ProxyProcess::builder(BIN, |l| cluster_yaml(l, &seeds))
+        .threads(1)
+        .start();
+    let mut c = proxy.raw();
+    let keys: Vec<String> = (0..200).map(|i| format!("dead-seed:{i}")).collect();
+    write_all(&mut c, &keys, val, "the proxy");
+    let bad = read_all(&mut c, &keys, val);
+    assert!(bad.is_empty(), "{:?}", &bad[..bad.len().min(10)]);
+    proxy.sighup();
+    let mut c2 = proxy.raw();
+    let bad = read_all(&mut c2, &keys, val);
+    assert!(
+        bad.is_empty(),
+        "after a reload: {:?}",
+        &bad[..bad.len().min(10)]
+    );
+}
+
+#[test]
+fn cluster_pool_config_is_checked() {
+    let good = "a:\n  listen: 127.0.0.1:22121\n  redis: true\n  cluster: true\n  servers:\n   - 127.0.0.1:7000:1\n";
+    let (out, path) = run_proxy_cli(BIN, "good.yml", good, &["-t"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("configuration file '{path}' syntax is ok")),
+        "{err}"
+    );
+    // (file text, the line the error must name, a word of the message)
+    let bad: &[(&str, &str, &str)] = &[
+        (
+            "a:\n  listen: 127.0.0.1:22121\n  cluster: true\n  servers:\n   - 127.0.0.1:7000:1\n",
+            ":3:",
+            "redis: true",
+        ),
+        (
+            "a:\n  listen: 127.0.0.1:22121\n  redis: false\n  cluster: true\n  servers:\n   - 127.0.0.1:7000:1\n",
+            ":4:",
+            "redis: true",
+        ),
+        (
+            "a:\n  listen: 127.0.0.1:22121\n  redis: true\n  cluster: true\n  rebalance: true\n  servers:\n   - 127.0.0.1:7000:1\n",
+            ":4:",
+            "rebalance",
+        ),
+        (
+            "a:\n  listen: 127.0.0.1:22121\n  rebalance: true\n  redis: true\n  cluster: true\n  servers:\n   - 127.0.0.1:7000:1\n",
+            ":5:",
+            "rebalance",
+        ),
+        (
+            "a:\n  listen: 127.0.0.1:22121\n  redis: true\n  cluster: yes\n  servers:\n   - 127.0.0.1:7000:1\n",
+            ":4:",
+            "yes",
+        ),
+        // A Redis Cluster has database 0 only.
+        (
+            "a:\n  listen: 127.0.0.1:22121\n  redis: true\n  redis_db: 1\n  cluster: true\n  servers:\n   - 127.0.0.1:7000:1\n",
+            ":5:",
+            "redis_db: 0",
+        ),
+    ];
+    for (text, line, word) in bad {
+        let (out, path) = run_proxy_cli(BIN, "bad.yml", text, &["-t"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "-t on {text:?}: {err}");
+        let want = format!("{path}{line} key 'cluster'");
+        assert!(
+            err.contains(&want),
+            "-t on {text:?}: want {want:?} in {err}"
+        );
+        assert!(err.contains(word), "-t on {text:?}: want {word:?} in {err}");
+        assert!(
+            err.contains(&format!("configuration file '{path}' syntax is invalid")),
+            "{err}"
+        );
+    }
 }

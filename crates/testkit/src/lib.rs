@@ -10,7 +10,8 @@
 //!     └─ N `rcache server` processes in cluster mode, joined, every one serving
 //!  RawConn          bytes in, one RESP reply out, with a timeout (bad-input tests)
 //!  ProxyProcess     `rcache proxy` on a twemproxy YAML, with its backends (redis-server,
-//!                   memcached: `Backend`) and the reference `Nutcracker` (proxy.rs)
+//!                   memcached: `Backend`; a Redis Cluster: `RedisCluster`) and the
+//!                   reference `Nutcracker` (proxy.rs)
 //!  require_tool     redis-cli / redis-benchmark: fail when missing, unless
 //!                   RCACHE_ALLOW_MISSING_TOOLS=1 says skipping (loudly) is fine
 //! ```

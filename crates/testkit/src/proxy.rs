@@ -11,6 +11,12 @@
 //!                                            listens on `127.0.0.1:0`, or on a free port
 //!                                            the harness picks (`ListenMode::FreePort`)
 //!  Resp / McConn                             parsed RESP replies, memcached text replies
+//!  RedisCluster::start(3)                    redis-servers in cluster mode (bus on a second
+//!                                            free port), joined by `redis-cli --cluster
+//!                                            create`, ready when every node says
+//!                                            cluster_state:ok and all agree on the slot map;
+//!                                            `reshard` runs `redis-cli --cluster reshard` in
+//!                                            the background (`CliJob`)
 //! ```
 //!
 //! Every process is killed (SIGCONT first, for a paused backend) when its handle drops, and
@@ -131,6 +137,8 @@ pub struct Backend {
     args: Vec<String>,
     password: Option<String>,
     port: u16,
+    /// Cluster mode: the cluster bus port (`--cluster-port`).
+    bus_port: Option<u16>,
     child: Mutex<Option<Child>>,
     dir: TempDir,
 }
@@ -155,13 +163,29 @@ impl Backend {
             bin,
             extra.iter().map(|s| s.to_string()).collect(),
             password,
+            false,
         ))
+    }
+
+    /// redis-server in cluster mode on a free port: `--cluster-enabled yes`, its nodes file
+    /// `nodes-PORT.conf` in its own temp dir, the bus on a second free port
+    /// (`--cluster-port`, not PORT + 10000, which may be taken). Not part of any cluster
+    /// yet: see [`RedisCluster`].
+    pub fn redis_cluster_node() -> Option<Backend> {
+        let bin = require_backend_tool("redis-server", "redis-server")?;
+        Some(Self::start(BackendKind::Redis, bin, Vec::new(), None, true))
     }
 
     /// memcached (TCP only) on a free port.
     pub fn memcached() -> Option<Backend> {
         let bin = require_backend_tool("memcached", "memcached")?;
-        Some(Self::start(BackendKind::Memcached, bin, Vec::new(), None))
+        Some(Self::start(
+            BackendKind::Memcached,
+            bin,
+            Vec::new(),
+            None,
+            false,
+        ))
     }
 
     fn start(
@@ -169,15 +193,24 @@ impl Backend {
         bin: PathBuf,
         args: Vec<String>,
         password: Option<String>,
+        cluster: bool,
     ) -> Backend {
         let mut last = String::new();
         for _ in 0..3 {
+            let port = free_port();
+            let bus_port = cluster.then(|| loop {
+                let p = free_port();
+                if p != port {
+                    break p;
+                }
+            });
             let b = Backend {
                 kind,
                 bin: bin.clone(),
                 args: args.clone(),
                 password: password.clone(),
-                port: free_port(),
+                port,
+                bus_port,
                 child: Mutex::new(None),
                 dir: TempDir::new("rcache-backend"),
             };
@@ -208,7 +241,20 @@ impl Backend {
                 "".into(),
                 "--dir".into(),
                 self.dir.path().display().to_string(),
-            ],
+            ]
+            .into_iter()
+            .chain(self.bus_port.into_iter().flat_map(|bus| {
+                let nodes = self.dir.path().join(format!("nodes-{}.conf", self.port));
+                [
+                    "--cluster-enabled".into(),
+                    "yes".into(),
+                    "--cluster-config-file".into(),
+                    nodes.display().to_string(),
+                    "--cluster-port".into(),
+                    bus.to_string(),
+                ]
+            }))
+            .collect(),
             BackendKind::Memcached => {
                 let mut v: Vec<String> = vec![
                     "-p".into(),
@@ -266,6 +312,11 @@ impl Backend {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The cluster bus port of a [`Backend::redis_cluster_node`].
+    pub fn bus_port(&self) -> Option<u16> {
+        self.bus_port
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -389,6 +440,284 @@ fn memcached_ready(addr: SocketAddr) -> bool {
     }
     let mut buf = [0u8; 64];
     matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"VERSION "))
+}
+
+// ---------------------------------------------------------------------------------------
+// Redis Cluster
+// ---------------------------------------------------------------------------------------
+
+/// Redis Cluster's slot count.
+pub const CLUSTER_SLOTS: usize = 16384;
+
+/// Debian's redis-server in cluster mode, `n` masters without replicas, formed by
+/// `redis-cli --cluster create`. Dropping it kills every node (and each node's temp dir,
+/// its nodes file with it, goes).
+pub struct RedisCluster {
+    nodes: Vec<Backend>,
+    cli: PathBuf,
+}
+
+impl RedisCluster {
+    /// Start `n` (at least 3: redis-cli's minimum of masters) cluster-mode redis-servers on
+    /// free ports, join them with `redis-cli --cluster create … --cluster-replicas 0
+    /// --cluster-yes`, and wait until every node says `cluster_state:ok`, knows all `n`,
+    /// and all of them agree on who owns every slot. `None` when redis-server or redis-cli
+    /// is missing and missing tools may be skipped.
+    pub fn start(n: usize) -> Option<RedisCluster> {
+        assert!(
+            n >= 3,
+            "redis-cli --cluster create needs at least 3 masters"
+        );
+        let cli = require_backend_tool("redis-cli", "redis-tools")?;
+        let nodes = (0..n)
+            .map(|_| Backend::redis_cluster_node())
+            .collect::<Option<Vec<_>>>()?;
+        let cl = RedisCluster { nodes, cli };
+        let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+        args.extend(cl.nodes.iter().map(Backend::host_port));
+        args.extend(["--cluster-replicas", "0", "--cluster-yes"].map(String::from));
+        let out = cl.cli(&args, Duration::from_secs(60));
+        assert!(
+            out.status.success(),
+            "redis-cli {args:?} failed ({})\n--- stdout ---\n{}\n--- stderr ---\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            cl.report()
+        );
+        cl.wait_consistent(crate::READY_TIMEOUT);
+        Some(cl)
+    }
+
+    pub fn node(&self, i: usize) -> &Backend {
+        &self.nodes[i]
+    }
+
+    pub fn nodes(&self) -> &[Backend] {
+        &self.nodes
+    }
+
+    /// Node `i`'s id (CLUSTER MYID).
+    pub fn id(&self, i: usize) -> String {
+        cmd(&mut self.nodes[i].conn(), &["CLUSTER", "MYID"]).text()
+    }
+
+    /// Run redis-cli with `args` to completion (killed and a panic after `timeout`).
+    pub fn cli<T: AsRef<std::ffi::OsStr>>(&self, args: &[T], timeout: Duration) -> Output {
+        run_with_timeout(Command::new(&self.cli).args(args), timeout)
+    }
+
+    /// `redis-cli --cluster reshard <node from> --cluster-from <id> --cluster-to <id>
+    /// --cluster-slots <slots> --cluster-yes`, running in the background.
+    pub fn reshard(&self, from: usize, to: usize, slots: usize) -> CliJob {
+        let args: Vec<String> = vec![
+            "--cluster".into(),
+            "reshard".into(),
+            self.nodes[from].host_port(),
+            "--cluster-from".into(),
+            self.id(from),
+            "--cluster-to".into(),
+            self.id(to),
+            "--cluster-slots".into(),
+            slots.to_string(),
+            "--cluster-yes".into(),
+        ];
+        CliJob::spawn(&self.cli, &args)
+    }
+
+    /// For every slot, the index of the node that owns it, once every node says
+    /// `cluster_state:ok`, knows every node and has the same map as the others (polled
+    /// until `timeout`, then a panic with what each node showed).
+    pub fn wait_consistent(&self, timeout: Duration) -> Vec<usize> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            for (i, n) in self.nodes.iter().enumerate() {
+                if let Some(st) = n.try_wait() {
+                    panic!(
+                        "cluster node {i} ({}) exited ({st})\n{}",
+                        n.host_port(),
+                        n.output()
+                    );
+                }
+            }
+            let last = match self.try_owners() {
+                Ok(owners) => return owners,
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for the Redis Cluster to agree \
+                     (cluster_state:ok, every node known, one slot map)\nlast seen: {last}\n{}",
+                    self.report()
+                );
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// How many slots each node owns (once the map is agreed, as `wait_consistent`).
+    pub fn slot_counts(&self, timeout: Duration) -> Vec<usize> {
+        let mut counts = vec![0; self.nodes.len()];
+        for o in self.wait_consistent(timeout) {
+            counts[o] += 1;
+        }
+        counts
+    }
+
+    fn index_of(&self, addr: &str) -> Option<usize> {
+        let port: u16 = addr.rsplit_once(':')?.1.parse().ok()?;
+        self.nodes.iter().position(|n| n.port == port)
+    }
+
+    fn try_owners(&self) -> Result<Vec<usize>, String> {
+        let want = self.nodes.len().to_string();
+        let mut agreed: Option<Vec<usize>> = None;
+        for (i, n) in self.nodes.iter().enumerate() {
+            let info = crate::cluster::try_cluster_info(n.addr())
+                .ok_or_else(|| format!("node {i}: no answer to CLUSTER INFO"))?;
+            let f = |k: &str| info.get(k).map_or("?", String::as_str).to_string();
+            if f("cluster_state") != "ok" || f("cluster_known_nodes") != want {
+                return Err(format!(
+                    "node {i}: cluster_state:{} cluster_known_nodes:{}",
+                    f("cluster_state"),
+                    f("cluster_known_nodes")
+                ));
+            }
+            let text = crate::cluster::try_cluster_nodes(n.addr())
+                .ok_or_else(|| format!("node {i}: no answer to CLUSTER NODES"))?;
+            let mut owner = vec![usize::MAX; CLUSTER_SLOTS];
+            for l in crate::cluster::parse_nodes(&text) {
+                if !l.flags.iter().any(|f| f == "master") {
+                    continue;
+                }
+                let Some(j) = self.index_of(&l.addr) else {
+                    return Err(format!("node {i} lists an unknown node {}", l.addr));
+                };
+                for s in l.slots {
+                    owner[s as usize] = j;
+                }
+            }
+            if let Some(s) = owner.iter().position(|&o| o == usize::MAX) {
+                return Err(format!("node {i}: slot {s} (maybe more) has no owner"));
+            }
+            match &agreed {
+                None => agreed = Some(owner),
+                Some(a) if *a == owner => {}
+                Some(a) => {
+                    let s = (0..CLUSTER_SLOTS).find(|&s| a[s] != owner[s]).unwrap_or(0);
+                    return Err(format!(
+                        "node {i} says slot {s} is node {}'s, node 0 says node {}'s",
+                        owner[s], a[s]
+                    ));
+                }
+            }
+        }
+        agreed.ok_or_else(|| "no nodes".to_string())
+    }
+
+    /// Each node's CLUSTER INFO state, its CLUSTER NODES and its log, for a failure
+    /// message.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            out.push_str(&format!(
+                "=== redis cluster node {i} {} (bus {:?})\n",
+                n.host_port(),
+                n.bus_port
+            ));
+            match crate::cluster::try_cluster_info(n.addr()) {
+                Some(info) => out.push_str(&format!(
+                    "cluster_state:{} cluster_known_nodes:{}\n",
+                    info.get("cluster_state").map_or("?", String::as_str),
+                    info.get("cluster_known_nodes").map_or("?", String::as_str)
+                )),
+                None => out.push_str("(no answer to CLUSTER INFO)\n"),
+            }
+            if let Some(t) = crate::cluster::try_cluster_nodes(n.addr()) {
+                out.push_str(&t);
+                out.push('\n');
+            }
+            let log = n.output();
+            let lines: Vec<&str> = log.lines().collect();
+            out.push_str(&lines[lines.len().saturating_sub(15)..].join("\n"));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// A command running in the background (`RedisCluster::reshard`): output to files, killed
+/// on drop if it is still running.
+pub struct CliJob {
+    child: Mutex<Child>,
+    desc: String,
+    dir: TempDir,
+}
+
+impl CliJob {
+    fn spawn(bin: &Path, args: &[String]) -> CliJob {
+        let dir = TempDir::new("rcache-cli-job");
+        let stdout = std::fs::File::create(dir.path().join("stdout.log")).expect("stdout log");
+        let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr log");
+        let desc = format!("{} {}", bin.display(), args.join(" "));
+        let child = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
+        CliJob {
+            child: Mutex::new(child),
+            desc,
+            dir,
+        }
+    }
+
+    /// Its exit status, once it has exited.
+    pub fn try_wait(&self) -> Option<ExitStatus> {
+        self.child.lock().unwrap().try_wait().ok().flatten()
+    }
+
+    /// Wait for it to exit; past `timeout` kill it and panic with its output.
+    pub fn wait(&self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.try_wait() {
+                return st;
+            }
+            if Instant::now() >= deadline {
+                kill_and_reap(&mut self.child.lock().unwrap());
+                panic!(
+                    "{} still running after {timeout:?}; killed\n{}",
+                    self.desc,
+                    self.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What it printed (stdout, then stderr).
+    pub fn output(&self) -> String {
+        format!(
+            "--- stdout ---\n{}--- stderr ---\n{}",
+            read_log(self.dir.path(), "stdout.log"),
+            read_log(self.dir.path(), "stderr.log")
+        )
+    }
+
+    pub fn desc(&self) -> &str {
+        &self.desc
+    }
+}
+
+impl Drop for CliJob {
+    fn drop(&mut self) {
+        kill_and_reap(&mut self.child.lock().unwrap());
+    }
 }
 
 // ---------------------------------------------------------------------------------------
