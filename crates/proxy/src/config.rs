@@ -923,17 +923,6 @@ fn parse_pool(
             ));
         }
     }
-    // The mover speaks Redis (SCAN, DUMP/RESTORE); memcached pools are not moved yet.
-    if rebalance && !redis {
-        let line = get("rebalance").map_or(name_line, |v| v.line);
-        return Err(err(
-            "rebalance",
-            line,
-            "rebalance: true is supported for redis pools only (memcache pools are not \
-             moved yet)"
-                .to_owned(),
-        ));
-    }
     // `random` puts a key anywhere: there is no "right" server to move it to.
     if rebalance && distribution == "random" {
         let line = get("rebalance").map_or(name_line, |v| v.line);
@@ -1910,12 +1899,8 @@ omega:
             Some("cluster"),
             "exclude each other",
         );
-        fails(
-            &pool_with("  rebalance: true\n"),
-            Some(3),
-            Some("rebalance"),
-            "redis pools only",
-        );
+        let p = &parse(&pool_with("  rebalance: true\n")).unwrap().pools[0];
+        assert!(p.rebalance && !p.redis);
         fails(
             &pool_with("  rebalance: yes\n"),
             Some(3),

@@ -43,6 +43,8 @@ struct Batch {
 struct Work {
     plans: Vec<Plan>,
     batches: Vec<Batch>,
+    /// Keys to bring from their previous server first (rebalancing).
+    moves: Vec<crate::rebalance::Move>,
     close: bool,
 }
 
@@ -117,6 +119,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
         inbuf.drain(..pos);
+        if !work.moves.is_empty() {
+            crate::rebalance::move_keys(&pool, &work.moves, worker).await;
+        }
         let rxs: Vec<oneshot::Receiver<Answer>> = std::mem::take(&mut work.batches)
             .into_iter()
             .map(|b| {
@@ -225,7 +230,19 @@ fn value_blocks(r: &[u8]) -> Vec<(&[u8], &[u8])> {
 fn plan(pool: &Pool, state: &PoolState, parser: &Parser, raw: &[u8], work: &mut Work) {
     let route = |key: &[u8], work: &mut Work| -> Option<Arc<Server>> {
         match state.locate(key) {
-            Ok((s, _)) => Some(s),
+            Ok((s, group)) => {
+                if state.previous.is_some() {
+                    let from = state.previous_for(key, group as usize);
+                    if !from.is_empty() {
+                        work.moves.push(crate::rebalance::Move {
+                            key: key.to_vec(),
+                            from,
+                            to: s.clone(),
+                        });
+                    }
+                }
+                Some(s)
+            }
             Err(_) => {
                 pool.stats.forward_error.fetch_add(1, Relaxed);
                 // nutcracker answers this when every server is ejected.

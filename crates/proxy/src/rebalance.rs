@@ -17,9 +17,10 @@
 //! key deleted on N between another request's DUMP on O and its RESTORE on N can come back
 //! with its old value (docs/PROXY.md).
 
+use crate::backend::Proto;
 use crate::backend::{Answer, BackendError};
 use crate::pool::{Pool, PoolState};
-use crate::server::Server;
+use crate::server::{Endpoint, Server};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,7 +40,12 @@ async fn call(server: &Arc<Server>, worker: usize, reqs: &[Vec<&[u8]>]) -> Answe
     for r in reqs {
         protocol::resp::encode_request(r, &mut bytes);
     }
-    let rx = server.handle(worker, 0).send(bytes, reqs.len(), reqs.len());
+    call_raw(server, worker, bytes, reqs.len()).await
+}
+
+/// Send `n` encoded requests (any protocol) and wait for their replies.
+async fn call_raw(server: &Arc<Server>, worker: usize, bytes: Vec<u8>, n: usize) -> Answer {
+    let rx = server.handle(worker, 0).send(bytes, n, n);
     rx.await
         .unwrap_or_else(|_| Err(BackendError::Io("connection task stopped".into())))
 }
@@ -142,6 +148,48 @@ pub async fn mover(pool: Arc<Pool>, state: Arc<PoolState>, worker: usize) {
     );
 }
 
+/// How the mover lists a previous server's keys: SCAN (Redis), or memcached's
+/// `lru_crawler metadump all` taken once and walked page by page.
+enum Lister {
+    Scan(Vec<u8>),
+    Dump(Option<std::vec::IntoIter<Vec<u8>>>),
+}
+
+impl Lister {
+    /// The next page of keys, and whether it is the last.
+    async fn next(
+        &mut self,
+        old: &Arc<Server>,
+        worker: usize,
+        page: usize,
+    ) -> Result<(Vec<Vec<u8>>, bool), String> {
+        match self {
+            Lister::Scan(cursor) => {
+                let count = page.to_string();
+                let r = call(
+                    old,
+                    worker,
+                    &[vec![b"SCAN", cursor, b"COUNT", count.as_bytes()]],
+                )
+                .await
+                .map_err(|e| e.text())?;
+                let (next, keys) = parse_scan(r.get(0)).ok_or("bad SCAN reply")?;
+                let last = next == b"0";
+                *cursor = next;
+                Ok((keys, last))
+            }
+            Lister::Dump(keys) => {
+                if keys.is_none() {
+                    *keys = Some(metadump(old).await?.into_iter());
+                }
+                let it = keys.as_mut().expect("listed");
+                let v: Vec<Vec<u8>> = it.by_ref().take(page).collect();
+                Ok((v, it.len() == 0))
+            }
+        }
+    }
+}
+
 /// Scan `old` to the end, moving every key placed elsewhere now. None when the pool's
 /// state changed under it (stop), else the number of keys moved.
 async fn drain(
@@ -151,39 +199,29 @@ async fn drain(
     rate: u64,
     worker: usize,
 ) -> Option<u64> {
-    let mut cursor = b"0".to_vec();
     let mut moved = 0u64;
     let page = rate.clamp(10, 1000);
-    let count = page.to_string();
+    let mut lister = match old.opts.proto {
+        Proto::Redis => Lister::Scan(b"0".to_vec()),
+        Proto::Memcache => Lister::Dump(None),
+    };
     loop {
         if !Arc::ptr_eq(&pool.state(), state) {
             return None;
         }
         let t0 = std::time::Instant::now();
-        let r = match call(
-            old,
-            worker,
-            &[vec![b"SCAN", &cursor, b"COUNT", count.as_bytes()]],
-        )
-        .await
-        {
-            Ok(r) => r,
+        let (keys, last) = match lister.next(old, worker, page as usize).await {
+            Ok(x) => x,
             Err(e) => {
-                // A dead previous server: its keys cannot be moved now; try again later.
+                // A dead or busy previous server: its keys cannot be listed now; retry.
                 tracing::warn!(
-                    "pool {}: rebalancing cannot scan {}: {}; retrying",
+                    "pool {}: rebalancing cannot list the keys of {}: {e}; retrying",
                     pool.name,
-                    old.label,
-                    e.text()
+                    old.label
                 );
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
-        };
-        let Some((next, keys)) = parse_scan(r.get(0)) else {
-            tracing::warn!("pool {}: bad SCAN reply from {}", pool.name, old.label);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
         };
         pool.stats
             .rebalance_scanned
@@ -205,16 +243,212 @@ async fn drain(
             let found = move_many(pool, old, &to, &keys, worker).await;
             moved += found.iter().filter(|&&f| f).count() as u64;
         }
-        if next == b"0" {
+        if last {
             return Some(moved);
         }
-        cursor = next;
         // Rate: `page` keys per `page / rate` seconds.
         let budget = Duration::from_secs_f64(page as f64 / rate as f64);
         if let Some(rest) = budget.checked_sub(t0.elapsed()) {
             tokio::time::sleep(rest).await;
         }
     }
+}
+
+/// Every key of a memcached server: `lru_crawler metadump all` on a connection of its own
+/// (memcached refuses it behind other requests), keys URL-decoded.
+async fn metadump(server: &Server) -> Result<Vec<Vec<u8>>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let go = async {
+        let mut sock: Box<dyn Rw> = match &server.endpoint {
+            Endpoint::Tcp { host, port } => Box::new(
+                tokio::net::TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            Endpoint::Unix(p) => Box::new(
+                tokio::net::UnixStream::connect(p)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+        };
+        sock.write_all(b"lru_crawler metadump all\r\n")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut buf = Vec::new();
+        loop {
+            if buf.ends_with(b"END\r\n") {
+                break;
+            }
+            if (buf.starts_with(b"BUSY")
+                || buf.starts_with(b"ERROR")
+                || buf.starts_with(b"CLIENT_ERROR"))
+                && buf.ends_with(b"\r\n")
+            {
+                return Err(String::from_utf8_lossy(&buf).trim_end().to_string());
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            let n = sock.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("connection closed during metadump".into());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        Ok(parse_metadump(&buf))
+    };
+    match tokio::time::timeout(Duration::from_secs(60), go).await {
+        Ok(r) => r,
+        Err(_) => Err("metadump took over 60 s".into()),
+    }
+}
+
+trait Rw: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Rw for T {}
+
+/// The keys of a metadump listing (`key=<urlencoded> exp=… …` lines, then `END`).
+fn parse_metadump(b: &[u8]) -> Vec<Vec<u8>> {
+    b.split(|&c| c == b'\n')
+        .filter_map(|line| line.strip_prefix(b"key="))
+        .map(|rest| {
+            let enc = rest
+                .split(|&c| c == b' ' || c == b'\r')
+                .next()
+                .unwrap_or_default();
+            url_decode(enc)
+        })
+        .collect()
+}
+
+fn url_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match (
+            s[i],
+            s.get(i + 1).copied().and_then(hex),
+            s.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(h << 4 | l);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Move several memcached keys from `old` to `to`: `mg key v f t` (value, flags, seconds
+/// left), `add` on `to` (only if absent: a newer write wins), `delete` on `old`. Per key:
+/// whether it was found on `old`.
+async fn move_many_mc(
+    pool: &Pool,
+    old: &Arc<Server>,
+    to: &Arc<Server>,
+    keys: &[Vec<u8>],
+    worker: usize,
+) -> Vec<bool> {
+    let mut found = vec![false; keys.len()];
+    let mut bytes = Vec::new();
+    for k in keys {
+        bytes.extend_from_slice(b"mg ");
+        bytes.extend_from_slice(k);
+        bytes.extend_from_slice(b" v f t\r\n");
+    }
+    let got = match call_raw(old, worker, bytes, keys.len()).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(
+                "pool {}: rebalancing cannot read {}: {}",
+                pool.name,
+                old.label,
+                e.text()
+            );
+            return found;
+        }
+    };
+    let mut adds = Vec::new();
+    let mut which = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        let Some((flags, ttl, data)) = parse_va(got.get(i)) else {
+            continue;
+        };
+        found[i] = true;
+        // memcached: an exptime of up to 30 days is relative; -1 (no expiry) is 0.
+        let exptime = if ttl < 0 { 0 } else { ttl.max(1) };
+        adds.extend_from_slice(
+            format!(
+                "add {} {flags} {exptime} {}\r\n",
+                String::from_utf8_lossy(k),
+                data.len()
+            )
+            .as_bytes(),
+        );
+        adds.extend_from_slice(data);
+        adds.extend_from_slice(b"\r\n");
+        which.push(i);
+    }
+    if which.is_empty() {
+        return found;
+    }
+    let done = match call_raw(to, worker, adds, which.len()).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(
+                "pool {}: rebalancing cannot write {}: {}",
+                pool.name,
+                to.label,
+                e.text()
+            );
+            return found;
+        }
+    };
+    let mut dels = Vec::new();
+    let mut n = 0;
+    for (j, &i) in which.iter().enumerate() {
+        let r = done.get(j);
+        if r.starts_with(b"STORED") || r.starts_with(b"NOT_STORED") {
+            dels.extend_from_slice(b"delete ");
+            dels.extend_from_slice(&keys[i]);
+            dels.extend_from_slice(b"\r\n");
+            n += 1;
+        } else {
+            tracing::warn!(
+                "pool {}: moving a key to {} failed: {}",
+                pool.name,
+                to.label,
+                String::from_utf8_lossy(r).trim_end()
+            );
+        }
+    }
+    if n > 0 && call_raw(old, worker, dels, n).await.is_ok() {
+        pool.stats.rebalance_moved.fetch_add(n as u64, Relaxed);
+    }
+    found
+}
+
+/// A meta get reply `VA <len> f<flags> t<ttl>\r\n<data>\r\n`: (flags, seconds left or -1,
+/// data); None for a miss (`EN`) or anything else.
+fn parse_va(r: &[u8]) -> Option<(u32, i64, &[u8])> {
+    let nl = memchr::memmem::find(r, b"\r\n")?;
+    let line = std::str::from_utf8(&r[..nl]).ok()?;
+    let mut it = line.split(' ');
+    if it.next()? != "VA" {
+        return None;
+    }
+    let len: usize = it.next()?.parse().ok()?;
+    let (mut flags, mut ttl) = (0u32, -1i64);
+    for t in it {
+        if let Some(f) = t.strip_prefix('f') {
+            flags = f.parse().ok()?;
+        } else if let Some(x) = t.strip_prefix('t') {
+            ttl = x.parse().ok()?;
+        }
+    }
+    Some((flags, ttl, r.get(nl + 2..nl + 2 + len)?))
 }
 
 /// Move several keys from `old` to `to` in three pipelined round trips. Per key: whether
@@ -228,6 +462,9 @@ async fn move_many(
     keys: &[Vec<u8>],
     worker: usize,
 ) -> Vec<bool> {
+    if old.opts.proto == Proto::Memcache {
+        return move_many_mc(pool, old, to, keys, worker).await;
+    }
     let mut found = vec![false; keys.len()];
     let mut reqs: Vec<Vec<&[u8]>> = Vec::with_capacity(keys.len() * 2);
     for k in keys {
@@ -349,6 +586,17 @@ mod tests {
         assert_eq!(bulk_body(b"$-1\r\n"), None);
         let scan = b"*2\r\n$2\r\n17\r\n*2\r\n$1\r\na\r\n$2\r\nbb\r\n";
         let (c, k) = parse_scan(scan).unwrap();
+        let dump = b"key=a exp=-1 la=1 cas=2 fetch=no cls=1 size=60\r\nkey=sp%20x%2F exp=17 la=1\r\nEND\r\n";
+        assert_eq!(parse_metadump(dump), vec![b"a".to_vec(), b"sp x/".to_vec()]);
+        assert_eq!(
+            parse_va(b"VA 3 f5 t100\r\nabc\r\n"),
+            Some((5, 100, &b"abc"[..]))
+        );
+        assert_eq!(
+            parse_va(b"VA 2 f0 t-1\r\nxy\r\n"),
+            Some((0, -1, &b"xy"[..]))
+        );
+        assert_eq!(parse_va(b"EN\r\n"), None);
         assert_eq!(c, b"17");
         assert_eq!(k, vec![b"a".to_vec(), b"bb".to_vec()]);
     }

@@ -2799,3 +2799,106 @@ fn cluster_pool_config_is_checked() {
         );
     }
 }
+
+/// Rebalancing a memcached pool (2 → 3 servers): every key found right after the reload and
+/// after the mover, flags and TTLs kept, a write made after the reload never overwritten,
+/// every key on exactly one server at the end.
+#[test]
+fn memcached_rebalance_moves_every_key() {
+    let Some(mcs) = memcached_backends(3) else {
+        return;
+    };
+    let two = server_lines(&mcs[..2], &[1, 1], None);
+    let three = server_lines(&mcs, &[1, 1, 1], None);
+    let opts = [("rebalance", "true"), ("rebalance_rate", "500")];
+    let proxy = ProxyProcess::builder(BIN, |l| pool_yaml("m", l, &opts, &two))
+        .metrics()
+        .threads(2)
+        .start();
+    let mut m = McConn::connect(proxy.addr());
+    let k = |i: usize| format!("mr{i}.m");
+    const N: usize = 1500;
+    for i in 0..N {
+        let v = format!("v{i}");
+        // Every 5th key expires in 300 s; flags carry the key number.
+        let exp = if i % 5 == 0 { 300 } else { 0 };
+        assert_eq!(
+            m.request(&format!("set {} {i} {exp} {}\r\n{v}\r\n", k(i), v.len())),
+            "STORED\r\n"
+        );
+    }
+    // `stats` answers one STAT line per reply frame here, then END.
+    let items = |b: &Backend| -> usize {
+        let mut c = b.mc();
+        c.send("stats\r\n");
+        let mut n = None;
+        loop {
+            let l = c.reply();
+            if l == "END\r\n" {
+                break;
+            }
+            if let Some(v) = l.strip_prefix("STAT curr_items ") {
+                n = v.trim().parse().ok();
+            }
+        }
+        n.expect("curr_items in stats")
+    };
+    assert_eq!(items(&mcs[2]), 0);
+    proxy.write_config(|l| pool_yaml("m", l, &opts, &three));
+    let (code, body) = proxy.post_reload();
+    assert_eq!(code, 200, "{body}");
+    // A write right after the reload: the mover must not overwrite it.
+    assert_eq!(
+        m.request(&format!("set {} 7 0 3\r\nnew\r\n", k(3))),
+        "STORED\r\n"
+    );
+    let check = |m: &mut McConn| -> Vec<String> {
+        let mut bad = Vec::new();
+        for i in 0..N {
+            let (flags, v) = if i == 3 {
+                (7, "new".to_string())
+            } else {
+                (i, format!("v{i}"))
+            };
+            let want = format!("VALUE {} {flags} {}\r\n{v}\r\nEND\r\n", k(i), v.len());
+            let got = m.request(&format!("get {}\r\n", k(i)));
+            if got != want {
+                bad.push(format!("{}: {got:?}", k(i)));
+            }
+        }
+        bad
+    };
+    let bad = check(&mut m);
+    assert!(
+        bad.is_empty(),
+        "right after the reload: {:?}",
+        &bad[..bad.len().min(10)]
+    );
+    wait_for("the mover", Duration::from_secs(25), || {
+        let (_, st) = proxy.http("GET", "/stats");
+        (num(&json(&st), &["m", "rebalance_active"]) == 0).then_some(())
+    });
+    let bad = check(&mut m);
+    assert!(
+        bad.is_empty(),
+        "after the move: {:?}",
+        &bad[..bad.len().min(10)]
+    );
+    let counts: Vec<usize> = mcs.iter().map(items).collect();
+    assert_eq!(
+        counts.iter().sum::<usize>(),
+        N,
+        "a key on two servers: {counts:?}"
+    );
+    assert!(counts[2] > 0, "nothing moved to the new server: {counts:?}");
+    // TTLs moved: an expiring key still expires, a lasting one does not.
+    let ttl = |m: &mut McConn, i: usize| -> String { m.request(&format!("mg {} t\r\n", k(i))) };
+    let t = ttl(&mut m, 10);
+    let secs: i64 = t
+        .trim()
+        .strip_prefix("HD t")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(-9);
+    assert!((1..=300).contains(&secs), "{t:?}");
+    assert_eq!(ttl(&mut m, 11), "HD t-1\r\n");
+}
