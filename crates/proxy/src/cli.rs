@@ -47,7 +47,7 @@ pub struct ProxyArgs {
     /// itself).
     #[arg(short = 'm', long = "mbuf-size", default_value_t = 16384)]
     pub mbuf_size: usize,
-    /// rcache: worker threads serving clients (default: one per core).
+    /// rcache: worker threads serving clients (default: one per core but one, at least one).
     #[arg(long = "threads")]
     pub threads: Option<usize>,
     /// rcache: an HTTP address for Prometheus `GET /metrics` and `POST /reload`

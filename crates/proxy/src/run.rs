@@ -642,9 +642,14 @@ fn init_logging(args: &ProxyArgs) {
 }
 
 fn serve(args: ProxyArgs) -> i32 {
+    // Default: one worker per core but one, at least one. The control thread (accepts,
+    // reloads, stats, movers) and the kernel's network work need a core too; on 2 cores
+    // shared with backends and clients one worker beats two (docs/BENCHMARKS.md).
     let n = args
         .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1))
+        })
         .max(1);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
