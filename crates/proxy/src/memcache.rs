@@ -19,11 +19,12 @@ use tokio::sync::oneshot;
 
 enum Plan {
     Local(Vec<u8>),
-    /// Reply `idx` of batch `batch`; `None` for a `noreply` request (nothing to relay unless
-    /// its server failed, and then nothing either: the client asked for no reply).
+    /// Reply `idx` of batch `batch`; `quiet` for a `noreply` request: its reply (the
+    /// backend gets the request without `noreply`, see `without_noreply`) is not relayed.
     Forward {
         batch: usize,
         idx: Option<usize>,
+        quiet: bool,
     },
     /// A retrieval split over servers: (batch, idx, the key numbers it carries).
     Split {
@@ -155,14 +156,15 @@ fn server_error(e: &BackendError, out: &mut Vec<u8>) {
 fn assemble(p: &Plan, answers: &[Answer], out: &mut Vec<u8>, pool: &Pool) {
     match p {
         Plan::Local(b) => out.extend_from_slice(b),
-        Plan::Forward { batch, idx } => match (&answers[*batch], idx) {
+        Plan::Forward { batch, idx, quiet } => match (&answers[*batch], idx) {
+            (Ok(_), _) if *quiet => {}
             (Ok(r), Some(i)) => out.extend_from_slice(r.get(*i)),
             (Ok(_), None) => {}
-            (Err(e), Some(_)) => {
+            (Err(e), Some(_)) if !*quiet => {
                 pool.stats.forward_error.fetch_add(1, Relaxed);
                 server_error(e, out)
             }
-            (Err(_), None) => {
+            (Err(_), _) => {
                 pool.stats.forward_error.fetch_add(1, Relaxed);
             }
         },
@@ -253,8 +255,16 @@ fn plan(pool: &Pool, state: &PoolState, parser: &Parser, raw: &[u8], work: &mut 
     };
     let one = |key: &[u8], noreply: bool, work: &mut Work| {
         if let Some(s) = route(key, work) {
-            let (batch, idx) = work.add(&s, raw, !noreply);
-            work.plans.push(Plan::Forward { batch, idx });
+            let (batch, idx) = if noreply {
+                work.add(&s, &without_noreply(raw), true)
+            } else {
+                work.add(&s, raw, true)
+            };
+            work.plans.push(Plan::Forward {
+                batch,
+                idx,
+                quiet: noreply,
+            });
         }
     };
     match parser.request() {
@@ -274,7 +284,11 @@ fn plan(pool: &Pool, state: &PoolState, parser: &Parser, raw: &[u8], work: &mut 
             }
             if groups.len() == 1 {
                 let (batch, idx) = work.add(&groups[0].0, raw, true);
-                work.plans.push(Plan::Forward { batch, idx });
+                work.plans.push(Plan::Forward {
+                    batch,
+                    idx,
+                    quiet: false,
+                });
                 return;
             }
             pool.stats.fragments.fetch_add(groups.len() as u64, Relaxed);
@@ -345,6 +359,29 @@ fn plan(pool: &Pool, state: &PoolState, parser: &Parser, raw: &[u8], work: &mut 
     }
 }
 
+/// A `noreply` request as the backend gets it: without `noreply`. memcached still answers
+/// some errors of a `noreply` request (a value it cannot store, `out_errstring`), which
+/// on a connection shared by many clients would be taken for the next request's reply; so
+/// the proxy always asks for the reply and drops it itself.
+fn without_noreply(raw: &[u8]) -> Vec<u8> {
+    let nl = memchr::memchr(b'\n', raw).unwrap_or(raw.len());
+    let line_end = if nl > 0 && raw[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    let line = &raw[..line_end];
+    let cut = line
+        .strip_suffix(b"noreply")
+        .map(|l| l.trim_ascii_end().len())
+        .unwrap_or(line.len());
+    let mut v = Vec::with_capacity(raw.len());
+    v.extend_from_slice(&raw[..cut]);
+    v.extend_from_slice(b"\r\n");
+    v.extend_from_slice(raw.get(nl + 1..).unwrap_or_default());
+    v
+}
+
 /// Whether `raw` (a backend reply) is a complete memcached reply (tests).
 #[cfg(test)]
 fn complete(raw: &[u8]) -> bool {
@@ -354,6 +391,17 @@ fn complete(raw: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn noreply_is_taken_off_the_backend_request() {
+        assert_eq!(
+            without_noreply(b"set k 0 0 2 noreply\r\nab\r\n"),
+            b"set k 0 0 2\r\nab\r\n"
+        );
+        assert_eq!(without_noreply(b"delete k noreply\r\n"), b"delete k\r\n");
+        assert_eq!(without_noreply(b"incr k 5  noreply\n"), b"incr k 5\r\n");
+        assert_eq!(without_noreply(b"touch k 10\r\n"), b"touch k 10\r\n");
+    }
 
     #[test]
     fn value_blocks_are_split() {
