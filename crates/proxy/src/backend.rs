@@ -309,6 +309,7 @@ async fn serve(
     let proto = server.opts.proto;
     let mut pending = Some(first);
     let mut open = true;
+    let mut framer = RespFramer::default();
     let fail = |waiting: &mut VecDeque<Waiter>, e: BackendError| {
         for w in waiting.drain(..) {
             let _ = w.reply.send(Err(e.clone()));
@@ -356,7 +357,7 @@ async fn serve(
                 inbuf.extend_from_slice(&chunk[..n]);
                 loop {
                     let framed = match proto {
-                        Proto::Redis => protocol::reply_len(&inbuf[start..]).map_err(|_| BadReply),
+                        Proto::Redis => framer.frame(&inbuf[start..]),
                         Proto::Memcache => mc_reply_len(&inbuf[start..]),
                     };
                     match framed {
@@ -413,6 +414,84 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
+/// Frames RESP replies like `protocol::reply_len`, but resumes where the last call stopped:
+/// a reply of a million elements arriving 16 KiB at a time is walked once, not once per
+/// read (which made large replies quadratic and could time a healthy server out).
+#[derive(Default)]
+struct RespFramer {
+    /// Offset (from the reply's start) of the next element not yet walked.
+    pos: usize,
+    /// Elements still to walk per open aggregate.
+    todo: Vec<u64>,
+}
+
+/// Aggregates nested deeper than this are refused (as `protocol::reply_len`).
+const MAX_DEPTH: usize = 128;
+
+impl RespFramer {
+    /// The length of the reply at the front of `buf` (the same front as the previous call's
+    /// while it returned `Ok(None)`).
+    fn frame(&mut self, buf: &[u8]) -> Result<Option<usize>, BadReply> {
+        loop {
+            let pos = self.pos;
+            let Some(&tag) = buf.get(pos) else {
+                return Ok(None);
+            };
+            let Some(nl) = memchr::memmem::find(&buf[pos..], b"\r\n") else {
+                return Ok(None);
+            };
+            let head = &buf[pos + 1..pos + nl];
+            let mut next = pos + nl + 2;
+            let n = || protocol::resp::parse_i64(head).ok_or(BadReply);
+            let elems: u64 = match tag {
+                b'+' | b'-' | b':' | b',' | b'#' | b'(' | b'_' => 0,
+                b'$' | b'=' | b'!' => {
+                    let len = n()?;
+                    if len >= 0 {
+                        next = next
+                            .checked_add(len as usize)
+                            .and_then(|x| x.checked_add(2))
+                            .ok_or(BadReply)?;
+                        if next > buf.len() {
+                            return Ok(None);
+                        }
+                    }
+                    0
+                }
+                b'*' | b'~' | b'>' => n()?.max(0) as u64,
+                b'%' | b'|' => n()?.max(0) as u64 * 2,
+                _ => return Err(BadReply),
+            };
+            // This element's header (and body) is walked: never again.
+            self.pos = next;
+            if elems > 0 {
+                if self.todo.len() >= MAX_DEPTH {
+                    return Err(BadReply);
+                }
+                self.todo.push(elems);
+                continue;
+            }
+            loop {
+                match self.todo.last_mut() {
+                    None => break,
+                    Some(left) => {
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                        self.todo.pop();
+                    }
+                }
+            }
+            if self.todo.is_empty() {
+                let len = self.pos;
+                self.pos = 0;
+                return Ok(Some(len));
+            }
+        }
+    }
+}
+
 /// A backend reply that cannot be framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadReply;
@@ -436,7 +515,10 @@ pub fn mc_reply_len(buf: &[u8]) -> Result<Option<usize>, BadReply> {
                 .nth(3)
                 .and_then(|t| std::str::from_utf8(t).ok()?.parse::<usize>().ok())
                 .ok_or(BadReply)?;
-            let end = next + bytes + 2;
+            let end = next
+                .checked_add(bytes)
+                .and_then(|x| x.checked_add(2))
+                .ok_or(BadReply)?;
             if buf.len() < end {
                 return Ok(None);
             }
@@ -449,7 +531,10 @@ pub fn mc_reply_len(buf: &[u8]) -> Result<Option<usize>, BadReply> {
                 .nth(1)
                 .and_then(|t| std::str::from_utf8(t).ok()?.parse::<usize>().ok())
                 .ok_or(BadReply)?;
-            let end = next + bytes + 2;
+            let end = next
+                .checked_add(bytes)
+                .and_then(|x| x.checked_add(2))
+                .ok_or(BadReply)?;
             return Ok((buf.len() >= end).then_some(end));
         } else if line.starts_with(b"STAT ") {
             pos = next;
@@ -465,6 +550,36 @@ pub fn mc_reply_len(buf: &[u8]) -> Result<Option<usize>, BadReply> {
 #[cfg(test)]
 mod tests {
     use super::mc_reply_len;
+
+    #[test]
+    fn resp_framing_resumes_and_agrees_with_reply_len() {
+        let replies: Vec<&[u8]> = vec![
+            b"+OK\r\n",
+            b"$3\r\nabc\r\n",
+            b"$-1\r\n",
+            b"*3\r\n$1\r\na\r\n*2\r\n:1\r\n:2\r\n$-1\r\n",
+            b"%2\r\n+a\r\n:1\r\n+b\r\n*0\r\n",
+            b"*0\r\n",
+            b"-ERR x\r\n",
+        ];
+        let mut all = Vec::new();
+        for r in &replies {
+            all.extend_from_slice(r);
+        }
+        // Fed one byte at a time, each reply is found whole and only then.
+        let mut f = super::RespFramer::default();
+        let mut start = 0;
+        let mut got = Vec::new();
+        for end in 1..=all.len() {
+            while let Some(n) = f.frame(&all[start..end]).unwrap() {
+                assert_eq!(protocol::reply_len(&all[start..end]).unwrap(), Some(n));
+                got.push(all[start..start + n].to_vec());
+                start += n;
+            }
+        }
+        assert_eq!(got, replies.iter().map(|r| r.to_vec()).collect::<Vec<_>>());
+        assert!(super::RespFramer::default().frame(b"?x\r\n").is_err());
+    }
 
     #[test]
     fn memcached_replies_are_framed() {

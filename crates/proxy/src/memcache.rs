@@ -370,7 +370,8 @@ fn without_noreply(raw: &[u8]) -> Vec<u8> {
     } else {
         nl
     };
-    let line = &raw[..line_end];
+    // The parser ignores spaces after the last token, so must this.
+    let line = raw[..line_end].trim_ascii_end();
     let cut = line
         .strip_suffix(b"noreply")
         .map(|l| l.trim_ascii_end().len())
@@ -401,6 +402,11 @@ mod tests {
         assert_eq!(without_noreply(b"delete k noreply\r\n"), b"delete k\r\n");
         assert_eq!(without_noreply(b"incr k 5  noreply\n"), b"incr k 5\r\n");
         assert_eq!(without_noreply(b"touch k 10\r\n"), b"touch k 10\r\n");
+        assert_eq!(without_noreply(b"delete k noreply  \r\n"), b"delete k\r\n");
+        assert_eq!(
+            without_noreply(b"set k 0 0 1 noreply \r\nx\r\n"),
+            b"set k 0 0 1\r\nx\r\n"
+        );
     }
 
     #[test]

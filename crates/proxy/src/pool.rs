@@ -92,7 +92,12 @@ impl Pool {
 /// One earlier placement: the servers and continuum keys were placed by.
 pub struct Source {
     pub servers: Vec<Arc<Server>>,
+    /// Over every configured server, ejected or not: where keys were written when all
+    /// were up (an ejected server's keys are still on it).
     pub continuum: Continuum,
+    /// The hash and tag keys were placed with (a reload may change them).
+    pub hash: HashKind,
+    pub tag: Option<[u8; 2]>,
 }
 
 /// Where keys were placed before reloads changed placement (newest first; a reload during
@@ -110,6 +115,9 @@ pub struct PoolState {
     pub dist: DistKind,
     pub servers: Vec<Arc<Server>>,
     placement: RwLock<Arc<Continuum>>,
+    /// The continuum over every configured server (ejection ignored): where keys belong.
+    /// Rebalancing moves keys only to their configured server.
+    configured: Continuum,
     /// The servers' shared health epoch, and the value the placement was built at.
     health_epoch: Arc<AtomicU64>,
     built_at: AtomicU64,
@@ -153,6 +161,17 @@ impl PoolState {
             hash,
             dist,
             placement: RwLock::new(Arc::new(Continuum::build(dist, &[]))),
+            configured: {
+                let members: Vec<Member> = servers
+                    .iter()
+                    .map(|s| Member {
+                        name: s.name.as_bytes(),
+                        weight: s.weight,
+                        live: true,
+                    })
+                    .collect();
+                Continuum::build(dist, &members)
+            },
             built_at: AtomicU64::new(u64::MAX),
             next_return: AtomicU64::new(u64::MAX),
             health_epoch,
@@ -231,6 +250,11 @@ impl PoolState {
 
     /// Where `key` may still be, while a rebalance is under way: its server in each earlier
     /// placement, when that differs from its server `now` (newest placement first).
+    /// Empty when the key is not served by its configured server right now (that server
+    /// is ejected: the request goes to a stand-in, and moving the key there would strand it
+    /// when the server returns), and servers the mover found unreachable are skipped for a
+    /// while (`Core::rebalance_skip`). Servers are compared by address and database, never
+    /// by object: a reload may rebuild the object of an unchanged backend.
     pub fn previous_for(&self, key: &[u8], now: usize) -> Vec<Arc<Server>> {
         let Some(prev) = self.previous.as_ref() else {
             return Vec::new();
@@ -238,25 +262,44 @@ impl PoolState {
         if prev.done.load(Relaxed) {
             return Vec::new();
         }
-        let part = hashed_part(key, self.cfg.hash_tag);
+        let here = &self.servers[now];
+        let configured = self
+            .configured
+            .pick_key(self.hash, hashed_part(key, self.cfg.hash_tag));
+        if configured != Some(now) {
+            return Vec::new();
+        }
+        let t = now_ms();
         let mut v: Vec<Arc<Server>> = Vec::new();
         for src in &prev.sources {
-            let Some(i) = src.continuum.pick_key(self.hash, part) else {
+            let Some(i) = src.continuum.pick_key(src.hash, hashed_part(key, src.tag)) else {
                 continue;
             };
             let old = &src.servers[i];
-            if !Arc::ptr_eq(old, &self.servers[now]) && !v.iter().any(|s| Arc::ptr_eq(s, old)) {
+            if !old.same_backend(here)
+                && !old.rebalance_skipped(t)
+                && !v.iter().any(|s| s.same_backend(old))
+            {
                 v.push(old.clone());
             }
         }
         v
     }
 
-    /// The placement as it is now, as a source for the next reload's rebalancing.
+    /// Where `key` belongs by configuration (ejection ignored), for the mover.
+    pub fn configured_server(&self, key: &[u8]) -> Option<&Arc<Server>> {
+        self.configured
+            .pick_key(self.hash, hashed_part(key, self.cfg.hash_tag))
+            .map(|i| &self.servers[i])
+    }
+
+    /// The placement as configured now, as a source for the next reload's rebalancing.
     pub fn as_source(&self) -> Source {
         Source {
             servers: self.servers.clone(),
-            continuum: (*self.placement()).clone(),
+            continuum: self.configured.clone(),
+            hash: self.hash,
+            tag: self.cfg.hash_tag,
         }
     }
 }

@@ -43,11 +43,24 @@ async fn call(server: &Arc<Server>, worker: usize, reqs: &[Vec<&[u8]>]) -> Answe
     call_raw(server, worker, bytes, reqs.len()).await
 }
 
-/// Send `n` encoded requests (any protocol) and wait for their replies.
+/// How long one rebalancing exchange may take: a previous server that hangs must not
+/// stall the requests that look for their keys on it.
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long requests skip a previous server that failed such an exchange.
+const SKIP_MS: u64 = 5_000;
+
+/// Send `n` encoded requests (any protocol) and wait for their replies, at most
+/// `CALL_TIMEOUT`; a server that fails or times out is skipped by requests for `SKIP_MS`.
 async fn call_raw(server: &Arc<Server>, worker: usize, bytes: Vec<u8>, n: usize) -> Answer {
     let rx = server.handle(worker, 0).send(bytes, n, n);
-    rx.await
-        .unwrap_or_else(|_| Err(BackendError::Io("connection task stopped".into())))
+    let r = match tokio::time::timeout(CALL_TIMEOUT, rx).await {
+        Ok(r) => r.unwrap_or_else(|_| Err(BackendError::Io("connection task stopped".into()))),
+        Err(_) => Err(BackendError::Timeout),
+    };
+    if r.is_err() {
+        server.rebalance_skip(SKIP_MS);
+    }
+    r
 }
 
 /// Move each key (before the requests that name them run): the keys of one read are
@@ -74,7 +87,7 @@ pub async fn move_keys(pool: &Pool, moves: &[Move], worker: usize) {
         }
         for (from, to, ms) in groups {
             let keys: Vec<Vec<u8>> = ms.iter().map(|m| m.key.clone()).collect();
-            let found = move_many(pool, from, to, &keys, worker).await;
+            let (found, _) = move_many(pool, from, to, &keys, worker).await;
             pool.stats
                 .rebalance_fallbacks
                 .fetch_add(found.iter().filter(|&&f| f).count() as u64, Relaxed);
@@ -116,8 +129,11 @@ fn bulk_body(r: &[u8]) -> Option<&[u8]> {
     r.get(nl + 2..nl + 2 + n as usize)
 }
 
-/// The background mover for one pool state: runs until it has scanned every previous
-/// server, or a newer reload replaced `state` (the newer state's mover takes over).
+/// The background mover for one pool state: passes over every previous server until one
+/// pass moves everything it should without a failure (then requests stop looking back),
+/// or a newer reload replaced `state` (the newer state's mover takes over). A previous
+/// server whose keys cannot be listed `GIVE_UP` times in a row is given up (logged: its
+/// keys stay there, unreachable through the proxy, as when it is down).
 pub async fn mover(pool: Arc<Pool>, state: Arc<PoolState>, worker: usize) {
     let Some(prev) = state.previous.clone() else {
         return;
@@ -126,26 +142,55 @@ pub async fn mover(pool: Arc<Pool>, state: Arc<PoolState>, worker: usize) {
     let started = std::time::Instant::now();
     let mut moved_total = 0u64;
     tracing::info!("pool {}: rebalancing started ({} keys/s)", pool.name, rate);
-    let mut seen: Vec<Arc<Server>> = Vec::new();
+    let mut olds: Vec<Arc<Server>> = Vec::new();
     for src in &prev.sources {
         for old in &src.servers {
-            if seen.iter().any(|s| Arc::ptr_eq(s, old)) {
-                continue;
-            }
-            seen.push(old.clone());
-            match drain(&pool, &state, old, rate, worker).await {
-                Some(n) => moved_total += n,
-                None => return,
+            if !olds.iter().any(|s| s.same_backend(old)) {
+                olds.push(old.clone());
             }
         }
     }
+    let mut pass = 0;
+    loop {
+        pass += 1;
+        let mut failures = 0u64;
+        for old in &olds {
+            match drain(&pool, &state, old, rate, worker).await {
+                Drained::Stop => return,
+                Drained::Done { moved, failed } => {
+                    moved_total += moved;
+                    failures += failed;
+                }
+            }
+        }
+        if failures == 0 {
+            break;
+        }
+        tracing::warn!(
+            "pool {}: rebalancing pass {pass}: {failures} keys could not be moved yet; another pass",
+            pool.name
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     prev.done.store(true, Relaxed);
     tracing::info!(
-        "pool {}: rebalancing done: {} keys moved in {:.2?}",
+        "pool {}: rebalancing done: {} keys moved in {:.2?} ({pass} passes)",
         pool.name,
         moved_total,
         started.elapsed()
     );
+}
+
+/// Listing failures in a row after which a previous server is given up.
+const GIVE_UP: u32 = 10;
+
+enum Drained {
+    /// The pool's state changed: a newer mover owns the move.
+    Stop,
+    Done {
+        moved: u64,
+        failed: u64,
+    },
 }
 
 /// How the mover lists a previous server's keys: SCAN (Redis), or memcached's
@@ -190,16 +235,17 @@ impl Lister {
     }
 }
 
-/// Scan `old` to the end, moving every key placed elsewhere now. None when the pool's
-/// state changed under it (stop), else the number of keys moved.
+/// Scan `old` to the end, moving every key that belongs elsewhere now.
 async fn drain(
     pool: &Arc<Pool>,
     state: &Arc<PoolState>,
     old: &Arc<Server>,
     rate: u64,
     worker: usize,
-) -> Option<u64> {
+) -> Drained {
     let mut moved = 0u64;
+    let mut failed = 0u64;
+    let mut list_failures = 0u32;
     let page = rate.clamp(10, 1000);
     let mut lister = match old.opts.proto {
         Proto::Redis => Lister::Scan(b"0".to_vec()),
@@ -207,12 +253,24 @@ async fn drain(
     };
     loop {
         if !Arc::ptr_eq(&pool.state(), state) {
-            return None;
+            return Drained::Stop;
         }
         let t0 = std::time::Instant::now();
         let (keys, last) = match lister.next(old, worker, page as usize).await {
-            Ok(x) => x,
+            Ok(x) => {
+                list_failures = 0;
+                x
+            }
+            Err(e) if list_failures + 1 >= GIVE_UP => {
+                tracing::error!(
+                    "pool {}: rebalancing gives up on {} ({e}): keys still on it stay there",
+                    pool.name,
+                    old.label
+                );
+                return Drained::Done { moved, failed };
+            }
             Err(e) => {
+                list_failures += 1;
                 // A dead or busy previous server: its keys cannot be listed now; retry.
                 tracing::warn!(
                     "pool {}: rebalancing cannot list the keys of {}: {e}; retrying",
@@ -228,10 +286,18 @@ async fn drain(
             .fetch_add(keys.len() as u64, Relaxed);
         // Keys of this page that belong elsewhere now, grouped by their new server.
         let mut by_to: Vec<(Arc<Server>, Vec<Vec<u8>>)> = Vec::new();
+        let now = crate::server::now_ms();
         for k in keys {
-            let Ok(i) = state.route(&k) else { continue };
-            let to = &state.servers[i];
-            if Arc::ptr_eq(to, old) {
+            // Its configured server; while that one is ejected the key waits (moving it to
+            // a stand-in would strand it when the server returns).
+            let Some(to) = state.configured_server(&k) else {
+                continue;
+            };
+            if to.same_backend(old) {
+                continue;
+            }
+            if !to.live(now) {
+                failed += 1;
                 continue;
             }
             match by_to.iter_mut().find(|(s, _)| Arc::ptr_eq(s, to)) {
@@ -240,11 +306,12 @@ async fn drain(
             }
         }
         for (to, keys) in by_to {
-            let found = move_many(pool, old, &to, &keys, worker).await;
-            moved += found.iter().filter(|&&f| f).count() as u64;
+            let (found, bad) = move_many(pool, old, &to, &keys, worker).await;
+            moved += (found.iter().filter(|&&f| f).count() as u64).saturating_sub(bad);
+            failed += bad;
         }
         if last {
-            return Some(moved);
+            return Drained::Done { moved, failed };
         }
         // Rate: `page` keys per `page / rate` seconds.
         let budget = Duration::from_secs_f64(page as f64 / rate as f64);
@@ -350,7 +417,7 @@ async fn move_many_mc(
     to: &Arc<Server>,
     keys: &[Vec<u8>],
     worker: usize,
-) -> Vec<bool> {
+) -> (Vec<bool>, u64) {
     let mut found = vec![false; keys.len()];
     let mut bytes = Vec::new();
     for k in keys {
@@ -367,7 +434,7 @@ async fn move_many_mc(
                 old.label,
                 e.text()
             );
-            return found;
+            return (found, keys.len() as u64);
         }
     };
     let mut adds = Vec::new();
@@ -377,22 +444,21 @@ async fn move_many_mc(
             continue;
         };
         found[i] = true;
-        // memcached: an exptime of up to 30 days is relative; -1 (no expiry) is 0.
-        let exptime = if ttl < 0 { 0 } else { ttl.max(1) };
-        adds.extend_from_slice(
-            format!(
-                "add {} {flags} {exptime} {}\r\n",
-                String::from_utf8_lossy(k),
-                data.len()
-            )
-            .as_bytes(),
-        );
+        // memcached: -1 (no expiry) is 0; an exptime over 30 days is a Unix time.
+        let exptime = match ttl {
+            t if t < 0 => 0,
+            t if t > 30 * 24 * 3600 => (crate::server::now_ms() / 1000) as i64 + t,
+            t => t.max(1),
+        };
+        adds.extend_from_slice(b"add ");
+        adds.extend_from_slice(k);
+        adds.extend_from_slice(format!(" {flags} {exptime} {}\r\n", data.len()).as_bytes());
         adds.extend_from_slice(data);
         adds.extend_from_slice(b"\r\n");
         which.push(i);
     }
     if which.is_empty() {
-        return found;
+        return (found, 0);
     }
     let done = match call_raw(to, worker, adds, which.len()).await {
         Ok(d) => d,
@@ -403,11 +469,12 @@ async fn move_many_mc(
                 to.label,
                 e.text()
             );
-            return found;
+            return (found, which.len() as u64);
         }
     };
     let mut dels = Vec::new();
     let mut n = 0;
+    let mut bad = 0u64;
     for (j, &i) in which.iter().enumerate() {
         let r = done.get(j);
         if r.starts_with(b"STORED") || r.starts_with(b"NOT_STORED") {
@@ -416,6 +483,7 @@ async fn move_many_mc(
             dels.extend_from_slice(b"\r\n");
             n += 1;
         } else {
+            bad += 1;
             tracing::warn!(
                 "pool {}: moving a key to {} failed: {}",
                 pool.name,
@@ -424,10 +492,14 @@ async fn move_many_mc(
             );
         }
     }
-    if n > 0 && call_raw(old, worker, dels, n).await.is_ok() {
-        pool.stats.rebalance_moved.fetch_add(n as u64, Relaxed);
+    if n > 0 {
+        if call_raw(old, worker, dels, n).await.is_ok() {
+            pool.stats.rebalance_moved.fetch_add(n as u64, Relaxed);
+        } else {
+            bad += n as u64;
+        }
     }
-    found
+    (found, bad)
 }
 
 /// A meta get reply `VA <len> f<flags> t<ttl>\r\n<data>\r\n`: (flags, seconds left or -1,
@@ -448,7 +520,7 @@ fn parse_va(r: &[u8]) -> Option<(u32, i64, &[u8])> {
             ttl = x.parse().ok()?;
         }
     }
-    Some((flags, ttl, r.get(nl + 2..nl + 2 + len)?))
+    Some((flags, ttl, r.get(nl + 2..(nl + 2).checked_add(len)?)?))
 }
 
 /// Move several keys from `old` to `to` in three pipelined round trips. Per key: whether
@@ -461,7 +533,12 @@ async fn move_many(
     to: &Arc<Server>,
     keys: &[Vec<u8>],
     worker: usize,
-) -> Vec<bool> {
+) -> (Vec<bool>, u64) {
+    // The same backend under two objects (a reload rebuilt it): nothing to move, and
+    // "moving" would delete the key it just found in place.
+    if old.same_backend(to) {
+        return (vec![false; keys.len()], 0);
+    }
     if old.opts.proto == Proto::Memcache {
         return move_many_mc(pool, old, to, keys, worker).await;
     }
@@ -480,7 +557,7 @@ async fn move_many(
                 old.label,
                 e.text()
             );
-            return found;
+            return (found, keys.len() as u64);
         }
     };
     let mut restore: Vec<Vec<Vec<u8>>> = Vec::new();
@@ -501,7 +578,7 @@ async fn move_many(
         which.push(i);
     }
     if restore.is_empty() {
-        return found;
+        return (found, 0);
     }
     let reqs: Vec<Vec<&[u8]>> = restore
         .iter()
@@ -516,15 +593,17 @@ async fn move_many(
                 to.label,
                 e.text()
             );
-            return found;
+            return (found, which.len() as u64);
         }
     };
     let mut dels: Vec<Vec<&[u8]>> = Vec::new();
+    let mut bad = 0u64;
     for (j, &i) in which.iter().enumerate() {
         let r = done.get(j);
         if r.starts_with(b"+OK") || r.starts_with(b"-BUSYKEY") {
             dels.push(vec![b"DEL", &keys[i]]);
         } else {
+            bad += 1;
             tracing::warn!(
                 "pool {}: moving a key to {} failed: {}",
                 pool.name,
@@ -534,13 +613,15 @@ async fn move_many(
         }
     }
     if dels.is_empty() {
-        return found;
+        return (found, bad);
     }
     let n = dels.len() as u64;
     if call(old, worker, &dels).await.is_ok() {
         pool.stats.rebalance_moved.fetch_add(n, Relaxed);
+    } else {
+        bad += n;
     }
-    found
+    (found, bad)
 }
 
 /// SCAN's reply: the next cursor and the keys.

@@ -137,10 +137,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, mut client: C
     let mut out: Vec<u8> = Vec::with_capacity(16 * 1024);
     let pool = client.pool.clone();
     let stats = &pool.stats;
+    // Requests already in the buffer, left for the next round (after a HELLO).
+    let mut buffered = false;
     loop {
-        if !crate::pool::read_more(&mut sock, &mut inbuf, stats).await {
+        if !buffered && !crate::pool::read_more(&mut sock, &mut inbuf, stats).await {
             return;
         }
+        buffered = false;
         let state = client.pool.state();
         if let Some(map) = &state.cluster {
             map.ensure_loaded(client.worker).await;
@@ -160,8 +163,19 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut sock: S, mut client: C
                 Ok(Parsed::Command { consumed }) => {
                     let raw = &inbuf[pos..pos + consumed];
                     let args = parser.args(raw);
+                    // HELLO may switch the protocol, which picks the backend connections
+                    // of a whole round: it goes in a round of its own.
+                    let hello = args.get(0).eq_ignore_ascii_case(b"hello");
+                    if hello && !work.batches.is_empty() {
+                        buffered = true;
+                        break;
+                    }
                     plan(&mut client, &state, args, raw, &mut work);
                     pos += consumed;
+                    if hello {
+                        buffered = pos < inbuf.len();
+                        break;
+                    }
                 }
                 Err(e) => {
                     fatal = Some(format!("ERR Protocol error: {}", e.message()));

@@ -178,6 +178,8 @@ fn build_state(
                     sources.extend(p.sources.iter().map(|s| crate::pool::Source {
                         servers: s.servers.clone(),
                         continuum: s.continuum.clone(),
+                        hash: s.hash,
+                        tag: s.tag,
                     }));
                 }
             }
@@ -252,7 +254,7 @@ impl Proxy {
         for pc in &cfg.pools {
             let same = served
                 .iter()
-                .any(|s| s.pool.name == pc.name && s.listen == pc.listen);
+                .any(|s| s.pool.name == pc.name && same_listen(&s.listen, &pc.listen));
             if same {
                 binds.push(None);
             } else {
@@ -283,6 +285,21 @@ impl Proxy {
                     changes.push(format!("pool {} updated", pc.name));
                     match bound {
                         None => {
+                            // Same socket; a changed permission is applied in place (a
+                            // rebind would unlink the path the running listener has).
+                            if let Listen::Unix {
+                                path,
+                                perm: Some(p),
+                            } = &pc.listen
+                            {
+                                use std::os::unix::fs::PermissionsExt;
+                                let _ = std::fs::set_permissions(
+                                    path,
+                                    std::fs::Permissions::from_mode(*p),
+                                );
+                            }
+                            let mut old = old;
+                            old.listen = pc.listen.clone();
                             next.push(old);
                             next.last().expect("pushed").pool.clone()
                         }
@@ -366,6 +383,15 @@ impl Proxy {
         if std::fs::write(&tmp, s).is_ok() {
             let _ = std::fs::rename(&tmp, path);
         }
+    }
+}
+
+/// The same listening socket: equal TCP addresses, or the same unix path (whatever the
+/// permission).
+fn same_listen(a: &Listen, b: &Listen) -> bool {
+    match (a, b) {
+        (Listen::Unix { path: p, .. }, Listen::Unix { path: q, .. }) => p == q,
+        _ => a == b,
     }
 }
 
@@ -748,6 +774,12 @@ fn serve(args: ProxyArgs) -> i32 {
             }
         }
         tracing::info!("rcache proxy exiting");
+        // Unix listen sockets are files: leave none behind.
+        for sv in proxy.served.lock().iter() {
+            if let Listen::Unix { path, .. } = &sv.listen {
+                let _ = std::fs::remove_file(path);
+            }
+        }
         0
     })
 }

@@ -95,6 +95,9 @@ pub struct Core {
     ejected_until: AtomicU64,
     /// Bumped on every ejection, so the pool knows to rebuild (shared by its servers).
     pub health_epoch: Arc<AtomicU64>,
+    /// Rebalancing found this server unreachable: requests do not look for keys on it
+    /// until then (ms since the epoch), so a dead previous server stalls nobody.
+    rebalance_skip_until: AtomicU64,
 }
 
 pub fn now_ms() -> u64 {
@@ -125,6 +128,7 @@ impl Server {
                 failures: AtomicU64::new(0),
                 ejected_until: AtomicU64::new(0),
                 health_epoch,
+                rebalance_skip_until: AtomicU64::new(0),
             }),
             conns: (0..n).map(|_| Mutex::new(None)).collect(),
             conns3: (0..n).map(|_| Mutex::new(None)).collect(),
@@ -155,6 +159,23 @@ impl Server {
 }
 
 impl Core {
+    /// The same backend (address, database, protocol), whatever the object: a reload
+    /// rebuilds the object of a server whose weight or options changed.
+    pub fn same_backend(&self, other: &Core) -> bool {
+        self.endpoint == other.endpoint
+            && self.opts.db == other.opts.db
+            && self.opts.proto == other.opts.proto
+    }
+
+    /// Rebalancing could not reach it: skip it for `for_ms`.
+    pub fn rebalance_skip(&self, for_ms: u64) {
+        self.rebalance_skip_until.store(now_ms() + for_ms, Relaxed);
+    }
+
+    pub fn rebalance_skipped(&self, now: u64) -> bool {
+        self.rebalance_skip_until.load(Relaxed) > now
+    }
+
     /// Whether it is placed right now (not ejected, or its retry time came).
     pub fn live(&self, now: u64) -> bool {
         let until = self.ejected_until.load(Relaxed);

@@ -2843,6 +2843,13 @@ fn memcached_rebalance_moves_every_key() {
         }
         n.expect("curr_items in stats")
     };
+    // Keys with a TTL over memcached's 30-day relative limit.
+    for i in 0..30 {
+        assert_eq!(
+            m.request(&format!("set long{i}.m 1 3456000 1\r\nL\r\n")),
+            "STORED\r\n"
+        );
+    }
     assert_eq!(items(&mcs[2]), 0);
     proxy.write_config(|l| pool_yaml("m", l, &opts, &three));
     let (code, body) = proxy.post_reload();
@@ -2901,4 +2908,118 @@ fn memcached_rebalance_moves_every_key() {
         .unwrap_or(-9);
     assert!((1..=300).contains(&secs), "{t:?}");
     assert_eq!(ttl(&mut m, 11), "HD t-1\r\n");
+}
+
+/// Reloads that rebuild a server object for an unchanged address (a weight change) or
+/// change the hash function: with rebalancing on, no key is lost or missed, and a key that
+/// stays on its server is never "moved" onto itself (which would delete it).
+#[test]
+fn rebalance_survives_weight_and_hash_changes() {
+    let Some(backends) = redis_backends(2) else {
+        return;
+    };
+    let opts = |hash: &'static str| {
+        [
+            ("redis", "true"),
+            ("hash", hash),
+            ("rebalance", "true"),
+            ("rebalance_rate", "2000"),
+        ]
+    };
+    let even = server_lines(&backends, &[1, 1], None);
+    let proxy = ProxyProcess::builder(BIN, |l| pool_yaml("p", l, &opts("fnv1a_64"), &even))
+        .metrics()
+        .threads(1)
+        .start();
+    let mut c = proxy.raw();
+    let keys: Vec<String> = (0..400).map(|i| format!("w:{i}.w")).collect();
+    write_all(&mut c, &keys, val, "the proxy");
+    let settle = |what: &str| {
+        wait_for(what, Duration::from_secs(20), || {
+            let (_, st) = proxy.http("GET", "/stats");
+            (num(&json(&st), &["p", "rebalance_active"]) == 0).then_some(())
+        });
+    };
+    for (step, hash, weights) in [
+        ("weight 1 -> 3", "fnv1a_64", [1, 3]),
+        ("hash fnv1a_64 -> murmur", "murmur", [1, 3]),
+    ] {
+        let servers = server_lines(&backends, &weights, None);
+        proxy.write_config(|l| pool_yaml("p", l, &opts(hash), &servers));
+        let (code, body) = proxy.post_reload();
+        assert_eq!(code, 200, "{step}: {body}");
+        let bad = read_all(&mut c, &keys, val);
+        assert!(
+            bad.is_empty(),
+            "{step}, during the move: {:?}",
+            &bad[..bad.len().min(5)]
+        );
+        settle(step);
+        let bad = read_all(&mut c, &keys, val);
+        assert!(
+            bad.is_empty(),
+            "{step}, after the move: {:?}",
+            &bad[..bad.len().min(5)]
+        );
+        assert_eq!(dbsizes(&backends).iter().sum::<i64>(), 400, "{step}");
+    }
+    // Keys did move (the scenario is real), and none was deleted in place.
+    let (_, st) = proxy.http("GET", "/stats");
+    assert!(num(&json(&st), &["p", "rebalance_moved"]) > 0, "{st}");
+}
+
+/// A memcached `noreply` request with spaces after `noreply` (which memcached honours) must
+/// not leave a reply owed on the shared backend connection: the next clients' replies stay
+/// theirs.
+#[test]
+fn memcached_noreply_with_trailing_spaces_keeps_replies_in_step() {
+    let Some(mcs) = memcached_backends(1) else {
+        return;
+    };
+    let servers = server_lines(&mcs, &[1], None);
+    let proxy = ProxyProcess::builder(BIN, |l| pool_yaml("m", l, &[], &servers))
+        .threads(1)
+        .start();
+    let mut a = McConn::connect(proxy.addr());
+    let mut b = McConn::connect(proxy.addr());
+    assert_eq!(a.request("set x 0 0 2\r\nxx\r\n"), "STORED\r\n");
+    assert_eq!(a.request("set y 0 0 2\r\nyy\r\n"), "STORED\r\n");
+    a.send("delete nokey noreply  \r\n");
+    a.send("set z 0 0 1 noreply \r\nz\r\n");
+    assert_eq!(b.request("get x\r\n"), "VALUE x 0 2\r\nxx\r\nEND\r\n");
+    assert_eq!(a.request("get y\r\n"), "VALUE y 0 2\r\nyy\r\nEND\r\n");
+    assert_eq!(b.request("get z\r\n"), "VALUE z 0 1\r\nz\r\nEND\r\n");
+}
+
+/// HELLO 3 in the middle of a pipeline switches the protocol from the next request on: the
+/// requests before it are answered in RESP2.
+#[test]
+fn hello_in_a_pipeline_switches_protocol_at_its_place() {
+    let Some(backends) = redis_backends(1) else {
+        return;
+    };
+    let servers = server_lines(&backends, &[1], None);
+    let proxy = ProxyProcess::builder(BIN, |l| pool_yaml("p", l, &[("redis", "true")], &servers))
+        .threads(1)
+        .start();
+    let mut c = proxy.raw();
+    c.send(b"*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    assert_eq!(c.read_reply(Duration::from_secs(5)).unwrap(), b":1\r\n");
+    c.send(b"*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n*2\r\n$7\r\nHGETALL\r\n$1\r\nh\r\n");
+    let first = c.read_reply(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        first, b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+        "before HELLO: RESP2"
+    );
+    let hello = c.read_reply(Duration::from_secs(5)).unwrap();
+    assert!(
+        hello.starts_with(b"%7\r\n"),
+        "{}",
+        String::from_utf8_lossy(&hello)
+    );
+    let third = c.read_reply(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        third, b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n",
+        "after HELLO 3: RESP3"
+    );
 }
