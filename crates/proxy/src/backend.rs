@@ -496,6 +496,14 @@ impl RespFramer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadReply;
 
+/// Where a data block of `bytes` starting at `at` ends, its CRLF included (a length from
+/// the wire: checked).
+fn data_end(at: usize, bytes: usize) -> Result<usize, BadReply> {
+    at.checked_add(bytes)
+        .and_then(|x| x.checked_add(2))
+        .ok_or(BadReply)
+}
+
 /// The length of the memcached reply at the front of `buf` (`Ok(None)` while incomplete):
 /// a retrieval's `VALUE` blocks up to `END`, a `stats` listing up to `END`, or one line.
 /// `Err` for a `VALUE` line that does not parse (the stream cannot be framed any more).
@@ -515,10 +523,7 @@ pub fn mc_reply_len(buf: &[u8]) -> Result<Option<usize>, BadReply> {
                 .nth(3)
                 .and_then(|t| std::str::from_utf8(t).ok()?.parse::<usize>().ok())
                 .ok_or(BadReply)?;
-            let end = next
-                .checked_add(bytes)
-                .and_then(|x| x.checked_add(2))
-                .ok_or(BadReply)?;
+            let end = data_end(next, bytes)?;
             if buf.len() < end {
                 return Ok(None);
             }
@@ -531,10 +536,7 @@ pub fn mc_reply_len(buf: &[u8]) -> Result<Option<usize>, BadReply> {
                 .nth(1)
                 .and_then(|t| std::str::from_utf8(t).ok()?.parse::<usize>().ok())
                 .ok_or(BadReply)?;
-            let end = next
-                .checked_add(bytes)
-                .and_then(|x| x.checked_add(2))
-                .ok_or(BadReply)?;
+            let end = data_end(next, bytes)?;
             return Ok((buf.len() >= end).then_some(end));
         } else if line.starts_with(b"STAT ") {
             pos = next;

@@ -428,12 +428,7 @@ async fn move_many_mc(
     let got = match call_raw(old, worker, bytes, keys.len()).await {
         Ok(g) => g,
         Err(e) => {
-            tracing::warn!(
-                "pool {}: rebalancing cannot read {}: {}",
-                pool.name,
-                old.label,
-                e.text()
-            );
+            cannot(pool, "read", old, &e);
             return (found, keys.len() as u64);
         }
     };
@@ -463,12 +458,7 @@ async fn move_many_mc(
     let done = match call_raw(to, worker, adds, which.len()).await {
         Ok(d) => d,
         Err(e) => {
-            tracing::warn!(
-                "pool {}: rebalancing cannot write {}: {}",
-                pool.name,
-                to.label,
-                e.text()
-            );
+            cannot(pool, "write", to, &e);
             return (found, which.len() as u64);
         }
     };
@@ -500,6 +490,16 @@ async fn move_many_mc(
         }
     }
     (found, bad)
+}
+
+/// Log an exchange with a server that failed during a move.
+fn cannot(pool: &Pool, verb: &str, server: &Server, e: &BackendError) {
+    tracing::warn!(
+        "pool {}: rebalancing cannot {verb} {}: {}",
+        pool.name,
+        server.label,
+        e.text()
+    );
 }
 
 /// A meta get reply `VA <len> f<flags> t<ttl>\r\n<data>\r\n`: (flags, seconds left or -1,
@@ -551,12 +551,7 @@ async fn move_many(
     let got = match call(old, worker, &reqs).await {
         Ok(g) => g,
         Err(e) => {
-            tracing::warn!(
-                "pool {}: rebalancing cannot read {}: {}",
-                pool.name,
-                old.label,
-                e.text()
-            );
+            cannot(pool, "read", old, &e);
             return (found, keys.len() as u64);
         }
     };
@@ -587,12 +582,7 @@ async fn move_many(
     let done = match call(to, worker, &reqs).await {
         Ok(d) => d,
         Err(e) => {
-            tracing::warn!(
-                "pool {}: rebalancing cannot write {}: {}",
-                pool.name,
-                to.label,
-                e.text()
-            );
+            cannot(pool, "write", to, &e);
             return (found, which.len() as u64);
         }
     };
