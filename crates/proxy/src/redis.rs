@@ -434,6 +434,22 @@ fn plan_backend_only(
     work: &mut Work,
 ) -> bool {
     let lower = String::from_utf8_lossy(args.get(0)).to_ascii_lowercase();
+    // LOLWUT (not in rcache's table yet) goes where nutcracker sends it, as COMMAND does.
+    if lower == "lolwut" {
+        if state.cfg.redis_auth.is_some() && !client.authed {
+            work.error("NOAUTH Authentication required");
+            return true;
+        }
+        match state.locate(b"placeholder") {
+            Ok((server, _)) => {
+                let (batch, idx) = work.add(&server, raw);
+                work.resend(state, batch, idx, raw);
+                work.plans.push(Plan::Forward { batch, idx });
+            }
+            Err(_) => work.error("ERR Connection refused"),
+        }
+        return true;
+    }
     let Some(&(name, first, last, min)) = BACKEND_ONLY.iter().find(|c| c.0 == lower) else {
         return false;
     };
@@ -558,6 +574,19 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
         return;
     }
     let keys = key_positions(spec, args);
+    // COMMAND and LOLWUT describe the backend, not a key: nutcracker sends them to the
+    // server of the key "placeholder", and so does the proxy.
+    if keys.is_empty() && matches!(spec.name, "command" | "lolwut") {
+        match state.locate(b"placeholder") {
+            Ok((server, _)) => {
+                let (batch, idx) = work.add(&server, raw);
+                work.resend(state, batch, idx, raw);
+                work.plans.push(Plan::Forward { batch, idx });
+            }
+            Err(_) => work.error("ERR Connection refused"),
+        }
+        return;
+    }
     if keys.is_empty() {
         work.error(&format!(
             "ERR '{}' has no key to route by and is not supported through the proxy",

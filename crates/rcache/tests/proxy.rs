@@ -371,7 +371,7 @@ fn listen_port_zero_and_the_ports_file() {
     assert_eq!(cmd(&mut c, &["GET", "z"]).bulk().as_deref(), Some("1"));
 }
 
-/// BUG (see the report): two pools both on `127.0.0.1:0` are refused as "the same listen
+/// Was a bug (fixed): two pools both on `127.0.0.1:0` were refused as "the same listen
 /// address", though port 0 never collides (each gets its own free port). One proxy serving a
 /// Redis pool and a memcached pool, both on port 0, each pool to its own backends.
 #[test]
@@ -1030,7 +1030,7 @@ fn refused_local_and_crossslot_commands() {
     assert_eq!(rest, "");
 }
 
-/// BUG (see the report): commands nutcracker 0.5.0 forwards must be forwarded too. The
+/// Was a bug (fixed): commands nutcracker 0.5.0 forwards must be forwarded too. The
 /// proxy routes by rcache's own command table, so Redis commands rcache does not implement
 /// (GEO*, PFADD / PFCOUNT / PFMERGE) get `-ERR unknown command` although the backends are
 /// real Redis servers that support them and nutcracker forwards them.
@@ -1065,6 +1065,9 @@ fn commands_nutcracker_forwards_are_forwarded() {
         &["PFADD", "hll", "a", "b", "c"],
         &["PFCOUNT", "hll"],
         &["PFMERGE", "hll", "hll"],
+        // No key: both proxies send these to the server of the key "placeholder".
+        &["LOLWUT"],
+        &["COMMAND"],
     ];
     let (mut n, mut c) = (nc.raw(), proxy.raw());
     let mut refused = Vec::new();
@@ -1083,7 +1086,7 @@ fn commands_nutcracker_forwards_are_forwarded() {
     );
 }
 
-/// BUG (see the report): the pool's database is `redis_db` only — SELECT of another one is
+/// Was a bug (fixed): the pool's database is `redis_db` only — SELECT of another one is
 /// refused — but MOVE and COPY ... DB n are forwarded and take keys out of the pool (to
 /// another database of the backend, out of every client's reach). nutcracker does not
 /// forward MOVE or COPY at all.
