@@ -156,6 +156,8 @@ pub async fn gather(rxs: Vec<oneshot::Receiver<Answer>>) -> Vec<Answer> {
 /// A batch written and waiting for `left` more replies.
 struct Waiter {
     left: usize,
+    /// Replies and request bytes it counts for in the server's `out_queue` gauges.
+    queued: (usize, usize),
     got: Replies,
     since: Instant,
     reply: oneshot::Sender<Answer>,
@@ -312,6 +314,7 @@ async fn serve(
     let mut framer = RespFramer::default();
     let fail = |waiting: &mut VecDeque<Waiter>, e: BackendError| {
         for w in waiting.drain(..) {
+            server.dequeued(w.queued.0, w.queued.1);
             let _ = w.reply.send(Err(e.clone()));
         }
         Err(Some(e))
@@ -329,8 +332,10 @@ async fn serve(
             if b.expect == 0 {
                 let _ = b.reply.send(Ok(Replies::default()));
             } else {
+                server.queued(b.expect, b.bytes.len());
                 waiting.push_back(Waiter {
                     left: b.expect,
+                    queued: (b.expect, b.bytes.len()),
                     got: Replies::default(),
                     since: now,
                     reply: b.reply,
@@ -374,6 +379,7 @@ async fn serve(
                             if w.left == 0 {
                                 let w = waiting.pop_front().expect("front exists");
                                 server.received(w.got.len(), w.got.buf.len());
+                                server.dequeued(w.queued.0, w.queued.1);
                                 let _ = w.reply.send(Ok(w.got));
                             }
                         }

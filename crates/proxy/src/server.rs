@@ -58,6 +58,9 @@ pub struct ServerStats {
     pub request_bytes: AtomicU64,
     pub responses: AtomicU64,
     pub response_bytes: AtomicU64,
+    /// Requests sent and waiting for their replies, and their bytes.
+    pub out_queue: AtomicU64,
+    pub out_queue_bytes: AtomicU64,
 }
 
 /// A server with its per-worker connections. The connection tasks hold only the `Core`,
@@ -196,6 +199,18 @@ impl Core {
             .stats
             .server_connections
             .fetch_update(Relaxed, Relaxed, |v| v.checked_sub(1));
+    }
+
+    /// Requests now waiting for replies (`out_queue`).
+    pub fn queued(&self, requests: usize, bytes: usize) {
+        self.stats.out_queue.fetch_add(requests as u64, Relaxed);
+        self.stats.out_queue_bytes.fetch_add(bytes as u64, Relaxed);
+    }
+
+    /// Requests answered or failed.
+    pub fn dequeued(&self, requests: usize, bytes: usize) {
+        self.stats.out_queue.fetch_sub(requests as u64, Relaxed);
+        self.stats.out_queue_bytes.fetch_sub(bytes as u64, Relaxed);
     }
 
     pub fn sent(&self, requests: usize, bytes: usize) {

@@ -137,8 +137,8 @@ fn server_values(s: &crate::server::Server) -> Vec<(&'static str, u64)> {
         ("response_bytes", t.response_bytes.load(Relaxed)),
         ("in_queue", 0),
         ("in_queue_bytes", 0),
-        ("out_queue", 0),
-        ("out_queue_bytes", 0),
+        ("out_queue", t.out_queue.load(Relaxed)),
+        ("out_queue_bytes", t.out_queue_bytes.load(Relaxed)),
     ]
 }
 
