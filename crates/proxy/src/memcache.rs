@@ -326,6 +326,14 @@ fn plan(pool: &Pool, state: &PoolState, parser: &Parser, raw: &[u8], work: &mut 
                     // Quiet mode's replies are suppressed by the backend, so replies on a
                     // shared connection could not be matched to requests.
                     work.line("CLIENT_ERROR the q flag is not supported through the proxy");
+                } else if parser.meta.has(b'b') {
+                    // A base64 key (`b` flag) is placed by the key it encodes, so it lands
+                    // where `get` of the same key does.
+                    use base64::Engine;
+                    match base64::engine::general_purpose::STANDARD.decode(key.of(raw)) {
+                        Ok(k) => one(&k, false, work),
+                        Err(_) => work.line("CLIENT_ERROR error decoding key"),
+                    }
                 } else {
                     one(key.of(raw), false, work)
                 }

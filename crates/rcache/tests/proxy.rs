@@ -3026,3 +3026,33 @@ fn hello_in_a_pipeline_switches_protocol_at_its_place() {
         "after HELLO 3: RESP3"
     );
 }
+
+/// Meta commands with a base64 key (`b` flag) are placed by the key it encodes: `mg` with
+/// `b` finds every key a classic `set` stored, across servers.
+#[test]
+fn memcached_meta_base64_keys_route_like_plain_keys() {
+    use base64::Engine;
+    let Some(mcs) = memcached_backends(2) else {
+        return;
+    };
+    let servers = server_lines(&mcs, &[1, 1], None);
+    let proxy = ProxyProcess::builder(BIN, |l| pool_yaml("m", l, &[], &servers))
+        .threads(1)
+        .start();
+    let mut m = McConn::connect(proxy.addr());
+    for i in 0..40 {
+        let k = format!("b64-{i}.k");
+        assert_eq!(
+            m.request(&format!("set {k} 0 0 2\r\nv{}\r\n", i % 10)),
+            "STORED\r\n"
+        );
+        let enc = base64::engine::general_purpose::STANDARD.encode(&k);
+        // The test connection frames line by line: the VA line, then the data line.
+        assert_eq!(m.request(&format!("mg {enc} b v\r\n")), "VA 2\r\n", "{k}");
+        assert_eq!(m.reply(), format!("v{}\r\n", i % 10), "{k}");
+    }
+    assert_eq!(
+        m.request("mg !!notbase64 b v\r\n"),
+        "CLIENT_ERROR error decoding key\r\n"
+    );
+}
