@@ -73,6 +73,8 @@ pub struct Settings {
     pub list_max_listpack_size: AtomicI64,
     /// `busy-reply-threshold` (ms): how long a script runs before others get BUSY.
     pub busy_reply_threshold: AtomicU64,
+    /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog value (header included).
+    pub hll_sparse_max_bytes: AtomicU64,
     /// Rows without a field: their value as last set (normalised), by the row's name.
     /// Absent = the row's default. Read with `Settings::value`.
     pub kept: RwLock<HashMap<&'static str, String>>,
@@ -133,6 +135,7 @@ impl Default for Settings {
             zset_max_listpack_value: AtomicU64::new(64),
             list_max_listpack_size: AtomicI64::new(-2),
             busy_reply_threshold: AtomicU64::new(5000),
+            hll_sparse_max_bytes: AtomicU64::new(3000),
             kept: RwLock::new(HashMap::new()),
         }
     }

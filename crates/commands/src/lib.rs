@@ -32,6 +32,7 @@ pub mod error;
 pub mod gate;
 pub mod glob;
 pub mod hashes;
+pub mod hll;
 pub mod info;
 pub mod introspect;
 pub mod keys;
@@ -76,6 +77,7 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     sort::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
+    hll::COMMANDS,
     hashes::COMMANDS,
     lists::COMMANDS,
     sets::COMMANDS,

@@ -420,9 +420,6 @@ const BACKEND_ONLY: &[(&str, usize, i64, usize)] = &[
     ("georadiusbymember_ro", 1, 1, 5),
     ("geosearch", 1, 1, 7),
     ("geosearchstore", 1, 2, 8),
-    ("pfadd", 1, 1, 2),
-    ("pfcount", 1, -1, 2),
-    ("pfmerge", 1, -1, 2),
 ];
 
 /// Forward a command from `BACKEND_ONLY`, or refuse an unknown one.

@@ -56,6 +56,7 @@ atomic_field!(ZSET_ENTRIES, zset_max_listpack_entries);
 atomic_field!(ZSET_VALUE, zset_max_listpack_value);
 atomic_field!(LIST_SIZE, list_max_listpack_size);
 atomic_field!(BUSY_REPLY, busy_reply_threshold);
+atomic_field!(HLL_SPARSE_MAX, hll_sparse_max_bytes);
 atomic_field!(TIMEOUT, timeout);
 atomic_field!(MAXCLIENTS, maxclients);
 atomic_field!(PROTO_MAX_BULK_LEN, proto_max_bulk_len);
@@ -311,7 +312,7 @@ pub const PARAMS: &[Param] = &[
     row("enable-debug-command", None, Immutable, NoEffect, Enum(NO_YES_LOCAL), "no", None, "accepted; there is no DEBUG command"),
     row("enable-module-command", None, Immutable, NoEffect, Enum(NO_YES_LOCAL), "no", None, "accepted; there is no MODULE command"),
     row("enable-protected-configs", None, Immutable, Implemented, Enum(NO_YES_LOCAL), "no", None, "whether CONFIG SET may change dir and dbfilename (local = from 127.0.0.1/::1 only)"),
-    row("hll-sparse-max-bytes", None, Mutable, NoEffect, Mem(0, I64), "3000", None, "accepted; there are no HyperLogLog commands"),
+    row("hll-sparse-max-bytes", None, Mutable, Implemented, Mem(0, I64), "3000", Some(&HLL_SPARSE_MAX), "largest sparse HyperLogLog value in bytes; past it the value turns dense"),
     row("ignore-warnings", None, Mutable, NoEffect, Text, "", None, "accepted; rcache has no start-up warnings to silence"),
     row("io-threads", None, Immutable, NoEffect, Int(1, 128), "1", None, "accepted; rcache's I/O threads are set by threads"),
     row("io-threads-do-reads", None, Immutable, NoEffect, Bool, "no", None, "accepted; rcache's I/O threads always read (see threads)"),
