@@ -213,12 +213,17 @@ fn pfmerge(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         None => format::new_sparse(),
     };
     if dense {
+        // The destination is one of the inputs, so `max` already holds every register's
+        // final value: write them all at once (the bytes Redis's register-by-register
+        // raise produces).
         v = format::to_dense(&v).map_err(invalid)?;
-    }
-    for (i, &m) in max.iter().enumerate() {
-        // Redis ignores a failed sparse edit here: every input was vetted above.
-        if m != 0 {
-            let _ = format::raise(&mut v, i, m, limit);
+        format::pack_dense(&max, &mut v[HDR..]);
+    } else {
+        for (i, &m) in max.iter().enumerate() {
+            // Redis ignores a failed sparse edit here: every input was vetted above.
+            if m != 0 {
+                let _ = format::raise(&mut v, i, m, limit);
+            }
         }
     }
     format::invalidate(&mut v);

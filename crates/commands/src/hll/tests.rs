@@ -333,6 +333,26 @@ proptest! {
         prop_assert_eq!(format::estimate(&format::raw_histogram(&max)), est(&dense));
     }
 
+    /// The group-at-a-time dense unpacking (merge) and packing (PFMERGE) agree with the
+    /// register-at-a-time accessors.
+    #[test]
+    fn dense_groups_agree_with_registers(sets in prop::collection::vec((0..REGISTERS, 0u8..64), 0..2000)) {
+        let mut regs = Box::new([0u8; REGISTERS]);
+        for (i, r) in sets {
+            regs[i] = r;
+        }
+        let mut packed = vec![0u8; DENSE_LEN - HDR];
+        format::pack_dense(&regs, &mut packed);
+        for (i, &r) in regs.iter().enumerate() {
+            prop_assert_eq!(format::dense_get(&packed, i), r);
+        }
+        let mut v = format::to_dense(&format::new_sparse()).unwrap();
+        v[HDR..].copy_from_slice(&packed);
+        let mut max = Box::new([0u8; REGISTERS]);
+        format::merge_into(&mut max, &v).unwrap();
+        prop_assert_eq!(&max[..], &regs[..]);
+    }
+
     /// decode(encode(x)) == x: any registers (sparse-representable) survive the sparse
     /// encoding and the dense conversion; the opcodes stay within their limits.
     #[test]
