@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bench-hll.sh — HyperLogLog commands, rcache against Redis 7 in the same run.
+#
+# Starts target/release/rcache server and Debian's redis-server on free ports, fills two
+# dense HLLs on each (300,000 random elements), then runs redis-benchmark R rounds,
+# interleaved (redis, rcache, next round), -c 50:
+#   PFADD hll ele:__rand_int__    (-r 10000000, -P 1 and -P 16)
+#   PFCOUNT hll                   (one key: the cached cardinality)
+#   PFCOUNT hll hll2              (two keys: merged, never cached)
+#   PFMERGE hll3 hll hll2
+# and prints the median requests/s per target and rcache/Redis.
+#
+# Usage: scripts/bench-hll.sh [rounds]      (default 3; needs redis-server, redis-benchmark)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+BIN=target/release/rcache
+[ -x "$BIN" ] || cargo build --release --bin rcache
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ping() {
+  for _ in $(seq 1 200); do
+    [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.05
+  done
+  echo "port $1 never answered" >&2; exit 1
+}
+RC=$(free_port); RD=$(free_port)
+"$BIN" server --port "$RC" --http-port 0 --memcache-port 0 --binary-port 0 --dir "$TMP" \
+  >"$TMP/rcache.log" 2>&1 & PIDS+=($!)
+redis-server --port "$RD" --save '' --appendonly no --logfile "$TMP/redis.log" & PIDS+=($!)
+wait_ping "$RC"; wait_ping "$RD"
+rps() { redis-benchmark -p "$1" "${@:2}" 2>&1 | tr '\r' '\n' | grep 'requests per second' \
+  | sed 's/.*: \([0-9.]*\) requests per second.*/\1/'; }
+for p in "$RC" "$RD"; do
+  for k in hll hll2; do
+    redis-benchmark -p "$p" -q -n 300000 -c 50 -r 10000000 PFADD "$k" 'ele:__rand_int__' >/dev/null
+  done
+done
+declare -A R
+TESTS=("PFADD|-n 200000 -c 50 -r 10000000 PFADD hll ele:__rand_int__"
+       "PFADD_P16|-n 1000000 -c 50 -P 16 -r 10000000 PFADD hll ele:__rand_int__"
+       "PFCOUNT_1|-n 200000 -c 50 PFCOUNT hll"
+       "PFCOUNT_2|-n 50000 -c 50 PFCOUNT hll hll2"
+       "PFMERGE|-n 50000 -c 50 PFMERGE hll3 hll hll2")
+for r in $(seq 1 "$ROUNDS"); do
+  for t in "${TESTS[@]}"; do
+    name=${t%%|*}; args=${t#*|}
+    # shellcheck disable=SC2086
+    R[$name,redis]+="$(rps "$RD" -q $args) "
+    # shellcheck disable=SC2086
+    R[$name,rcache]+="$(rps "$RC" -q $args) "
+  done
+  echo "round $r/$ROUNDS done" >&2
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '%-10s %12s %12s %8s\n' test redis rcache ratio
+for t in "${TESTS[@]}"; do
+  name=${t%%|*}
+  a=$(echo "${R[$name,redis]}" | median); b=$(echo "${R[$name,rcache]}" | median)
+  printf '%-10s %12.0f %12.0f %8.2f\n' "$name" "$a" "$b" "$(echo "$b / $a" | bc -l)"
+done
