@@ -5,38 +5,12 @@
 
 use redis::{Connection, Value};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use testkit::process::free_port;
-use testkit::{ping_ready, require_tool, wait_for, TestServer};
+use testkit::proxy::Backend;
+use testkit::TestServer;
 
-/// Debian's redis-server on a free port, without persistence; killed on drop.
-struct Redis(Child, SocketAddr);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> Option<Redis> {
-    let bin = require_tool("redis-server")?;
-    let port = free_port();
-    let child = Command::new(bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--logfile", ""])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let r = Redis(child, addr);
-    wait_for(
-        "redis-server to answer PING",
-        testkit::READY_TIMEOUT,
-        || ping_ready(addr).then_some(()),
-    );
-    Some(r)
+/// Debian's redis-server on a free port, without persistence (the proxy tests' harness).
+fn start_redis() -> Option<Backend> {
+    Backend::redis()
 }
 
 fn connect(addr: SocketAddr) -> Connection {
@@ -87,7 +61,7 @@ fn encoding(c: &mut Connection, key: &str) -> String {
 fn same_additions_same_bytes() {
     let Some(redis) = start_redis() else { return };
     let srv = TestServer::start();
-    let (mut r, mut o) = (connect(redis.1), srv.connection());
+    let (mut r, mut o) = (connect(redis.addr()), srv.connection());
     let sizes = [0usize, 1, 5, 40, 200, 700, 1500, 3000, 20_000, 200_000];
     for &n in &sizes {
         let key = format!("h{n}");
@@ -149,7 +123,7 @@ fn same_additions_same_bytes() {
 fn values_move_both_ways() {
     let Some(redis) = start_redis() else { return };
     let srv = TestServer::start();
-    let (mut r, mut o) = (connect(redis.1), srv.connection());
+    let (mut r, mut o) = (connect(redis.addr()), srv.connection());
     for (n, more) in [(30usize, 60usize), (400, 2000), (5000, 50_000)] {
         let key = format!("mv{n}");
         let first = elems(&key, n);
@@ -184,7 +158,7 @@ fn values_move_both_ways() {
 fn errors_match_redis() {
     let Some(redis) = start_redis() else { return };
     let srv = TestServer::start();
-    let (mut r, mut o) = (connect(redis.1), srv.connection());
+    let (mut r, mut o) = (connect(redis.addr()), srv.connection());
     let err = |c: &mut Connection, args: &[&[u8]]| -> String {
         let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
         for a in &args[1..] {
