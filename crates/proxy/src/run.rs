@@ -58,7 +58,7 @@ enum Listener {
     Unix(tokio::net::UnixListener),
 }
 
-fn bind(listen: &Listen, backlog: u32) -> std::io::Result<(Listener, String)> {
+fn bind(listen: &Listen, backlog: u32, reuseport: bool) -> std::io::Result<(Listener, String)> {
     match listen {
         Listen::Tcp { host, port } => {
             use std::net::ToSocketAddrs;
@@ -75,6 +75,10 @@ fn bind(listen: &Listen, backlog: u32) -> std::io::Result<(Listener, String)> {
                 None,
             )?;
             sock.set_reuse_address(true)?;
+            // `reuseport: true`: several proxies may listen on the same address.
+            if reuseport {
+                sock.set_reuse_port(true)?;
+            }
             sock.set_nonblocking(true)?;
             sock.bind(&addr.into())?;
             sock.listen(backlog.clamp(1, i32::MAX as u32) as i32)?;
@@ -260,7 +264,7 @@ impl Proxy {
             } else {
                 // A pool moving to a listen address another pool is leaving: bind after
                 // that one stops (not supported in one reload; say so).
-                let l = bind(&pc.listen, pc.backlog).map_err(|e| {
+                let l = bind(&pc.listen, pc.backlog, pc.reuseport).map_err(|e| {
                     format!(
                         "pool {}: cannot listen on {}: {e}",
                         pc.name,
@@ -407,6 +411,10 @@ async fn accept(l: &Listener, pool: &Arc<Pool>) -> std::io::Result<Job> {
         Listener::Tcp(l) => {
             let (s, _) = l.accept().await?;
             let _ = s.set_nodelay(true);
+            // `tcpkeepalive: true`, as nutcracker: SO_KEEPALIVE on client connections.
+            if pool.state().cfg.tcpkeepalive {
+                let _ = socket2::SockRef::from(&s).set_keepalive(true);
+            }
             Ok(Job::Tcp(s.into_std()?, pool.clone()))
         }
         Listener::Unix(l) => {

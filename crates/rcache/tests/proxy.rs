@@ -3056,3 +3056,37 @@ fn memcached_meta_base64_keys_route_like_plain_keys() {
         "CLIENT_ERROR error decoding key\r\n"
     );
 }
+
+/// `reuseport: true`: two proxies listen on one address (SO_REUSEPORT); when one stops, the
+/// other keeps serving it. (`tcpkeepalive` sets SO_KEEPALIVE on client connections; not
+/// observable from here.)
+#[test]
+fn reuseport_lets_two_proxies_share_a_port() {
+    let Some(backends) = redis_backends(1) else {
+        return;
+    };
+    let servers = server_lines(&backends, &[1], None);
+    let opts = [
+        ("redis", "true"),
+        ("reuseport", "true"),
+        ("tcpkeepalive", "true"),
+    ];
+    let a = ProxyProcess::builder(BIN, |l| pool_yaml("p", l, &opts, &servers))
+        .threads(1)
+        .start();
+    let addr = a.addr().to_string();
+    let b = ProxyProcess::builder(BIN, |_| pool_yaml("p", &addr, &opts, &servers))
+        .threads(1)
+        .start();
+    assert_eq!(b.addr(), a.addr());
+    assert_eq!(
+        cmd(&mut b.raw(), &["SET", "shared", "1"]),
+        Resp::Simple("OK".into())
+    );
+    drop(a);
+    let mut c = b.raw();
+    assert_eq!(
+        cmd(&mut c, &["GET", "shared"]),
+        Resp::Bulk(Some("1".into()))
+    );
+}
