@@ -593,7 +593,14 @@ fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work
     }
     // The server of each key, and its group (server index, or slot in a cluster pool).
     let mut servers: Vec<(Arc<Server>, u32)> = Vec::with_capacity(keys.len());
+    // `random` places no key anywhere in particular: a request goes whole to one server
+    // (its first key's pick), as nutcracker sends it, never split or refused as cross-server.
+    let one_pick = state.dist == crate::dist::DistKind::Random;
     for &p in &keys {
+        if one_pick && !servers.is_empty() {
+            servers.push(servers[0].clone());
+            continue;
+        }
         match state.locate(args.get(p)) {
             Ok(x) => servers.push(x),
             Err(_) => {

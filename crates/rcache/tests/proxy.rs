@@ -3090,3 +3090,27 @@ fn reuseport_lets_two_proxies_share_a_port() {
         Resp::Bulk(Some("1".into()))
     );
 }
+
+/// `distribution: random`: a request goes whole to one server (as nutcracker sends it), so
+/// multi-key commands never fail as cross-server.
+#[test]
+fn random_distribution_sends_a_request_whole() {
+    let Some(backends) = redis_backends(3) else {
+        return;
+    };
+    let servers = server_lines(&backends, &[1, 1, 1], None);
+    let opts = [("redis", "true"), ("distribution", "random")];
+    let proxy = ProxyProcess::builder(BIN, |l| pool_yaml("p", l, &opts, &servers))
+        .threads(1)
+        .start();
+    let mut c = proxy.raw();
+    for i in 0..50 {
+        let r = cmd(
+            &mut c,
+            &["MSET", &format!("a{i}"), "1", &format!("b{i}"), "2"],
+        );
+        assert_eq!(r, Resp::Simple("OK".into()), "MSET {i}");
+        let r = cmd(&mut c, &["SUNION", &format!("s{i}"), &format!("t{i}")]);
+        assert!(!r.is_error(), "SUNION {i}: {r:?}");
+    }
+}
