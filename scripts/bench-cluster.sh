@@ -29,16 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-USED=" "
-port() {  # port VAR: a free port, never one handed out before in this run (the OS reuses them)
-  local _p
-  while :; do
-    _p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    case "$USED" in *" $_p "*) continue ;; esac
-    USED="$USED$_p "; printf -v "$1" '%s' "$_p"; return
-  done
-}
-wait_ping() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "no PING on $1" >&2; tail -5 "$WORK"/*.log >&2; exit 1; }
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh  # (the cwd is the repository root)
 wait_ok() {  # cluster_state:ok and, for rcache, nothing left to hand off
   for _ in $(seq 600); do
     info=$(redis-cli -p "$1" cluster info 2>/dev/null || true)

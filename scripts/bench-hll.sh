@@ -16,22 +16,16 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 BIN=target/release/rcache
 [ -x "$BIN" ] || cargo build --release --bin rcache
-TMP=$(mktemp -d)
+WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ping() {
-  for _ in $(seq 1 200); do
-    [ "$(redis-cli -p "$1" ping 2>/dev/null)" = PONG ] && return 0
-    sleep 0.05
-  done
-  echo "port $1 never answered" >&2; exit 1
-}
-RC=$(free_port); RD=$(free_port)
-"$BIN" server --port "$RC" --http-port 0 --memcache-port 0 --binary-port 0 --dir "$TMP" \
-  >"$TMP/rcache.log" 2>&1 & PIDS+=($!)
-redis-server --port "$RD" --save '' --appendonly no --logfile "$TMP/redis.log" & PIDS+=($!)
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh  # (the cwd is the repository root)
+port RC; port RD
+"$BIN" server --port "$RC" --http-port 0 --memcache-port 0 --binary-port 0 --dir "$WORK" \
+  >"$WORK/rcache.log" 2>&1 & PIDS+=($!)
+redis-server --port "$RD" --save '' --appendonly no --logfile "$WORK/redis.log" & PIDS+=($!)
 wait_ping "$RC"; wait_ping "$RD"
 rps() { redis-benchmark -p "$1" "${@:2}" 2>&1 | tr '\r' '\n' | grep 'requests per second' \
   | sed 's/.*: \([0-9.]*\) requests per second.*/\1/'; }

@@ -46,15 +46,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-USED=" "
-port() {  # port VAR: a free port, never one handed out before in this run (the OS reuses them)
-  local _p
-  while :; do
-    _p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    case "$USED" in *" $_p "*) continue ;; esac
-    USED="$USED$_p "; printf -v "$1" '%s' "$_p"; return
-  done
-}
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh  # (the cwd is the repository root)
 wait_set() {  # wait_set PORT PID: until `SET probe 1` answers OK through it (and its process lives)
   for _ in $(seq 400); do
     [ "$(redis-cli -p "$1" set probe 1 2>/dev/null)" = OK ] && return 0

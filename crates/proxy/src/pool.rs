@@ -4,7 +4,7 @@
 //!  Pool (stable across reloads: name, counters)
 //!   └─ state: Arc<PoolState>   swapped whole by a reload
 //!        ├─ servers: [Arc<Server>]          kept across reloads when unchanged
-//!        ├─ placement: Arc<Continuum>        rebuilt when a server is ejected or returns
+//!        ├─ placement: Continuum             rebuilt when a server is ejected or returns
 //!        └─ previous: Option<Previous>       rebalancing: where keys were before the reload
 //! ```
 //! A key's server is `continuum.pick(hash(tag(key)))`, as twemproxy computes it: the pool's
@@ -114,7 +114,7 @@ pub struct PoolState {
     pub hash: HashKind,
     pub dist: DistKind,
     pub servers: Vec<Arc<Server>>,
-    placement: RwLock<Arc<Continuum>>,
+    placement: RwLock<Continuum>,
     /// The continuum over every configured server (ejection ignored): where keys belong.
     /// Rebalancing moves keys only to their configured server.
     configured: Continuum,
@@ -160,7 +160,7 @@ impl PoolState {
         let s = PoolState {
             hash,
             dist,
-            placement: RwLock::new(Arc::new(Continuum::build(dist, &[]))),
+            placement: RwLock::new(Continuum::build(dist, &[])),
             configured: {
                 let members: Vec<Member> = servers
                     .iter()
@@ -203,7 +203,7 @@ impl PoolState {
             .filter(|&u| u > now)
             .min()
             .unwrap_or(u64::MAX);
-        *self.placement.write() = Arc::new(Continuum::build(self.dist, &members));
+        *self.placement.write() = Continuum::build(self.dist, &members);
         self.next_return.store(next, Relaxed);
         self.built_at.store(epoch, Relaxed);
     }
@@ -231,21 +231,23 @@ impl PoolState {
         }
     }
 
-    /// The index of the server that holds `key` now.
+    /// The index of the server that holds `key` now. Per request: no allocation, no
+    /// reference count touched, a read lock held for the lookup only.
     pub fn route(&self, key: &[u8]) -> Result<usize, NoServer> {
-        self.placement()
+        self.rebuild_if_stale();
+        self.placement
+            .read()
             .pick_key(self.hash, hashed_part(key, self.cfg.hash_tag))
             .ok_or(NoServer)
     }
 
-    /// The live continuum, rebuilt first if a server was ejected or came back.
-    pub fn placement(&self) -> Arc<Continuum> {
+    /// Rebuild the live continuum if a server was ejected or its retry time came.
+    fn rebuild_if_stale(&self) {
         if self.health_epoch.load(Relaxed) != self.built_at.load(Relaxed)
             || self.next_return.load(Relaxed) <= now_ms()
         {
             self.rebuild(now_ms());
         }
-        self.placement.read().clone()
     }
 
     /// Where `key` may still be, while a rebalance is under way: its server in each earlier
