@@ -11,6 +11,7 @@
 //!   0x02 set          count (len bytes)*
 //!   0x03 zset         count (len bytes score: f64 LE)*
 //!   0x04 hash         count (len field len value)*
+//!   0x06 stream       entries, stream fields and consumer groups (`types::stream::value`)
 //!   0x11 list, 0x12 set, 0x13 zset, 0x14 hash: the compact blob (`types::compact`) as a
 //!        small collection's entry holds it; read back with one copy after `types::checked`
 //! ```
@@ -24,6 +25,7 @@
 
 use crate::entry::ObjType;
 use crate::types::checked::{self, CompactRef};
+use crate::types::stream::value::StreamValue;
 
 /// Payload format version. Never reuse a number for a different layout.
 pub const VERSION: u16 = 0x7201;
@@ -40,6 +42,7 @@ pub enum Tag {
     Set = 0x02,
     ZSet = 0x03,
     Hash = 0x04,
+    Stream = 0x06,
     /// A small collection's compact blob, as its entry holds it.
     ListCompact = 0x11,
     SetCompact = 0x12,
@@ -55,6 +58,7 @@ impl Tag {
             0x02 => Tag::Set,
             0x03 => Tag::ZSet,
             0x04 => Tag::Hash,
+            0x06 => Tag::Stream,
             0x11 => Tag::ListCompact,
             0x12 => Tag::SetCompact,
             0x13 => Tag::ZSetCompact,
@@ -71,6 +75,7 @@ impl Tag {
             Tag::Set | Tag::SetCompact => ObjType::Set,
             Tag::ZSet | Tag::ZSetCompact => ObjType::ZSet,
             Tag::Hash | Tag::HashCompact => ObjType::Hash,
+            Tag::Stream => ObjType::Stream,
         }
     }
 
@@ -82,13 +87,14 @@ impl Tag {
             ObjType::Set => Tag::Set,
             ObjType::ZSet => Tag::ZSet,
             ObjType::Hash => Tag::Hash,
+            ObjType::Stream => Tag::Stream,
         }
     }
 
     /// The compact-blob tag of a collection type (`None` for a string).
     pub fn compact(ty: ObjType) -> Option<Tag> {
         Some(match ty {
-            ObjType::String => return None,
+            ObjType::String | ObjType::Stream => return None,
             ObjType::List => Tag::ListCompact,
             ObjType::Set => Tag::SetCompact,
             ObjType::ZSet => Tag::ZSetCompact,
@@ -111,6 +117,7 @@ pub enum Value {
     Set(Vec<Vec<u8>>),
     ZSet(Vec<(Vec<u8>, f64)>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    Stream(Box<StreamValue>),
 }
 
 impl Value {
@@ -134,7 +141,7 @@ impl Value {
                 z.sort_by(|a, b| a.0.cmp(&b.0));
                 Value::ZSet(z)
             }
-            Value::String(_) | Value::List(_) => self.clone(),
+            Value::String(_) | Value::List(_) | Value::Stream(_) => self.clone(),
         }
     }
 
@@ -145,6 +152,7 @@ impl Value {
             Value::Set(_) => ObjType::Set,
             Value::ZSet(_) => ObjType::ZSet,
             Value::Hash(_) => ObjType::Hash,
+            Value::Stream(_) => ObjType::Stream,
         }
     }
 }
@@ -159,6 +167,8 @@ pub enum ValueRef<'a> {
     Set(Vec<&'a [u8]>),
     ZSet(Vec<(&'a [u8], f64)>),
     Hash(Vec<(&'a [u8], &'a [u8])>),
+    /// A stream (decoded to its owned form: streams are rebuilt block by block anyway).
+    Stream(Box<StreamValue>),
     /// A collection in its compact encoding (tags 0x11–0x14), already checked.
     Compact(CompactRef<'a>),
 }
@@ -175,6 +185,7 @@ impl ValueRef<'_> {
                 Value::Hash(x.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect())
             }
             ValueRef::Compact(c) => c.to_value(),
+            ValueRef::Stream(s) => Value::Stream(s.clone()),
         }
     }
 
@@ -185,6 +196,7 @@ impl ValueRef<'_> {
             ValueRef::Set(_) => ObjType::Set,
             ValueRef::ZSet(_) => ObjType::ZSet,
             ValueRef::Hash(_) => ObjType::Hash,
+            ValueRef::Stream(_) => ObjType::Stream,
             ValueRef::Compact(c) => c.obj_type(),
         }
     }
@@ -192,7 +204,7 @@ impl ValueRef<'_> {
     /// A collection with no elements (which cannot exist: Redis deletes emptied keys).
     pub fn is_empty_collection(&self) -> bool {
         match self {
-            ValueRef::String(_) => false,
+            ValueRef::String(_) | ValueRef::Stream(_) => false,
             ValueRef::List(v) | ValueRef::Set(v) => v.is_empty(),
             ValueRef::ZSet(v) => v.is_empty(),
             ValueRef::Hash(v) => v.is_empty(),
@@ -217,6 +229,7 @@ impl Value {
                     .map(|(f, v)| (f.as_slice(), v.as_slice()))
                     .collect(),
             ),
+            Value::Stream(s) => ValueRef::Stream(s.clone()),
         }
     }
 }
@@ -268,6 +281,7 @@ pub fn encode_body(v: &Value, out: &mut Vec<u8>) {
                 put_bytes(out, v);
             }
         }
+        Value::Stream(s) => s.encode(out),
     }
 }
 
@@ -278,16 +292,36 @@ pub fn encode(v: &Value) -> Vec<u8> {
     payload(Tag::elements(v.obj_type()), &body)
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 /// Why a body does not decode, in the words "expected …" completes.
-type Why = &'static str;
+pub(crate) type Why = &'static str;
 
 impl<'a> Reader<'a> {
-    fn len(&mut self) -> Result<usize, Why> {
+    /// A full 64-bit varint (up to 10 bytes): stream IDs, times and counters.
+    pub(crate) fn u64(&mut self) -> Result<u64, Why> {
+        let mut n: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let byte = *self
+                .b
+                .get(self.pos)
+                .ok_or("a number, found the end of the body")?;
+            self.pos += 1;
+            if shift > 63 || (shift == 63 && byte > 1) {
+                return Err("a number of at most 64 bits");
+            }
+            n |= ((byte & 0x7f) as u64) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(n);
+            }
+            shift += 7;
+        }
+    }
+    pub(crate) fn len(&mut self) -> Result<usize, Why> {
         let mut n: u64 = 0;
         let mut shift = 0;
         loop {
@@ -307,10 +341,10 @@ impl<'a> Reader<'a> {
         }
         usize::try_from(n).map_err(|_| "a length that fits in memory")
     }
-    fn left(&self) -> usize {
+    pub(crate) fn left(&self) -> usize {
         self.b.len() - self.pos
     }
-    fn bytes(&mut self) -> Result<&'a [u8], Why> {
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], Why> {
         let n = self.len()?;
         if n > self.left() {
             return Err("an element whose bytes fit in the body");
@@ -328,7 +362,7 @@ impl<'a> Reader<'a> {
         Ok(v)
     }
     /// A count, bounded by what the bytes left could hold (each item ≥ `min_item` bytes).
-    fn count(&mut self, min_item: usize) -> Result<usize, Why> {
+    pub(crate) fn count(&mut self, min_item: usize) -> Result<usize, Why> {
         let n = self.len()?;
         if n > self.left() / min_item {
             return Err("an element count the body's bytes can hold");
@@ -392,6 +426,7 @@ pub fn decode_body_why(tag: u8, body: &[u8]) -> Result<ValueRef<'_>, Why> {
             }
             ValueRef::Hash(items)
         }
+        ObjType::Stream => ValueRef::Stream(Box::new(crate::types::stream::value::decode(&mut r)?)),
     };
     if r.left() != 0 {
         return Err("the end of the body after its last element");

@@ -40,6 +40,8 @@ pub(crate) struct EffectHook {
     sink: OnceLock<Arc<dyn EffectSink>>,
     /// A log is being replayed: nothing expires.
     pub(crate) replaying: AtomicBool,
+    /// Key events are recorded (`keyevents.rs`): keyspace notifications are on.
+    pub(crate) notify: AtomicBool,
 }
 
 impl EffectHook {

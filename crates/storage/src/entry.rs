@@ -56,6 +56,8 @@ pub enum ObjType {
     Set = 2,
     ZSet = 3,
     Hash = 4,
+    /// Redis's OBJ_STREAM (5 is Redis's module type, which rcache has not).
+    Stream = 6,
 }
 
 impl ObjType {
@@ -67,6 +69,7 @@ impl ObjType {
             ObjType::Set => "set",
             ObjType::ZSet => "zset",
             ObjType::Hash => "hash",
+            ObjType::Stream => "stream",
         }
     }
 
@@ -77,6 +80,7 @@ impl ObjType {
             2 => ObjType::Set,
             3 => ObjType::ZSet,
             4 => ObjType::Hash,
+            6 => ObjType::Stream,
             _ => return None,
         })
     }

@@ -29,6 +29,10 @@ impl Keyspace {
     pub fn active_expire_cycle(&self, budget: Duration) -> CycleStats {
         let start = Instant::now();
         let mut st = CycleStats::default();
+        if self.watches.expiry_paused() {
+            // CLIENT PAUSE keeps the dataset still (Redis skips the cycle too).
+            return st;
+        }
         let first = self.expire_cursor.load(Relaxed);
         for step in 0..SHARDS {
             let s = (first + step) % SHARDS;

@@ -133,6 +133,12 @@ impl Keyspace {
         self.effects.replaying.store(on, Relaxed);
     }
 
+    /// Record key events on the threads that make them (`keyevents.rs`): keyspace
+    /// notifications are on.
+    pub fn set_key_events(&self, on: bool) {
+        self.effects.notify.store(on, Relaxed);
+    }
+
     /// Whether a log is being replayed: commands must not treat a time in the past as
     /// "already expired" (the log's own DEL says when a key went).
     #[inline]
@@ -204,6 +210,13 @@ impl Keyspace {
     /// policy compares it with its value at the last save.
     pub fn changes(&self) -> u64 {
         self.shards.iter().map(|s| s.0.lock().changes).sum()
+    }
+
+    /// Count one change that is not a key's (a function library loaded, deleted or
+    /// restored: Redis's `server.dirty++`), so the snapshot policy saves it too. Outside
+    /// any `Txn`: it logs nothing and touches no watcher.
+    pub fn count_change(&self) {
+        self.shards[0].0.lock().changes += 1;
     }
 
     /// Whether a snapshot is running.
@@ -301,6 +314,11 @@ impl Keyspace {
         if max == 0 || self.used_memory() <= max {
             return Ok(());
         }
+        if self.watches.expiry_paused() {
+            // CLIENT PAUSE: nothing is evicted meanwhile, and nothing refused (Redis's
+            // `isSafeToPerformEvictions`).
+            return Ok(());
+        }
         let policy = self.evict.policy();
         if policy == Policy::NoEviction {
             return Err(Oom);
@@ -357,6 +375,12 @@ impl Keyspace {
         let (e, d) = sd.remove_at(db, slot, i, hash);
         sd.counters.evicted += 1;
         sd.effects.removed(db, e.key());
+        crate::keyevents::record(
+            &sd.effects,
+            db,
+            crate::keyevents::KeyEvent::Evicted,
+            e.key(),
+        );
         Some(d)
     }
 
@@ -386,6 +410,9 @@ impl Keyspace {
                 garbage.push(part);
             }
         }
+        // Client-side caching: every tracked key is invalid now (Redis sends a null), told
+        // once the data is gone so a client re-reading at once cannot cache what was.
+        self.watches.flushed();
         if lazy {
             std::thread::spawn(move || drop(garbage));
         }
@@ -424,6 +451,7 @@ impl Keyspace {
         }
         under_locks();
         drop(guards);
+        self.watches.flushed();
         drop(garbage);
     }
 
@@ -884,7 +912,15 @@ impl<'a> Txn<'a> {
                 Some(sd.entry(db, k.slot, i))
             }
             None => {
-                self.sd(k.shard()).counters.misses += 1;
+                let db = self.db;
+                let sd = self.sd(k.shard());
+                sd.counters.misses += 1;
+                crate::keyevents::record(
+                    &sd.effects,
+                    db,
+                    crate::keyevents::KeyEvent::Miss,
+                    k.bytes,
+                );
                 None
             }
         }
@@ -925,7 +961,15 @@ impl<'a> Txn<'a> {
                 Some(sd.entry(db, k.slot, i))
             }
             None => {
-                self.sd(k.shard()).counters.misses += 1;
+                let db = self.db;
+                let sd = self.sd(k.shard());
+                sd.counters.misses += 1;
+                crate::keyevents::record(
+                    &sd.effects,
+                    db,
+                    crate::keyevents::KeyEvent::Miss,
+                    k.bytes,
+                );
                 None
             }
         }
@@ -981,6 +1025,12 @@ impl<'a> Txn<'a> {
             sd.changes += 1;
             // After the change, still under the shard lock: a watcher sees it either way.
             self.ks.watches.touch(db, k.bytes);
+            crate::keyevents::record(
+                &self.ks.effects,
+                db,
+                crate::keyevents::KeyEvent::Changed,
+                k.bytes,
+            );
         }
         self.delta += d;
         Some(r)
@@ -1050,7 +1100,10 @@ impl<'a> Txn<'a> {
     /// gains when first stamped.
     pub fn get_mc<R>(&mut self, k: &Key, f: impl FnOnce(&mut McView<'_>) -> R) -> Option<R> {
         let Some(i) = self.locate(k) else {
-            self.sd(k.shard()).counters.misses += 1;
+            let db = self.db;
+            let sd = self.sd(k.shard());
+            sd.counters.misses += 1;
+            crate::keyevents::record(&sd.effects, db, crate::keyevents::KeyEvent::Miss, k.bytes);
             return None;
         };
         let db = self.db;
@@ -1081,6 +1134,12 @@ impl<'a> Txn<'a> {
         let db = self.db;
         self.ks.watches.touch(db, k.bytes);
         let sd = self.sd(k.shard());
+        crate::keyevents::record(
+            &sd.effects,
+            db,
+            crate::keyevents::KeyEvent::Changed,
+            k.bytes,
+        );
         sd.before_write(db, k.slot);
         sd.changes += 1;
         let e = sd.entry_mut(db, k.slot, i);
@@ -1116,7 +1175,14 @@ impl<'a> Txn<'a> {
     pub fn remove(&mut self, k: &Key) -> Option<Entry> {
         let i = self.locate(k)?;
         let db = self.db;
-        let (e, d) = self.sd(k.shard()).remove_at(db, k.slot, i, k.hash);
+        let sd = self.sd(k.shard());
+        let (e, d) = sd.remove_at(db, k.slot, i, k.hash);
+        crate::keyevents::record(
+            &sd.effects,
+            db,
+            crate::keyevents::KeyEvent::Removed,
+            k.bytes,
+        );
         self.delta += d;
         Some(e)
     }
@@ -1142,7 +1208,15 @@ impl<'a> Txn<'a> {
     /// whole list): Redis's `signalModifiedKey`.
     pub fn signal_modified(&mut self, k: &Key) {
         self.ks.watches.touch(self.db, k.bytes);
-        self.sd(k.shard()).changes += 1;
+        let db = self.db;
+        let sd = self.sd(k.shard());
+        sd.changes += 1;
+        crate::keyevents::record(
+            &sd.effects,
+            db,
+            crate::keyevents::KeyEvent::Changed,
+            k.bytes,
+        );
     }
 
     /// WATCH `k` with a client's flag: looks the key up first (an already expired key is

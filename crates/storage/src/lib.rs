@@ -19,6 +19,7 @@ pub mod effects;
 pub mod entry;
 pub mod evict;
 pub mod expire;
+pub mod keyevents;
 pub mod keyspace;
 pub mod shard;
 pub mod slot;
@@ -35,7 +36,7 @@ pub use keyspace::{DbInfo, Key, Keyspace, KeyspaceStats, McView, Txn};
 pub use slot::{key_slot, SLOTS};
 pub use snapshot::SlotSink;
 pub use types::{Collection, Limits};
-pub use watch::{WatchFlag, Watches};
+pub use watch::{KeyListener, WatchFlag, Watches};
 
 /// Number of shards (a power of two). 64 gives 32 per core on the 2-core target and keeps
 /// lock contention negligible; each owns 16384/64 = 256 hash slots.

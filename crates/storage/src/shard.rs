@@ -174,8 +174,13 @@ impl ShardData {
         let t = self.dbs[db].table(slot)?;
         let i = t.find(hash, key)?;
         if t.get(i).is_expired(now) && !self.effects.replaying.load(Relaxed) {
+            if self.watches.expiry_paused() {
+                // CLIENT PAUSE: missing to the reader, removed once the pause ends (Redis).
+                return None;
+            }
             *delta += self.remove_at(db, slot, i, hash).1;
             self.counters.expired += 1;
+            crate::keyevents::record(&self.effects, db, crate::keyevents::KeyEvent::Expired, key);
             self.effects.removed(db, key);
             return None;
         }
@@ -194,10 +199,36 @@ impl ShardData {
 
     /// Insert an entry whose key is absent. Returns (position, accounting delta).
     pub(crate) fn insert_new(&mut self, db: usize, hash: u64, entry: Entry) -> (usize, isize) {
+        let mut hidden = 0;
+        if self.watches.expiry_paused() {
+            // An expired key a pause hid from `lookup` is still in the table: a write that
+            // found the key absent replaces it (only writes exempt from the pause get here).
+            let slot = entry.slot();
+            if let Some(i) = self.dbs[db]
+                .table(slot)
+                .and_then(|t| t.find(hash, entry.key()))
+            {
+                hidden = self.remove_at(db, slot, i, hash).1;
+                self.counters.expired += 1;
+                self.effects.removed(db, entry.key());
+            }
+        }
+        let (i, d) = self.insert_absent(db, hash, entry);
+        (i, d + hidden)
+    }
+
+    /// `insert_new` once the key is known to be absent from the table.
+    fn insert_absent(&mut self, db: usize, hash: u64, entry: Entry) -> (usize, isize) {
         self.before_write(db, entry.slot());
         self.changes += 1;
         let mem = entry.mem_usage();
         self.watches.touch(db, entry.key());
+        crate::keyevents::record(
+            &self.effects,
+            db,
+            crate::keyevents::KeyEvent::New,
+            entry.key(),
+        );
         let slot = entry.slot();
         let (kl, vl) = (entry.key_len(), entry.value_len());
         let hasher = self.hasher.clone();
@@ -252,6 +283,10 @@ impl ShardData {
         if e.expire_at() != at && self.watches.active() {
             let e = self.entry(db, slot, i);
             self.watches.touch(db, e.key());
+        }
+        if self.entry(db, slot, i).expire_at() != at {
+            let k = self.entry(db, slot, i).key();
+            crate::keyevents::record(&self.effects, db, crate::keyevents::KeyEvent::Changed, k);
         }
         let e = self.entry_mut(db, slot, i);
         e.set_expire_raw(at);

@@ -24,6 +24,16 @@
 //! before the WATCH (not a change) or is seen. EXEC checks the flag while holding the
 //! exclusion gate alone (`commands::gate`), when no other command runs.
 //!
+//! **Listeners.** The same hook tells one `KeyListener` (client-side caching's invalidation,
+//! `commands::tracking`) of every change and of every flush, while it listens: the listening
+//! flag is a bit of the same counter, so a write still costs one relaxed load when nobody
+//! watches and nobody tracks.
+//!
+//! **Pauses.** CLIENT PAUSE keeps the dataset still: while `expiry_paused` is set, a lookup
+//! hides an expired key without removing it, the active cycle and eviction do nothing
+//! (Redis's `checkClientPauseTimeoutAndReturnIfPaused` in `expireIfNeeded`,
+//! `activeExpireCycle` and `performEvictions`).
+//!
 //! **Expiry.** WATCH looks the key up first, which removes it if its time has passed (Redis:
 //! a key already expired when watched is no change when it is later deleted). A watched key
 //! that expires afterwards is removed by lazy or active expiry, or by EXEC's own lookup of
@@ -32,7 +42,7 @@
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One client's "something I watch changed" flag (Redis's CLIENT_DIRTY_CAS).
 #[derive(Debug, Default)]
@@ -54,22 +64,40 @@ impl WatchFlag {
 
 type Watchers = Vec<(usize, Arc<WatchFlag>)>;
 
+/// Who hears of key changes besides WATCH: client-side caching (`commands::tracking`).
+/// Called under the shard lock(s) of the change, on the thread making it: record and
+/// queue, never block, never take a shard lock.
+pub trait KeyListener: Send + Sync {
+    /// `key` changed (any database: tracking is not per database, as in Redis).
+    fn changed(&self, key: &[u8]);
+    /// One or every database was emptied (FLUSHDB, FLUSHALL, memcached `flush_all`).
+    fn flushed(&self);
+}
+
+/// The bit of `Watches::count` that says the listener listens.
+const LISTENING: usize = 1 << (usize::BITS - 2);
+
 /// The registry of watched keys. See the module doc.
 #[derive(Default)]
 pub struct Watches {
-    /// Number of (key, db, client) registrations: the hot path's only check.
+    /// Number of (key, db, client) registrations, plus `LISTENING` while the listener
+    /// listens: the hot path's only check.
     count: AtomicUsize,
     map: Mutex<HashMap<Box<[u8]>, Watchers, foldhash::fast::RandomState>>,
+    /// Installed once; `set_listening` switches it.
+    listener: OnceLock<Arc<dyn KeyListener>>,
+    /// CLIENT PAUSE: nothing expires or is evicted (see the module doc).
+    paused: AtomicBool,
 }
 
 impl Watches {
-    /// Whether any key is watched at all.
+    /// Whether any key is watched, or the listener listens.
     #[inline]
     pub fn active(&self) -> bool {
         self.count.load(Relaxed) != 0
     }
 
-    /// A write changed `key` in database `db`: mark its watchers.
+    /// A write changed `key` in database `db`: mark its watchers, tell the listener.
     #[inline]
     pub fn touch(&self, db: usize, key: &[u8]) {
         if self.active() {
@@ -79,13 +107,55 @@ impl Watches {
 
     #[cold]
     fn touch_slow(&self, db: usize, key: &[u8]) {
-        if let Some(ws) = self.map.lock().get(key) {
-            for (d, f) in ws {
-                if *d == db {
-                    f.mark();
+        let c = self.count.load(Relaxed);
+        if c & !LISTENING != 0 {
+            if let Some(ws) = self.map.lock().get(key) {
+                for (d, f) in ws {
+                    if *d == db {
+                        f.mark();
+                    }
                 }
             }
         }
+        if c & LISTENING != 0 {
+            if let Some(l) = self.listener.get() {
+                l.changed(key);
+            }
+        }
+    }
+
+    /// Install the listener (the first one stays); it hears nothing until `set_listening`.
+    pub fn install_listener(&self, l: Arc<dyn KeyListener>) {
+        let _ = self.listener.set(l);
+    }
+
+    /// Start or stop telling the listener of changes.
+    pub fn set_listening(&self, on: bool) {
+        if on {
+            self.count.fetch_or(LISTENING, Relaxed);
+        } else {
+            self.count.fetch_and(!LISTENING, Relaxed);
+        }
+    }
+
+    /// A flush emptied one or every database: tell the listener.
+    pub fn flushed(&self) {
+        if self.count.load(Relaxed) & LISTENING != 0 {
+            if let Some(l) = self.listener.get() {
+                l.flushed();
+            }
+        }
+    }
+
+    /// CLIENT PAUSE began (true) or ended (false): expiry and eviction wait meanwhile.
+    pub fn set_expiry_paused(&self, on: bool) {
+        self.paused.store(on, Relaxed);
+    }
+
+    /// Whether expiry and eviction wait for a pause to end.
+    #[inline]
+    pub fn expiry_paused(&self) -> bool {
+        self.paused.load(Relaxed)
     }
 
     /// Register `flag` as watching `key` in `db`. Call with the key's shard locked
@@ -115,7 +185,7 @@ impl Watches {
 
     /// Number of registrations (tests, INFO).
     pub fn len(&self) -> usize {
-        self.count.load(Relaxed)
+        self.count.load(Relaxed) & !LISTENING
     }
 
     pub fn is_empty(&self) -> bool {

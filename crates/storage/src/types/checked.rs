@@ -72,7 +72,7 @@ impl<'a> CompactRef<'a> {
             }
             ObjType::Hash => n / 2 <= lim.hash_entries && self.longest <= lim.hash_value,
             ObjType::ZSet => n / 2 <= lim.zset_entries && self.longest <= lim.zset_value,
-            ObjType::String => unreachable!("check refuses strings"),
+            ObjType::String | ObjType::Stream => unreachable!("check refuses strings and streams"),
         }
     }
 
@@ -95,7 +95,7 @@ impl<'a> CompactRef<'a> {
                     .map(|p| (p.member.to_vec(), p.score))
                     .collect(),
             ),
-            ObjType::String => unreachable!("check refuses strings"),
+            ObjType::String | ObjType::Stream => unreachable!("check refuses strings and streams"),
         }
     }
 }
@@ -116,6 +116,7 @@ pub fn check(ty: ObjType, blob: &[u8]) -> Result<CompactRef<'_>, &'static str> {
     let mut longest = 0;
     match ty {
         ObjType::String => return Err("a collection (a string has no compact encoding)"),
+        ObjType::Stream => return Err("a compact collection (a stream has no compact encoding)"),
         ObjType::List => {
             for _ in 0..n {
                 w.next()?;

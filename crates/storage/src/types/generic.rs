@@ -6,7 +6,7 @@
 use super::hash::HashRef;
 use super::set::SetRef;
 use super::zset::ZRef;
-use super::{hash, list, set, zset, Limits};
+use super::{hash, list, set, stream, zset, Limits};
 use crate::dump::{self, Tag, Value, ValueRef};
 use crate::entry::{Enc, Entry, ObjType};
 use foldhash::fast::RandomState;
@@ -30,6 +30,7 @@ pub fn to_value(e: &Entry) -> Value {
                 .map(|(f, v)| (f.to_vec(), v.to_vec()))
                 .collect(),
         ),
+        ObjType::Stream => Value::Stream(Box::new(stream::value::StreamValue::of(stream::of(e)))),
     }
 }
 
@@ -75,6 +76,7 @@ pub fn write_body(e: &Entry, tag: Tag, out: &mut Vec<u8>) {
                 out.extend_from_slice(&sc.to_le_bytes());
             });
         }
+        ObjType::Stream => stream::value::write_body(stream::of(e), out),
         ObjType::Hash => {
             let h = HashRef::of(e);
             dump::put_len(out, h.len());
@@ -132,6 +134,12 @@ pub fn from_value_ref(key: &[u8], slot: u16, lru: u32, v: &ValueRef<'_>, limits:
             }
             e
         }
+        ValueRef::Stream(s) => Entry::new_boxed(
+            key,
+            Box::new(super::Collection::Stream(s.to_stream(limits.into()))),
+            slot,
+            lru,
+        ),
         ValueRef::Compact(c) => {
             // One copy of the checked blob; converted (rarely: the settings were lowered
             // since the save) when the current limits would not keep it compact.
@@ -143,7 +151,9 @@ pub fn from_value_ref(key: &[u8], slot: u16, lru: u32, v: &ValueRef<'_>, limits:
                     ObjType::Set => set::convert(&mut e, 0),
                     ObjType::ZSet => zset::convert(&mut e),
                     ObjType::Hash => hash::convert(&mut e),
-                    ObjType::String => unreachable!("a compact value is a collection"),
+                    ObjType::String | ObjType::Stream => {
+                        unreachable!("a compact value is a collection")
+                    }
                 }
             }
             e
@@ -155,7 +165,7 @@ pub fn from_value_ref(key: &[u8], slot: u16, lru: u32, v: &ValueRef<'_>, limits:
 /// a sorted set's ascending score order. `None` for a string (SORT answers WRONGTYPE).
 pub fn sort_input(e: &Entry) -> Option<Vec<Vec<u8>>> {
     match to_value(e) {
-        Value::String(_) | Value::Hash(_) => None,
+        Value::String(_) | Value::Hash(_) | Value::Stream(_) => None,
         Value::List(v) | Value::Set(v) => Some(v),
         Value::ZSet(v) => Some(v.into_iter().map(|(m, _)| m).collect()),
     }

@@ -14,6 +14,7 @@ pub mod generic;
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 use crate::entry::ObjType;
@@ -25,6 +26,7 @@ pub enum Collection {
     Set(set::SetObj),
     ZSet(zset::ZSetObj),
     Hash(hash::HashObj),
+    Stream(stream::StreamObj),
 }
 
 impl Collection {
@@ -34,6 +36,7 @@ impl Collection {
             Collection::Set(_) => ObjType::Set,
             Collection::ZSet(_) => ObjType::ZSet,
             Collection::Hash(_) => ObjType::Hash,
+            Collection::Stream(_) => ObjType::Stream,
         }
     }
 
@@ -45,6 +48,7 @@ impl Collection {
             Collection::Set(c) => c.mem_usage(),
             Collection::ZSet(c) => c.mem_usage(),
             Collection::Hash(c) => c.mem_usage(),
+            Collection::Stream(c) => c.mem_usage(),
         }
     }
 
@@ -55,11 +59,14 @@ impl Collection {
             Collection::Set(c) => c.len(),
             Collection::ZSet(c) => c.len(),
             Collection::Hash(c) => c.len(),
+            Collection::Stream(c) => c.len() as usize,
         }
     }
 
+    /// Whether the collection is empty and so must be deleted (Redis deletes emptied
+    /// keys). Never for a stream: Redis keeps an empty stream (its last ID and groups).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        !matches!(self, Collection::Stream(_)) && self.len() == 0
     }
 }
 
@@ -80,6 +87,9 @@ pub struct Limits {
     pub zset_value: usize,
     /// `list-max-listpack-size`: positive = max entries, negative = -1..-5 → 4..64 KiB.
     pub list_size: i64,
+    /// `stream-node-max-bytes` / `stream-node-max-entries` (0 = no limit)
+    pub stream_node_bytes: usize,
+    pub stream_node_entries: usize,
 }
 
 impl Default for Limits {
@@ -93,6 +103,8 @@ impl Default for Limits {
             zset_entries: 128,
             zset_value: 64,
             list_size: -2,
+            stream_node_bytes: 4096,
+            stream_node_entries: 100,
         }
     }
 }
@@ -104,6 +116,7 @@ pub fn encoding_name(e: &crate::Entry) -> &'static str {
     use crate::entry::Enc;
     match (e.obj_type(), e.enc()) {
         (ObjType::String, _) => "raw",
+        (ObjType::Stream, _) => "stream",
         (ObjType::Set, Enc::Compact) => set::compact_encoding_name(e.value()),
         (_, Enc::Compact | Enc::Raw | Enc::Meta) => "listpack",
         (ObjType::List, Enc::Boxed) => "quicklist",

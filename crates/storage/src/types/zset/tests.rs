@@ -280,3 +280,146 @@ proptest! {
         }
     }
 }
+
+// ------------------------------------------------------------------ the skip list alone
+
+/// Member `i`: short (inline in the node) or, for every third, longer than the inline limit.
+fn big_member(i: u16) -> Vec<u8> {
+    if i.is_multiple_of(3) {
+        format!("a-member-too-long-to-be-inline-{i:05}").into_bytes()
+    } else {
+        format!("m{i}").into_bytes()
+    }
+}
+
+#[derive(Debug, Clone)]
+enum BigOp {
+    /// Set member to score (a few scores, so ties are common, or any integer).
+    Set(u16, i32),
+    Remove(u16),
+    /// count_while(score < x), then walk the next `n` ranks (forward or backward).
+    Range(i32, u8, bool),
+    /// Rank and element-by-rank queries.
+    Rank(u16),
+    At(u16),
+}
+
+fn big_op() -> impl Strategy<Value = BigOp> {
+    let score = prop_oneof![3 => -2i32..3, 1 => any::<i32>()];
+    prop_oneof![
+        8 => (0u16..400, score.clone()).prop_map(|(m, s)| BigOp::Set(m, s)),
+        3 => (0u16..400).prop_map(BigOp::Remove),
+        2 => (score, any::<u8>(), any::<bool>()).prop_map(|(x, n, r)| BigOp::Range(x, n, r)),
+        2 => (0u16..400).prop_map(BigOp::Rank),
+        1 => (0u16..400).prop_map(BigOp::At),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Random inserts, score changes, removes and rank/range queries on `ZSetObj` against a
+    /// sorted model; the structure's invariants (spans on every level, level runs, index)
+    /// checked along the way and at the end.
+    #[test]
+    fn skiplist_matches_model(ops in proptest::collection::vec(big_op(), 1..700)) {
+        let mut z = ZSetObj::new();
+        let mut model: HashMap<Vec<u8>, f64> = HashMap::new();
+        for (step, op) in ops.into_iter().enumerate() {
+            match op {
+                BigOp::Set(m, s) => {
+                    let m = big_member(m);
+                    let s = s as f64;
+                    if model.contains_key(&m) || step % 2 == 0 {
+                        prop_assert_eq!(z.set(&m, s), model.insert(m, s));
+                    } else {
+                        z.insert(&m, s);
+                        model.insert(m, s);
+                    }
+                }
+                BigOp::Remove(m) => {
+                    let m = big_member(m);
+                    prop_assert_eq!(z.remove(&m), model.remove(&m));
+                }
+                BigOp::Range(x, n, rev) => {
+                    let sorted = sorted_model(&model);
+                    let x = x as f64;
+                    let start = z.count_while(|_, s| s < x);
+                    prop_assert_eq!(start, sorted.iter().take_while(|p| p.1 < x).count());
+                    let (a, b) = if rev {
+                        (start.saturating_sub(n as usize), start)
+                    } else {
+                        (start, start + n as usize)
+                    };
+                    let mut got = Vec::new();
+                    z.for_range(a, b, rev, |m, s| got.push((m.to_vec(), s)));
+                    let mut want: Vec<_> = sorted.iter().skip(a).take(b - a).cloned().collect();
+                    if rev {
+                        want.reverse();
+                    }
+                    prop_assert_eq!(got, want);
+                }
+                BigOp::Rank(m) => {
+                    let m = big_member(m);
+                    let sorted = sorted_model(&model);
+                    let want = sorted.iter().position(|p| p.0 == m).map(|i| (i, sorted[i].1));
+                    prop_assert_eq!(z.rank(&m), want);
+                    prop_assert_eq!(z.score(&m), model.get(&m).copied());
+                }
+                BigOp::At(r) => {
+                    let sorted = sorted_model(&model);
+                    let want = sorted.get(r as usize).map(|p| (p.0.as_slice(), p.1));
+                    prop_assert_eq!(z.at(r as usize), want);
+                }
+            }
+            prop_assert_eq!(z.len(), model.len());
+            if step % 50 == 0 {
+                z.check();
+            }
+        }
+        z.check();
+        let sorted = sorted_model(&model);
+        let mut got = Vec::new();
+        z.for_range(0, z.len(), false, |m, s| got.push((m.to_vec(), s)));
+        prop_assert_eq!(&got, &sorted);
+        for (i, (m, s)) in sorted.iter().enumerate() {
+            prop_assert_eq!(z.rank(m), Some((i, *s)));
+        }
+        let c = z.clone();
+        c.check();
+    }
+}
+
+/// Enough members for tall nodes (levels kept outside the node): fill, churn scores,
+/// empty half, refill; invariants and memory accounting hold throughout.
+#[test]
+fn skiplist_tall_nodes_and_reuse() {
+    let mut z = ZSetObj::new();
+    let n = 20_000u32;
+    for i in 0..n {
+        let s = (i.wrapping_mul(2_654_435_761) % 1000) as f64;
+        assert_eq!(z.set(&big_member(i as u16), s), None);
+    }
+    z.check();
+    for i in (0..n).step_by(3) {
+        let m = big_member(i as u16);
+        let s = z.score(&m).unwrap();
+        assert_eq!(z.set(&m, -s - 1.0), Some(s));
+    }
+    z.check();
+    let before = z.mem_usage();
+    for i in (0..n).filter(|i| i % 2 == 0) {
+        assert!(z.remove(&big_member(i as u16)).is_some());
+    }
+    z.check();
+    for i in (0..n).filter(|i| i % 2 == 0) {
+        z.insert(&big_member(i as u16), i as f64 / 7.0);
+    }
+    z.check();
+    assert_eq!(z.len(), n as usize);
+    // Freed slots and level runs were reused: the arena did not grow.
+    assert!(
+        z.mem_usage() <= before + before / 20,
+        "{before} {}",
+        z.mem_usage()
+    );
+}
