@@ -3,7 +3,8 @@
 //! ```text
 //!  record.rs   Record: one key as every loader yields it (db, key, value, absolute expiry,
 //!              memcached metadata), and `insert`, the one way a loaded key enters the keyspace
-//!  snapshot/   rcache's point-in-time snapshot: format, writer (no fork), reader/loader
+//!  snapshot/   rcache's point-in-time snapshot (keys and function libraries): format, writer
+//!              (no fork), reader/loader
 //!  aof/        the append-only log in Redis 7's multi-part layout (directory + manifest +
 //!              base + incr files): the pieces without a keyspace
 //!    manifest.rs   the manifest: Redis's grammar and quoting, parse/render, names, atomic write

@@ -6,7 +6,8 @@
 //! instant are not in the file, whichever of client or worker saves the table first); and
 //! bad files (truncated at every offset, every byte flipped, compact blobs that are cut
 //! short or break their type's rules behind good checksums) refused with an offset, never a
-//! panic and never a silent partial result.
+//! panic and never a silent partial result. Function libraries (version 3): saved and read
+//! back in order before any key, only where the format allows them, refused when damaged.
 
 use persist::snapshot::{self, format};
 use persist::Record;
@@ -65,6 +66,8 @@ fn tiny_limits() -> Limits {
         zset_entries: 0,
         zset_value: 0,
         list_size: 1,
+        stream_node_bytes: 0,
+        stream_node_entries: 1,
     }
 }
 
@@ -79,6 +82,8 @@ fn roomy_limits() -> Limits {
         zset_entries: 1000,
         zset_value: 1000,
         list_size: -5,
+        stream_node_bytes: 0,
+        stream_node_entries: 0,
     }
 }
 
@@ -429,10 +434,18 @@ fn small_file() -> Vec<u8> {
     );
     let dir = tmpdir();
     let path = dir.join("dump.rcsnap");
-    snapshot::save(&ks, &path, NOW, 1).unwrap();
+    // With function libraries, so every byte of their block is broken too.
+    snapshot::save_with(&ks, &path, NOW, 1, &small_libraries()).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     bytes
+}
+
+fn small_libraries() -> Vec<Vec<u8>> {
+    vec![
+        b"#!lua name=lib1\nredis.register_function('f1', function() return 1 end)".to_vec(),
+        b"#!lua name=lib2\nredis.register_function('f2', function() return 2 end)".to_vec(),
+    ]
 }
 
 #[test]
@@ -476,4 +489,162 @@ fn a_file_that_is_not_a_snapshot_says_so() {
     junk[..5].copy_from_slice(b"REDIS");
     let err = snapshot::reader::read(&junk[..], NOW, |_| {}).unwrap_err();
     assert!(err.expected.contains("not an rcache snapshot"), "{err}");
+}
+
+fn library_strategy() -> impl Strategy<Value = Vec<u8>> {
+    (
+        "[a-z_][a-z0-9_]{0,8}",
+        proptest::collection::vec(any::<u8>(), 0..300),
+    )
+        .prop_map(|(name, body)| {
+            let mut code = format!("#!lua name={name}\n").into_bytes();
+            code.extend_from_slice(&body);
+            code
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Function libraries come back as they were written, in order, before any key is
+    /// loaded, beside the same dataset.
+    #[test]
+    fn function_libraries_round_trip(
+        records in proptest::collection::vec(record_strategy(), 0..20),
+        libraries in proptest::collection::vec(library_strategy(), 0..6),
+    ) {
+        let a = keyspace();
+        fill(&a, &records);
+        let dir = tmpdir();
+        let path = dir.join("dump.rcsnap");
+        snapshot::save_with(&a, &path, NOW, 2, &libraries).unwrap();
+        let b = keyspace();
+        let mut got = None;
+        let sum = snapshot::load_with(&path, &b, &Limits::default(), NOW, 2, |libs| {
+            // The libraries arrive before the first key is loaded.
+            assert_eq!(dump(&b).len(), 0);
+            got = Some(libs.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        prop_assert_eq!(got.as_ref(), Some(&libraries));
+        prop_assert_eq!(&sum.libraries, &libraries);
+        prop_assert_eq!(dump(&a), dump(&b));
+        let seen = snapshot::inspect(&path, NOW).unwrap();
+        prop_assert_eq!(&seen.libraries, &libraries);
+        // A loader that cannot hold libraries refuses a file that has some, and only then.
+        let c = keyspace();
+        let plain = snapshot::load(&path, &c, &Limits::default(), NOW, 1);
+        prop_assert_eq!(plain.is_ok(), libraries.is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The functions block codec alone: whatever libraries, encode → decode is the identity.
+    #[test]
+    fn functions_block_round_trips(libraries in proptest::collection::vec(
+        proptest::collection::vec(any::<u8>(), 0..200), 0..10)) {
+        let mut file = format::encode_header(&format::Header {
+            version: format::VERSION,
+            created_ms: NOW,
+            databases: 16,
+        })
+        .to_vec();
+        format::encode_functions(&libraries, &mut file).unwrap();
+        let crc = format::CRC64.checksum(&file);
+        file.extend_from_slice(&format::encode_end(0, 0, crc));
+        let sum = snapshot::reader::read(&file[..], NOW, |_| {}).unwrap();
+        prop_assert_eq!(sum.libraries, libraries);
+    }
+}
+
+/// A file whose header says `version`, with `functions` (already framed) after it, then
+/// records blocks, then more framed bytes, with every checksum right.
+fn file_with(version: u16, functions: &[u8], blocks: &[(Vec<u8>, u32)], after: &[u8]) -> Vec<u8> {
+    let mut file = format::encode_header(&format::Header {
+        version,
+        created_ms: NOW,
+        databases: 16,
+    })
+    .to_vec();
+    file.extend_from_slice(functions);
+    let mut records = 0u64;
+    for (raw, n) in blocks {
+        format::encode_block(raw, *n, &mut file);
+        records += u64::from(*n);
+    }
+    file.extend_from_slice(after);
+    let crc = format::CRC64.checksum(&file);
+    file.extend_from_slice(&format::encode_end(records, blocks.len() as u64, crc));
+    file
+}
+
+#[test]
+fn function_blocks_only_where_the_format_allows_them() {
+    let mut fb = Vec::new();
+    format::encode_functions(&small_libraries(), &mut fb).unwrap();
+    let mut raw = Vec::new();
+    raw_record(b"k", 0, b"\x01v", &mut raw);
+    // Version 3: right after the header.
+    let ok = file_with(3, &fb, &[(raw.clone(), 1)], &[]);
+    let sum = snapshot::reader::read(&ok[..], NOW, |_| {}).unwrap();
+    assert_eq!(sum.libraries, small_libraries());
+    assert_eq!(sum.records, 1);
+    // Versions 1 and 2 have no functions blocks: refused as an unknown tag.
+    for v in [1, 2] {
+        let bad = file_with(v, &fb, &[(raw.clone(), 1)], &[]);
+        let err = snapshot::reader::read(&bad[..], NOW, |_| {}).unwrap_err();
+        assert_eq!(err.offset, format::HEADER_LEN as u64, "{err}");
+        assert!(err.expected.contains("found 0x02"), "{err}");
+        // Without them, they read as before.
+        let plain = file_with(v, &[], &[(raw.clone(), 1)], &[]);
+        let sum = snapshot::reader::read(&plain[..], NOW, |_| {}).unwrap();
+        assert_eq!((sum.version, sum.records), (v, 1));
+        assert!(sum.libraries.is_empty());
+    }
+    // After a block of records: refused (a loader must have them before the first key).
+    let late = file_with(3, &[], &[(raw.clone(), 1)], &fb);
+    let err = snapshot::reader::read(&late[..], NOW, |_| {}).unwrap_err();
+    assert!(
+        err.expected.contains("before the first block of records"),
+        "{err}"
+    );
+    // A count that disagrees with the entries, behind a good checksum.
+    let mut miscounted = fb.clone();
+    miscounted[1] = 3;
+    let bad = file_with(3, &miscounted, &[], &[]);
+    let err = snapshot::reader::read(&bad[..], NOW, |_| {}).unwrap_err();
+    assert!(err.expected.contains("3 function libraries"), "{err}");
+    // A version newer than this reader: refused at the header, naming both.
+    let newer = file_with(format::VERSION + 1, &[], &[], &[]);
+    let err = snapshot::reader::read(&newer[..], NOW, |_| {}).unwrap_err();
+    assert_eq!(err.offset, 0);
+    assert!(
+        err.expected
+            .contains(&format!("found {}", format::VERSION + 1)),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_library_that_does_not_load_refuses_the_file_before_any_key() {
+    let dir = tmpdir();
+    let path = dir.join("dump.rcsnap");
+    std::fs::write(&path, small_file()).unwrap();
+    let ks = keyspace();
+    let err = snapshot::load_with(&path, &ks, &Limits::default(), NOW, 2, |libs| {
+        assert_eq!(libs.len(), 2);
+        Err("ERR Error compiling function: nope".into())
+    })
+    .unwrap_err();
+    assert_eq!(err.offset, format::HEADER_LEN as u64, "{err}");
+    assert!(err.expected.contains("nope"), "{err}");
+    assert!(dump(&ks).is_empty(), "no key is loaded after a refusal");
+    // `check-snapshot` names them.
+    let sum = snapshot::inspect(&path, NOW).unwrap();
+    let report = snapshot::reader::report(&path, &sum);
+    assert!(
+        report.contains("functions: 2 libraries (lib1, lib2)"),
+        "{report}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -337,7 +337,7 @@ fn quicklist<R: Read>(inp: &mut Input<R>, t: u8) -> Result<Vec<Vec<u8>>, RdbErro
 
 fn is_empty(v: &Value) -> bool {
     match v {
-        Value::String(_) => false,
+        Value::String(_) | Value::Stream(_) => false,
         Value::List(i) | Value::Set(i) => i.is_empty(),
         Value::ZSet(i) => i.is_empty(),
         Value::Hash(i) => i.is_empty(),
@@ -348,7 +348,7 @@ fn is_empty(v: &Value) -> bool {
 /// ("Duplicate set members detected"), and a keyspace cannot hold them.
 fn distinct(v: &Value) -> Result<(), String> {
     match v {
-        Value::String(_) | Value::List(_) => Ok(()),
+        Value::String(_) | Value::List(_) | Value::Stream(_) => Ok(()),
         Value::Set(i) => first_repeat(i.iter().map(Vec::as_slice), i.len(), "set members"),
         Value::ZSet(i) => first_repeat(
             i.iter().map(|(m, _)| m.as_slice()),

@@ -119,6 +119,7 @@ impl Writer {
                 .str(&b, if s == StrEnc::Int { StrEnc::Raw } else { s });
         };
         match v {
+            Value::Stream(_) => panic!("test writer: streams are written with `stream`"),
             Value::String(x) => {
                 self.op(ty::STRING).str(key, s).str(x, s);
             }

@@ -1,10 +1,13 @@
-//! The snapshot file format, version 2: constants, the header, block framing and the
-//! record codec. Pure functions over bytes; the writer and reader add the I/O.
+//! The snapshot file format, version 3: constants, the header, block framing, the
+//! function-library block and the record codec. Pure functions over bytes; the writer and
+//! reader add the I/O.
 //!
 //! ```text
-//! file    = header block* end
+//! file    = header functions* block* end
 //! header  = magic "RCSNAP\r\n" | version u16 | reserved u16 (0) | created_ms u64
 //!           | databases u32 | crc32c(header so far) u32                       (28 bytes)
+//! functions = tag 0x02 | libraries u32 | len u32 | crc32c(bytes) u32 | bytes    (13 + n)
+//!           bytes = (varint length, a library's code as FUNCTION LOAD took it)*
 //! block   = tag 0x01 | codec u8 (0 raw, 1 lz4) | raw_len u32 | stored_len u32
 //!           | records u32 | crc32c(stored bytes) u32 | stored bytes             (18 + n)
 //! end     = tag 0xFF | records u64 | blocks u64 | crc64(every byte before this end's tag)
@@ -12,10 +15,13 @@
 //!           bits u32] | key (varint len, bytes) | body (varint len, DUMP body bytes)
 //! ```
 //! Integers are little-endian; varints are LEB128. The value tag and `body` are exactly a
-//! DUMP payload's (`storage::dump::Tag`: 0–4 element by element, 0x11–0x14 a small
+//! DUMP payload's (`storage::dump::Tag`: 0–4 element by element, 0x06 a stream, 0x11–0x14 a small
 //! collection's compact blob as its entry holds it), so the snapshot, DUMP/RESTORE and
 //! (later) slot migration share one entry serialisation. Version 2 added the compact tags;
-//! a version-1 file (which has none) reads as before. Values on disk are explicit and never
+//! version 3 the function-library blocks (Redis 7's functions: FUNCTION LOAD's text, one
+//! entry per library), which come right after the header so a loader has the libraries
+//! before the first key; a version-1 or 2 file (which has neither) reads as before, and an
+//! older reader refuses a version-3 file at its header. Values on disk are explicit and never
 //! reused: a new layout takes a new version, tag, codec or flag bit. Readers refuse what
 //! they do not know.
 
@@ -25,16 +31,23 @@ use storage::types::generic;
 use storage::McMeta;
 
 pub const MAGIC: &[u8; 8] = b"RCSNAP\r\n";
-/// The version written. 2: value tags 0x11–0x14 (compact blobs).
-pub const VERSION: u16 = 2;
+/// The version written. 2: value tags 0x11–0x14 (compact blobs). 3: function-library
+/// blocks (`TAG_FUNCTIONS`) after the header.
+pub const VERSION: u16 = 3;
+/// The first version that may hold function-library blocks.
+pub const FUNCTIONS_VERSION: u16 = 3;
 /// The oldest version read. 1: value tags 0–4 only.
 pub const MIN_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 28;
 
 /// Block tags.
 pub const TAG_RECORDS: u8 = 0x01;
+/// Function libraries (version 3 on): only directly after the header, before any records.
+pub const TAG_FUNCTIONS: u8 = 0x02;
 pub const TAG_END: u8 = 0xFF;
 pub const BLOCK_HEADER_LEN: usize = 18;
+/// A functions block's framing: tag, libraries, length, checksum.
+pub const FUNCTIONS_HEADER_LEN: usize = 13;
 pub const END_LEN: usize = 25;
 
 /// Block codecs.
@@ -170,6 +183,88 @@ pub fn unpack_block(h: &BlockHeader, stored: &[u8]) -> Result<Vec<u8>, String> {
         }
         _ => Ok(stored.to_vec()),
     }
+}
+
+/// Frame function libraries (each its FUNCTION LOAD text) as functions blocks, each at most
+/// `MAX_BLOCK` bytes. No libraries: nothing. Errors when one library alone is too large.
+pub fn encode_functions(libraries: &[Vec<u8>], out: &mut Vec<u8>) -> Result<(), String> {
+    let mut bytes = Vec::new();
+    let mut count = 0u32;
+    let flush = |bytes: &mut Vec<u8>, count: &mut u32, out: &mut Vec<u8>| {
+        if *count == 0 {
+            return;
+        }
+        out.push(TAG_FUNCTIONS);
+        out.extend_from_slice(&count.to_le_bytes());
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&CRC32.checksum(bytes).to_le_bytes());
+        out.extend_from_slice(bytes);
+        bytes.clear();
+        *count = 0;
+    };
+    for code in libraries {
+        let mut entry = Vec::with_capacity(code.len() + 10);
+        put_varint(&mut entry, code.len() as u64);
+        entry.extend_from_slice(code);
+        if entry.len() > MAX_BLOCK {
+            return Err(format!(
+                "a function library of {} bytes does not fit a {MAX_BLOCK}-byte block",
+                code.len()
+            ));
+        }
+        if bytes.len() + entry.len() > MAX_BLOCK {
+            flush(&mut bytes, &mut count, out);
+        }
+        bytes.extend_from_slice(&entry);
+        count += 1;
+    }
+    flush(&mut bytes, &mut count, out);
+    Ok(())
+}
+
+/// A functions block's framing (after its tag byte): (libraries, length, crc32c).
+pub fn decode_functions_header(
+    b: &[u8; FUNCTIONS_HEADER_LEN - 1],
+) -> Result<(u32, u32, u32), String> {
+    let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
+    let (libraries, len, crc) = (u32_at(0), u32_at(4), u32_at(8));
+    if len as usize > MAX_BLOCK {
+        return Err(format!(
+            "a functions block of at most {MAX_BLOCK} bytes, found {len}"
+        ));
+    }
+    Ok((libraries, len, crc))
+}
+
+/// The libraries of a verified functions block's bytes: exactly `libraries` entries.
+pub fn decode_functions(libraries: u32, b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut r = RecordReader::new(b);
+    let mut out = Vec::new();
+    while !r.at_end() {
+        let n = r.varint("a function library's length")?;
+        out.push(r.take(n, "a function library's code")?.to_vec());
+    }
+    if out.len() != libraries as usize {
+        return Err(format!(
+            "{libraries} function libraries as the block says, found {}",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// A library's name as its first line says (`#!lua name=mylib`), for reports; the server's
+/// own parser (FUNCTION LOAD's) decides what a library is.
+pub fn library_name(code: &[u8]) -> String {
+    let line = code.split(|&c| c == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(line)
+        .split_ascii_whitespace()
+        .find_map(|part| {
+            let (k, v) = part.split_once('=')?;
+            k.eq_ignore_ascii_case("name")
+                .then(|| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "?".into())
 }
 
 /// The end marker: totals and the checksum of everything before it.

@@ -1,7 +1,8 @@
 //! rcache's own snapshot: a point-in-time copy of every database in one file.
 //!
 //! ```text
-//!  format.rs   the file layout (header, checksummed lz4 blocks, end marker) and the record
+//!  format.rs   the file layout (header, function libraries, checksummed lz4 blocks, end
+//!              marker) and the record
 //!              codec — the DUMP body, so one entry serialisation serves every use
 //!  writer.rs   start/finish a snapshot: the copy-before-write sink, workers, writer thread
 //!  reader.rs   verify and read a file; load it into the keyspace on every core; inspect
@@ -12,5 +13,5 @@ pub mod format;
 pub mod reader;
 pub mod writer;
 
-pub use reader::{inspect, load, ReadError, Summary};
-pub use writer::{save, start, Pace, Running, SaveStats};
+pub use reader::{inspect, load, load_with, ReadError, Summary};
+pub use writer::{save, save_with, start, start_with, Pace, Running, SaveStats};

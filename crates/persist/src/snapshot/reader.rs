@@ -1,5 +1,6 @@
 //! Reading a snapshot: verify the header, every block's checksum, the end marker's totals
-//! and the whole file's checksum, and hand each record on. Any corruption or truncation is
+//! and the whole file's checksum, and hand the function libraries (first) and each record
+//! on. Any corruption or truncation is
 //! an error naming the file offset and what was expected there; nothing past a bad byte is
 //! used. Loading into the keyspace decodes blocks on every core.
 
@@ -37,12 +38,15 @@ pub struct Summary {
     /// Per database: keys by type (string, list, set, zset, hash) and keys with a TTL.
     pub per_db: Vec<DbSummary>,
     pub bytes: u64,
+    /// The function libraries (each its FUNCTION LOAD text), in file order.
+    pub libraries: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DbSummary {
     pub db: u32,
-    pub by_type: [u64; 5],
+    /// Keys per `ObjType` number (string 0 … hash 4, stream 6; 5 is unused).
+    pub by_type: [u64; 7],
     pub with_ttl: u64,
 }
 
@@ -134,10 +138,12 @@ struct Block {
     raw: Vec<u8>,
 }
 
-/// Read and verify the framing of `r`, handing each verified block to `f`. Returns the
-/// header and the end marker's totals.
+/// Read and verify the framing of `r`: the function libraries go to `functions` once, before
+/// the first block of records (an empty list when the file has none), then each verified
+/// block to `f`. Returns the header and the end marker's totals.
 fn read_blocks<R: Read>(
     r: R,
+    mut functions: impl FnMut(Vec<Vec<u8>>) -> Result<(), String>,
     mut f: impl FnMut(Block) -> Result<(), ReadError>,
 ) -> Result<(Header, u64, u64, u64), ReadError> {
     let mut c = Counting {
@@ -152,12 +158,55 @@ fn read_blocks<R: Read>(
         expected,
     })?;
     let (mut records, mut blocks) = (0u64, 0u64);
+    // The libraries, until handed on at the first block of records or the end marker.
+    let mut libraries = Some(Vec::new());
+    let functions_at = c.offset;
     loop {
         let at = c.offset;
         let crc_before = c.crc.clone().finalize();
         let mut tag = [0u8; 1];
         c.exact(&mut tag, "a block tag or the end marker")?;
+        if tag[0] != format::TAG_FUNCTIONS {
+            if let Some(libs) = libraries.take() {
+                functions(libs).map_err(|e| ReadError {
+                    offset: functions_at,
+                    expected: format!("function libraries that load ({e})"),
+                })?;
+            }
+        }
         match tag[0] {
+            format::TAG_FUNCTIONS if header.version >= format::FUNCTIONS_VERSION => {
+                let Some(libs) = libraries.as_mut() else {
+                    return Err(ReadError {
+                        offset: at,
+                        expected:
+                            "a block tag (0x01) or the end marker (0xff), found 0x02 (function \
+                                   libraries come before the first block of records)"
+                                .into(),
+                    });
+                };
+                let mut hb = [0u8; format::FUNCTIONS_HEADER_LEN - 1];
+                c.exact(&mut hb, "a functions block header")?;
+                let (n, len, crc) =
+                    format::decode_functions_header(&hb).map_err(|expected| ReadError {
+                        offset: at,
+                        expected,
+                    })?;
+                let mut bytes = vec![0u8; len as usize];
+                c.exact(&mut bytes, "the functions block's bytes")?;
+                if format::CRC32.checksum(&bytes) != crc {
+                    return Err(ReadError {
+                        offset: at,
+                        expected: "a functions block whose checksum matches (the block is corrupt)"
+                            .into(),
+                    });
+                }
+                let got = format::decode_functions(n, &bytes).map_err(|expected| ReadError {
+                    offset: at,
+                    expected,
+                })?;
+                libs.extend(got);
+            }
             format::TAG_RECORDS => {
                 let mut hb = [0u8; format::BLOCK_HEADER_LEN - 1];
                 c.exact(&mut hb, "a block header")?;
@@ -217,12 +266,15 @@ fn read_blocks<R: Read>(
                 return Ok((header, records, blocks, c.offset));
             }
             t => {
+                let what = if header.version >= format::FUNCTIONS_VERSION {
+                    "a block tag (0x01 or 0x02)"
+                } else {
+                    "a block tag (0x01)"
+                };
                 return Err(ReadError {
                     offset: at,
-                    expected: format!(
-                        "a block tag (0x01) or the end marker (0xff), found {t:#04x}"
-                    ),
-                })
+                    expected: format!("{what} or the end marker (0xff), found {t:#04x}"),
+                });
             }
         }
     }
@@ -253,17 +305,26 @@ fn decode_block(b: &Block, mut f: impl FnMut(RecordRef<'_>)) -> Result<(), ReadE
 }
 
 /// Read a whole snapshot, verifying everything, and hand every record that has not expired
-/// by `now_ms` to `f`. Returns what the file holds.
+/// by `now_ms` to `f`. Returns what the file holds (the function libraries included).
 pub fn read<R: Read>(r: R, now_ms: u64, mut f: impl FnMut(Record)) -> Result<Summary, ReadError> {
     let mut sum = Summary::default();
-    let (h, records, blocks, bytes) = read_blocks(r, |b| {
-        decode_block(&b, |rec| {
-            if sum.take(&rec, now_ms) {
-                f(rec.to_owned());
-            }
-        })
-    })?;
+    let mut libraries = Vec::new();
+    let (h, records, blocks, bytes) = read_blocks(
+        r,
+        |libs| {
+            libraries = libs;
+            Ok(())
+        },
+        |b| {
+            decode_block(&b, |rec| {
+                if sum.take(&rec, now_ms) {
+                    f(rec.to_owned());
+                }
+            })
+        },
+    )?;
     sum.set_framing(&h, records, blocks, bytes);
+    sum.libraries = libraries;
     Ok(sum)
 }
 
@@ -276,15 +337,39 @@ pub fn inspect(path: &Path, now_ms: u64) -> Result<Summary, ReadError> {
     read(BufReader::with_capacity(1 << 20, file), now_ms, |_| {})
 }
 
-/// Load a snapshot file into `ks` (which should be empty), decoding and inserting blocks on
-/// `threads` threads while this one reads and verifies. Keys already expired at `now_ms`
-/// are not loaded. On error, what was loaded so far stays: the caller refuses to start.
+/// Load a snapshot file that holds no function libraries into `ks`: `load_with` refusing
+/// a file that has some (a server loads them with `load_with`; nothing is dropped silently).
 pub fn load(
     path: &Path,
     ks: &Keyspace,
     limits: &Limits,
     now_ms: u64,
     threads: usize,
+) -> Result<Summary, ReadError> {
+    load_with(path, ks, limits, now_ms, threads, |libs| {
+        if libs.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "none: this loader cannot hold the file's {} function libraries",
+                libs.len()
+            ))
+        }
+    })
+}
+
+/// Load a snapshot file into `ks` (which should be empty), decoding and inserting blocks on
+/// `threads` threads while this one reads and verifies. The function libraries go to
+/// `functions` first, before any key is read (an empty list for a file without any); its
+/// error refuses the file. Keys already expired at `now_ms` are not loaded. On error, what
+/// was loaded so far stays: the caller refuses to start.
+pub fn load_with(
+    path: &Path,
+    ks: &Keyspace,
+    limits: &Limits,
+    now_ms: u64,
+    threads: usize,
+    mut functions: impl FnMut(&[Vec<u8>]) -> Result<(), String>,
 ) -> Result<Summary, ReadError> {
     let file = File::open(path).map_err(|e| ReadError {
         offset: 0,
@@ -329,13 +414,23 @@ pub fn load(
                 })
             })
             .collect();
-        let framing = read_blocks(BufReader::with_capacity(1 << 20, file), |b| {
-            // A worker that failed stops receiving: the send then fails, and its error wins.
-            tx.send(b).map_err(|_| ReadError {
-                offset: 0,
-                expected: "a decoder still running".into(),
-            })
-        });
+        let mut libraries = Vec::new();
+        let framing = read_blocks(
+            BufReader::with_capacity(1 << 20, file),
+            |libs| {
+                functions(&libs)?;
+                libraries = libs;
+                Ok(())
+            },
+            |b| {
+                // A worker that failed stops receiving: the send then fails, and its error
+                // wins.
+                tx.send(b).map_err(|_| ReadError {
+                    offset: 0,
+                    expected: "a decoder still running".into(),
+                })
+            },
+        );
         drop(tx);
         let mut total = Summary::default();
         let mut first_err = None;
@@ -352,6 +447,7 @@ pub fn load(
         }
         let (h, records, blocks, bytes) = framing?;
         total.set_framing(&h, records, blocks, bytes);
+        total.libraries = libraries;
         Ok(total)
     })
 }
@@ -362,7 +458,7 @@ fn merge(into: &mut Summary, s: Summary) {
         match into.per_db.binary_search_by_key(&d.db, |x| x.db) {
             Ok(i) => {
                 let x = &mut into.per_db[i];
-                for t in 0..5 {
+                for t in 0..x.by_type.len() {
                     x.by_type[t] += d.by_type[t];
                 }
                 x.with_ttl += d.with_ttl;
@@ -387,11 +483,24 @@ pub fn report(path: &Path, s: &Summary) -> String {
         "{} bytes, {} blocks, {} keys ({} already expired, not loaded)",
         s.bytes, s.blocks, s.records, s.expired
     );
-    for d in &s.per_db {
-        let [st, li, se, zs, ha] = d.by_type;
+    if !s.libraries.is_empty() {
+        let names: Vec<String> = s
+            .libraries
+            .iter()
+            .map(|c| format::library_name(c))
+            .collect();
         let _ = writeln!(
             out,
-            "db{}: keys={} strings={st} lists={li} sets={se} zsets={zs} hashes={ha} with_ttl={}",
+            "functions: {} libraries ({})",
+            s.libraries.len(),
+            names.join(", ")
+        );
+    }
+    for d in &s.per_db {
+        let [st, li, se, zs, ha, _, sm] = d.by_type;
+        let _ = writeln!(
+            out,
+            "db{}: keys={} strings={st} lists={li} sets={se} zsets={zs} hashes={ha} streams={sm} with_ttl={}",
             d.db,
             d.by_type.iter().sum::<u64>(),
             d.with_ttl

@@ -3,7 +3,8 @@
 //! save every table no client write has saved yet.
 //!
 //! ```text
-//!  start()   temp file + header, writer thread, ks.begin_snapshot(sink)   (the instant)
+//!  start()   temp file + header + function libraries, writer thread,
+//!            ks.begin_snapshot(sink)                                        (the instant)
 //!  clients' writes ──► sink.slot() ─┐
 //!  workers: ks.save_shard(s) ───────┴─► records encoded into the shard's 256 KiB chunk ─► queue
 //!  writer thread: queue ─► lz4 (when it pays) + crc32c ─► temp file (crc64 running)
@@ -193,18 +194,33 @@ pub struct Running {
 }
 
 /// Begin a snapshot of `ks` to `dest` (written to a temp file beside it, renamed when
-/// complete). The instant is when this returns; see the module doc. The caller holds the
-/// exclusion gate alone around this call when multi-key atomicity matters.
+/// complete), with no function libraries: `start_with` for a server's snapshots.
 pub fn start(ks: &Keyspace, dest: &Path, created_ms: u64, pace: Pace) -> std::io::Result<Running> {
+    start_with(ks, dest, created_ms, pace, &[])
+}
+
+/// Begin a snapshot of `ks` and of `functions` (each library's FUNCTION LOAD text, written
+/// right after the header) to `dest`. The instant is when this returns; see the module doc.
+/// The caller holds the exclusion gate alone around this call when multi-key atomicity
+/// matters, and took `functions` at the same instant.
+pub fn start_with(
+    ks: &Keyspace,
+    dest: &Path,
+    created_ms: u64,
+    pace: Pace,
+    functions: &[Vec<u8>],
+) -> std::io::Result<Running> {
+    let mut header = format::encode_header(&Header {
+        version: format::VERSION,
+        created_ms,
+        databases: ks.databases() as u32,
+    })
+    .to_vec();
+    format::encode_functions(functions, &mut header).map_err(std::io::Error::other)?;
     let dir = dest.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!("temp-{}.rcsnap", std::process::id()));
     let file = File::create(&tmp)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    let header = format::encode_header(&Header {
-        version: format::VERSION,
-        created_ms,
-        databases: ks.databases() as u32,
-    });
     if let Err(e) = out.write_all(&header) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -361,12 +377,24 @@ fn seal(mut out: BufWriter<File>, w: &Written, tmp: &Path, dest: &Path) -> std::
 }
 
 /// Write a snapshot of `ks` to `dest` now: `start` then `finish`. With no other writer
-/// running (SAVE holds the gate alone), this is the whole keyspace at this instant.
+/// running (SAVE holds the gate alone), this is the whole keyspace at this instant. No
+/// function libraries: `save_with` for a server's snapshots.
 pub fn save(
     ks: &Keyspace,
     dest: &Path,
     created_ms: u64,
     workers: usize,
 ) -> std::io::Result<SaveStats> {
-    start(ks, dest, created_ms, Pace::Full)?.finish(ks, workers)
+    save_with(ks, dest, created_ms, workers, &[])
+}
+
+/// `save` with the server's function libraries (`start_with`).
+pub fn save_with(
+    ks: &Keyspace,
+    dest: &Path,
+    created_ms: u64,
+    workers: usize,
+    functions: &[Vec<u8>],
+) -> std::io::Result<SaveStats> {
+    start_with(ks, dest, created_ms, Pace::Full, functions)?.finish(ks, workers)
 }
