@@ -27,33 +27,15 @@ port RC; port RD
   >"$WORK/rcache.log" 2>&1 & PIDS+=($!)
 redis-server --port "$RD" --save '' --appendonly no --logfile "$WORK/redis.log" & PIDS+=($!)
 wait_ping "$RC"; wait_ping "$RD"
-rps() { redis-benchmark -p "$1" "${@:2}" 2>&1 | tr '\r' '\n' | grep 'requests per second' \
-  | sed 's/.*: \([0-9.]*\) requests per second.*/\1/'; }
 for p in "$RC" "$RD"; do
   for k in hll hll2; do
     redis-benchmark -p "$p" -q -n 300000 -c 50 -r 10000000 PFADD "$k" 'ele:__rand_int__' >/dev/null
   done
 done
-declare -A R
 TESTS=("PFADD|-n 200000 -c 50 -r 10000000 PFADD hll ele:__rand_int__"
        "PFADD_P16|-n 1000000 -c 50 -P 16 -r 10000000 PFADD hll ele:__rand_int__"
        "PFCOUNT_1|-n 200000 -c 50 PFCOUNT hll"
        "PFCOUNT_2|-n 50000 -c 50 PFCOUNT hll hll2"
        "PFMERGE|-n 50000 -c 50 PFMERGE hll3 hll hll2")
-for r in $(seq 1 "$ROUNDS"); do
-  for t in "${TESTS[@]}"; do
-    name=${t%%|*}; args=${t#*|}
-    # shellcheck disable=SC2086
-    R[$name,redis]+="$(rps "$RD" -q $args) "
-    # shellcheck disable=SC2086
-    R[$name,rcache]+="$(rps "$RC" -q $args) "
-  done
-  echo "round $r/$ROUNDS done" >&2
-done
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '%-10s %12s %12s %8s\n' test redis rcache ratio
-for t in "${TESTS[@]}"; do
-  name=${t%%|*}
-  a=$(echo "${R[$name,redis]}" | median); b=$(echo "${R[$name,rcache]}" | median)
-  printf '%-10s %12.0f %12.0f %8.2f\n' "$name" "$a" "$b" "$(echo "$b / $a" | bc -l)"
-done
+rounds "$ROUNDS"
+report

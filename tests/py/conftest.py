@@ -7,6 +7,7 @@ Redis 7, so the same files run against either server:
     scripts/test.sh                                     # builds rcache, runs everything
     .venv-test/bin/pytest tests/py                      # rcache from target/debug/rcache
     RCACHE_PY_TARGET=127.0.0.1:6379 .venv-test/bin/pytest tests/py   # an existing server
+                                                  # (started with --enable-debug-command yes)
 
 Without RCACHE_PY_TARGET the session starts the rcache binary (RCACHE_BIN, else
 $CARGO_TARGET_DIR/debug/rcache, else target/debug/rcache) the way crates/testkit's
@@ -83,8 +84,9 @@ class _Process:
             self.proc = subprocess.Popen(
                 # The memcached door on a free port (tests find it in INFO server); the doors the
                 # suite does not use stay closed, so parallel runs never race for their ports.
+                # DEBUG (off by default, as in Redis) from this machine: test_introspection.py.
                 [str(binary), "server", "--port", str(port), "--memcache-port", "0",
-                 "--http-port", "off", "--binary-port", "off"],
+                 "--http-port", "off", "--binary-port", "off", "--enable-debug-command", "local"],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

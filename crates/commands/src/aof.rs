@@ -359,11 +359,13 @@ pub fn rewrite_start(srv: &ServerState) -> Result<(), String> {
     }
     drop(files);
     let now = srv.ks.now();
-    let running = match persist::snapshot::start(
+    // The function libraries at the base's instant (the gate is held alone).
+    let running = match persist::snapshot::start_with(
         &srv.ks,
         &dir.join(&base),
         now,
         persist::snapshot::Pace::Background,
+        &srv.scripting.functions.codes(),
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -607,8 +609,14 @@ pub fn start_at_startup(srv: &ServerState, loaded: Option<Manifest>) -> Result<(
     let (file, len) =
         create_fresh(&dir.join(&incr)).map_err(|e| format!("cannot create {incr}: {e}"))?;
     start_log(srv, file, len).map_err(|e| format!("cannot start the log: {e}"))?;
-    persist::snapshot::save(&srv.ks, &dir.join(&base), srv.ks.now(), 2)
-        .map_err(|e| format!("cannot write the log's base {base}: {e}"))?;
+    persist::snapshot::save_with(
+        &srv.ks,
+        &dir.join(&base),
+        srv.ks.now(),
+        2,
+        &srv.scripting.functions.codes(),
+    )
+    .map_err(|e| format!("cannot write the log's base {base}: {e}"))?;
     finish_rewrite(srv, &dir, &base, base_seq, &incr, incr_seq)?;
     tracing::info!("Creating AOF base file {base} on server start");
     Ok(())

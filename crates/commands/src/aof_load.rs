@@ -124,8 +124,10 @@ fn load_base(srv: &ServerState, path: &Path) -> Result<u64, String> {
     let limits = srv.settings.limits();
     if &m == b"RCSNAP" {
         // Expired keys are kept (time 0): the log decides when they went.
-        let sum = persist::snapshot::load(path, &srv.ks, &limits, 0, 2)
-            .map_err(|e| format!("cannot load the log's base {}: {e}", path.display()))?;
+        let sum = persist::snapshot::load_with(path, &srv.ks, &limits, 0, 2, |libs| {
+            crate::persistence::load_functions(srv, libs, true)
+        })
+        .map_err(|e| format!("cannot load the log's base {}: {e}", path.display()))?;
         return Ok(sum.records);
     }
     if &m[..5] == b"REDIS" {

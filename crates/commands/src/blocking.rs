@@ -414,6 +414,11 @@ fn serve_one(srv: &ServerState, w: &Arc<Waiter>) -> bool {
             }
         }
     };
+    if let Some(spec) = spec {
+        // What the served command did, as keyspace notifications (nothing if it found
+        // nothing: its records are dropped).
+        crate::notify::after_command(srv, w.db, spec, args);
+    }
     if !served {
         return false;
     }

@@ -1,5 +1,7 @@
 //! CLIENT subcommands: ID, SETNAME, GETNAME, LIST, INFO, KILL, SETINFO, NO-EVICT, NO-TOUCH,
-//! UNBLOCK, HELP. They read and change the shared `ClientHandle`s of `ServerState::clients`.
+//! UNBLOCK, REPLY, HELP. They read and change the shared `ClientHandle`s of
+//! `ServerState::clients`. TRACKING, CACHING, GETREDIR and TRACKINGINFO live in
+//! `tracking.rs`, PAUSE and UNPAUSE in `pause.rs`.
 //!
 //! Every rcache client is a `normal` client of the `default` user: the types `master`,
 //! `replica`/`slave` and `pubsub` are accepted in filters and match nobody.
@@ -41,12 +43,31 @@ pub const SUBCOMMANDS: &[CommandSpec] = &[
     cmd!("client|unblock", -3, ADMIN | CONN, 0, 0, 0, unblock, "connection", "5.0.0",
         "Unblocks a client blocked by a blocking command from a different connection.",
         "client-id [TIMEOUT | ERROR]"),
+    cmd!("client|tracking", -3, CONN, 0, 0, 0, crate::tracking::client_tracking, "connection", "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        "<ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]"),
+    cmd!("client|caching", 3, CONN, 0, 0, 0, crate::tracking::client_caching, "connection", "6.0.0",
+        "Instructs the server whether to track the keys in the next request.", "<YES | NO>"),
+    cmd!("client|getredir", 2, CONN, 0, 0, 0, crate::tracking::client_getredir, "connection", "6.0.0",
+        "Returns the client ID to which the connection's tracking notifications are redirected.", ""),
+    cmd!("client|trackinginfo", 2, CONN, 0, 0, 0, crate::tracking::client_trackinginfo, "connection", "6.2.0",
+        "Returns information about server-assisted client-side caching for the connection.", ""),
+    cmd!("client|pause", -3, ADMIN | CONN, 0, 0, 0, crate::pause::client_pause, "connection", "2.9.50",
+        "Suspends commands processing.", "timeout [WRITE | ALL]"),
+    cmd!("client|unpause", 2, ADMIN | CONN, 0, 0, 0, crate::pause::client_unpause, "connection", "6.2.0",
+        "Resumes processing commands from paused clients.", ""),
+    cmd!("client|reply", 3, CONN, 0, 0, 0, reply, "connection", "3.2.0",
+        "Instructs the server whether to reply to commands.", "<ON | OFF | SKIP>"),
     cmd!("client|help", 2, LOADING | STALE, 0, 0, 0, help, "connection", "5.0.0",
         "Returns helpful text about the different subcommands.", ""),
 ];
 
 const HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME",
     "    Return the name of the current connection.",
     "ID",
@@ -77,10 +98,21 @@ const HELP: &[&str] = &[
     "      Return clients of specified type.",
     "    * ID <client-id> [<client-id> ...]",
     "      Return clients with the specified IDs.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
@@ -347,6 +379,33 @@ fn on_off(b: &[u8]) -> Result<bool, CmdError> {
     }
 }
 
+/// CLIENT REPLY <ON | OFF | SKIP>: OFF and SKIP answer nothing themselves; the connection
+/// drops the replies they cover (`Session::reply_dropped`). Only over RESP: the other
+/// doors answer every request.
+fn reply(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    use crate::clients::{REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT};
+    if ctx.sess.door != crate::Door::Resp {
+        return Err(CmdError::Msg(format!(
+            "ERR CLIENT REPLY is not supported over the {} door; use RESP",
+            ctx.sess.door.name()
+        )));
+    }
+    let m = args.get(2);
+    if eq_ic(m, "on") {
+        ctx.sess.reply &= !(REPLY_SKIP | REPLY_OFF);
+        ctx.out.ok();
+    } else if eq_ic(m, "off") {
+        ctx.sess.reply |= REPLY_OFF;
+    } else if eq_ic(m, "skip") {
+        if ctx.sess.reply & REPLY_OFF == 0 {
+            ctx.sess.reply |= REPLY_SKIP_NEXT;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
 /// CLIENT NO-EVICT <ON | OFF>
 fn no_evict(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let on = on_off(args.get(2))?;
@@ -463,7 +522,7 @@ mod tests {
             "-ERR lib-name cannot contain spaces, newlines or special characters.\r\n"
         );
         let help = t.run(&["CLIENT", "HELP"]);
-        assert!(help.starts_with("*45\r\n+CLIENT <subcommand>"), "{help}");
+        assert!(help.starts_with("*60\r\n+CLIENT <subcommand>"), "{help}");
     }
 
     #[test]

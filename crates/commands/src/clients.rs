@@ -41,7 +41,26 @@ pub struct ClientHandle {
     pub psubs: AtomicUsize,
     /// Commands queued in MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
     pub multi: AtomicI64,
+    /// The client's push channel (`Session::outbox`), for others to deliver to (tracking
+    /// redirects): it holds this handle, so unregistering the client clears it.
+    pub outbox: Mutex<Option<Arc<crate::pubsub::Outbox>>>,
+    /// CLIENT TRACKING as CLIENT LIST shows it: `TRACK_*` bits (flags `t`, `R`, `B`) and
+    /// `redir=` (`tracking.rs` keeps them).
+    pub tracking: AtomicU8,
+    pub redir: AtomicI64,
+    /// In MONITOR mode (flag `O`).
+    pub monitor: AtomicBool,
+    /// Set when the connection is gone (unregistered): a tracking redirect to it is broken.
+    pub gone: AtomicBool,
+    /// The ACL user the client is authenticated as (CLIENT LIST `user=`; ACL DELUSER
+    /// disconnects the clients of the users it deletes).
+    pub user: Mutex<Box<[u8]>>,
 }
+
+/// `ClientHandle::tracking` bits.
+pub const TRACK_ON: u8 = 1;
+pub const TRACK_BROKEN_REDIR: u8 = 2;
+pub const TRACK_BCAST: u8 = 4;
 
 impl ClientHandle {
     pub fn new(id: u64, addr: String, laddr: String, fd: i64) -> ClientHandle {
@@ -67,6 +86,12 @@ impl ClientHandle {
             subs: AtomicUsize::new(0),
             psubs: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
+            outbox: Mutex::new(None),
+            tracking: AtomicU8::new(0),
+            redir: AtomicI64::new(-1),
+            monitor: AtomicBool::new(false),
+            gone: AtomicBool::new(false),
+            user: Mutex::new(b"default"[..].into()),
         }
     }
 
@@ -90,15 +115,29 @@ impl ClientHandle {
         since.saturating_sub(self.last_active_ms.load(Relaxed)) / 1000
     }
 
-    /// CLIENT LIST's `flags=` letters: `P` subscribed, `x` in MULTI, `e` no-evict,
-    /// `T` no-touch, `N` when none is set.
+    /// CLIENT LIST's `flags=` letters, in Redis's order: `O` monitor, `P` subscribed, `x` in
+    /// MULTI, `t` tracking, `R` broken tracking redirect, `B` tracking in BCAST mode, `e`
+    /// no-evict, `T` no-touch, `N` when none is set.
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        if self.monitor.load(Relaxed) {
+            f.push('O');
+        }
         if self.subs.load(Relaxed) + self.psubs.load(Relaxed) > 0 {
             f.push('P');
         }
         if self.multi.load(Relaxed) >= 0 {
             f.push('x');
+        }
+        let t = self.tracking.load(Relaxed);
+        if t & TRACK_ON != 0 {
+            f.push('t');
+        }
+        if t & TRACK_BROKEN_REDIR != 0 {
+            f.push('R');
+        }
+        if t & TRACK_BCAST != 0 {
+            f.push('B');
         }
         if self.no_evict.load(Relaxed) {
             f.push('e');
@@ -134,7 +173,7 @@ impl ClientHandle {
         let qbuf = self.qbuf.load(Relaxed);
         let obuf = self.obuf.load(Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -151,6 +190,8 @@ impl ClientHandle {
             obuf,
             qbuf + obuf + 16384,
             cmd,
+            String::from_utf8_lossy(&self.user.lock()),
+            self.redir.load(Relaxed),
             self.resp.load(Relaxed),
             lib_name,
             lib_ver
@@ -172,6 +213,9 @@ pub struct Session {
     /// Blocking commands answer as their non-blocking form instead of blocking (Redis's
     /// CLIENT_DENY_BLOCKING): set by EXEC and scripts around the commands they run.
     pub deny_blocking: bool,
+    /// A function flagged `allow-oom` runs its commands: write commands skip the
+    /// `maxmemory` check (`execute_in`), as Redis lets such a function write past it.
+    pub allow_oom: bool,
     /// Set by a blocking command that found nothing: the connection parks on this waiter
     /// (`blocking.rs`) before running the next command.
     pub blocked: Option<Arc<crate::blocking::Waiter>>,
@@ -188,7 +232,29 @@ pub struct Session {
     pub pubsub: Option<Box<crate::pubsub::Subscriptions>>,
     /// A connection to the cluster port (`cluster_cmd::BusSession`); `None` for clients.
     pub bus: Option<Box<crate::cluster_cmd::BusSession>>,
+    /// The front door this session came through (set by the door; RESP by default). Push
+    /// features (tracking, MONITOR, CLIENT REPLY) need RESP; RESET keeps the door's protocol.
+    pub door: crate::Door,
+    /// The push channel (pub/sub messages, invalidations, MONITOR lines): created by the
+    /// first feature that needs one (`outbox()`), drained by the connection loop.
+    pub outbox: Option<Arc<crate::pubsub::Outbox>>,
+    /// CLIENT TRACKING (`tracking.rs`); dropping it turns tracking off (disconnect included).
+    pub tracking: Option<Box<crate::tracking::SessionTracking>>,
+    /// CLIENT REPLY (`REPLY_*` bits): replies the connection loop drops.
+    pub reply: u8,
+    /// MONITOR (`monitor.rs`); dropping it stops the feed (disconnect included).
+    pub monitor: Option<Box<crate::monitor::Monitoring>>,
+    /// A script's session (`redis.call`): MONITOR shows its commands as `lua`, client-side
+    /// caching remembers their reads for the script's caller.
+    pub in_script: bool,
+    /// The ACL user, cached with the user store's epoch (`acl.rs`).
+    pub acl: crate::acl::SessionAcl,
 }
+
+/// `Session::reply` bits (Redis's CLIENT_REPLY_OFF / _SKIP_NEXT / _SKIP).
+pub const REPLY_OFF: u8 = 1;
+pub const REPLY_SKIP_NEXT: u8 = 2;
+pub const REPLY_SKIP: u8 = 4;
 
 impl Session {
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Session {
@@ -200,6 +266,7 @@ impl Session {
             no_touch: false,
             close: false,
             deny_blocking: false,
+            allow_oom: false,
             blocked: None,
             handle,
             multi: None,
@@ -207,7 +274,41 @@ impl Session {
             in_exec: false,
             pubsub: None,
             bus: None,
+            door: crate::Door::Resp,
+            outbox: None,
+            tracking: None,
+            reply: 0,
+            monitor: None,
+            in_script: false,
+            acl: crate::acl::SessionAcl::default_user(),
         }
+    }
+
+    /// The session's push channel, created on first use and published on its handle so
+    /// other clients can deliver to it (tracking redirects).
+    pub fn outbox(&mut self) -> Arc<crate::pubsub::Outbox> {
+        let handle = &self.handle;
+        self.outbox
+            .get_or_insert_with(|| {
+                let o = Arc::new(crate::pubsub::Outbox::new(handle.clone()));
+                *handle.outbox.lock() = Some(o.clone());
+                o
+            })
+            .clone()
+    }
+
+    /// CLIENT REPLY after a command, as Redis's `resetClient`: a SKIP covers the command
+    /// after CLIENT REPLY SKIP only. Returns whether this command's reply is dropped.
+    #[inline]
+    pub fn reply_dropped(&mut self) -> bool {
+        let r = self.reply;
+        let dropped = r & (REPLY_OFF | REPLY_SKIP) != 0;
+        let mut next = r & !(REPLY_SKIP | REPLY_SKIP_NEXT);
+        if r & REPLY_SKIP_NEXT != 0 {
+            next |= REPLY_SKIP;
+        }
+        self.reply = next;
+        dropped
     }
 
     /// A session for in-process callers and tests.
@@ -241,7 +342,12 @@ impl ClientRegistry {
     }
 
     pub fn unregister(&self, id: u64) {
-        self.clients.lock().remove(&id);
+        let gone = self.clients.lock().remove(&id);
+        if let Some(h) = gone {
+            h.gone.store(true, Relaxed);
+            // The outbox holds the handle: break the cycle.
+            h.outbox.lock().take();
+        }
     }
 
     pub fn count(&self) -> usize {

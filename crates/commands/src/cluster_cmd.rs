@@ -738,7 +738,7 @@ pub fn splittable(spec: &CommandSpec) -> Option<(Split, usize)> {
 }
 
 /// The argument positions of a command's keys (movable keys included for the commands
-/// rcache has: EVAL & co., Z*STORE, *INTERCARD, *MPOP, SORT … STORE).
+/// rcache has: EVAL & co., Z*STORE, *INTERCARD, *MPOP, SORT … STORE, GEORADIUS … STORE).
 pub fn key_positions(spec: &CommandSpec, args: Args<'_>) -> Vec<usize> {
     movable_positions(spec, args).unwrap_or_else(|| spec.key_positions(args.len()).collect())
 }
@@ -764,6 +764,27 @@ fn movable_positions(spec: &CommandSpec, args: Args<'_>) -> Option<Vec<usize>> {
             run(2, numkeys(1))
         }
         "blmpop" | "bzmpop" => run(3, numkeys(2)),
+        // The keys are the first half of what follows STREAMS (the IDs are the rest).
+        "xread" | "xreadgroup" => {
+            match (1..n).find(|&i| args.get(i).eq_ignore_ascii_case(b"streams")) {
+                Some(at) => run(at + 1, (n - at - 1) / 2),
+                None => Vec::new(),
+            }
+        }
+        // Redis's key specs: the argument after the first STORE, and after the first
+        // STOREDIST, searched from the first optional argument.
+        "georadius" | "georadiusbymember" => {
+            let from = if spec.name == "georadius" { 6 } else { 5 };
+            let mut v = vec![1];
+            for kw in [&b"store"[..], b"storedist"] {
+                let at =
+                    (from..n.saturating_sub(1)).find(|&i| args.get(i).eq_ignore_ascii_case(kw));
+                if let Some(i) = at {
+                    v.push(i + 1);
+                }
+            }
+            v
+        }
         "sort" | "sort_ro" => {
             let mut v = vec![1];
             for i in 2..n.saturating_sub(1) {

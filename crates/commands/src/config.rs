@@ -36,6 +36,9 @@ pub struct Settings {
     pub databases: AtomicU32,
     pub dir: RwLock<String>,
     pub requirepass: RwLock<Option<String>>,
+    /// Counts changes of `requirepass`: the ACL default user takes the new password when it
+    /// sees this move (`acl::sync_requirepass`), however the setting was changed.
+    pub requirepass_gen: AtomicU64,
     /// Idle seconds before a client is closed; 0 = never.
     pub timeout: AtomicU64,
     pub maxclients: AtomicU64,
@@ -75,6 +78,20 @@ pub struct Settings {
     pub busy_reply_threshold: AtomicU64,
     /// `hll-sparse-max-bytes`: the largest sparse HyperLogLog value (header included).
     pub hll_sparse_max_bytes: AtomicU64,
+    /// `notify-keyspace-events` as `notify::class` bits (0 = off).
+    pub notify_flags: std::sync::atomic::AtomicU32,
+    /// `slowlog-log-slower-than` (µs; -1 = off, 0 = every command) and `slowlog-max-len`.
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
+    /// `latency-monitor-threshold` (ms; 0 = off).
+    pub latency_monitor_threshold: AtomicU64,
+    /// The shortest call (ns) that SLOWLOG or the latency monitor may want, derived from the
+    /// three above (`slowlog::refresh_floor`): `execute_in` compares each call's time with
+    /// it, one relaxed load, and does nothing more for a faster call.
+    pub slow_floor_ns: AtomicU64,
+    /// `stream-node-max-bytes` / `stream-node-max-entries`: a stream block's bounds.
+    pub stream_node_max_bytes: AtomicU64,
+    pub stream_node_max_entries: AtomicU64,
     /// Rows without a field: their value as last set (normalised), by the row's name.
     /// Absent = the row's default. Read with `Settings::value`.
     pub kept: RwLock<HashMap<&'static str, String>>,
@@ -92,6 +109,8 @@ impl Settings {
             zset_entries: self.zset_max_listpack_entries.load(Relaxed) as usize,
             zset_value: self.zset_max_listpack_value.load(Relaxed) as usize,
             list_size: self.list_max_listpack_size.load(Relaxed),
+            stream_node_bytes: self.stream_node_max_bytes.load(Relaxed) as usize,
+            stream_node_entries: self.stream_node_max_entries.load(Relaxed) as usize,
         }
     }
 }
@@ -107,6 +126,7 @@ impl Default for Settings {
             databases: AtomicU32::new(16),
             dir: RwLock::new(".".into()),
             requirepass: RwLock::new(None),
+            requirepass_gen: AtomicU64::new(0),
             timeout: AtomicU64::new(0),
             maxclients: AtomicU64::new(10000),
             proto_max_bulk_len: AtomicI64::new(512 << 20),
@@ -136,6 +156,14 @@ impl Default for Settings {
             list_max_listpack_size: AtomicI64::new(-2),
             busy_reply_threshold: AtomicU64::new(5000),
             hll_sparse_max_bytes: AtomicU64::new(3000),
+            notify_flags: std::sync::atomic::AtomicU32::new(0),
+            slowlog_slower_than: AtomicI64::new(10_000),
+            slowlog_max_len: AtomicU64::new(128),
+            latency_monitor_threshold: AtomicU64::new(0),
+            // 10 000 µs: the slow log's default threshold (the latency monitor is off).
+            slow_floor_ns: AtomicU64::new(10_000_000),
+            stream_node_max_bytes: AtomicU64::new(4096),
+            stream_node_max_entries: AtomicU64::new(100),
             kept: RwLock::new(HashMap::new()),
         }
     }

@@ -182,11 +182,17 @@ fn set(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             return Err(set_failed(name, &e));
         }
     }
+    // requirepass is the default ACL user's password (Redis's ACLUpdateDefaultUserPassword).
+    if params.iter().any(|(n, _)| *n == "requirepass") {
+        crate::acl::sync_requirepass(ctx.srv);
+    }
     // `appendfsync` reaches the log's writer at once, `appendonly no` closes the log now
     // (turning it on needs the gate alone: the cron does it within a tick).
     if params.iter().any(|(n, _)| n.starts_with("append")) {
         crate::aof::cron(ctx.srv);
     }
+    // Keyspace notifications: storage records key events only while they are on.
+    crate::notify::sync(ctx.srv);
     ctx.out.ok();
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, and the CLIENT container
 //! (its subcommands live in `client_cmd.rs`).
 //!
-//! rcache has one user, `default`, whose password is `requirepass` (no password = `nopass`,
-//! as Redis without ACLs): `AUTH default <anything>` then succeeds, while the one-argument
-//! form answers Redis's "called without any password configured" error.
+//! AUTH and HELLO … AUTH authenticate as an ACL user (`acl.rs`); the one-argument AUTH is
+//! the `default` user, whose password is `requirepass`. While the default user is
+//! `nopass`, any password opens it, and the one-argument form answers Redis's "called
+//! without any password configured" error.
 
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
@@ -153,45 +154,27 @@ fn select(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+#[cfg(test)]
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-/// Compare without an early exit on the first differing byte, so the time taken does not
-/// tell an attacker how much of a guess was right.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() != b.len()) as u8;
-    for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
-    }
-    diff == 0
-}
-
-/// Check a username/password pair against the one user; on success the session is
-/// authenticated. Err is the WRONGPASS error.
-fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], pass: &[u8]) -> CmdResult {
-    let ok = eq_ic(user, "default")
-        && match ctx.srv.settings.requirepass.read().as_deref() {
-            None => true,
-            Some(p) => same_secret(p.as_bytes(), pass),
-        };
-    if !ok {
-        return Err(CmdError::Static(WRONGPASS));
-    }
-    ctx.sess.authenticated = true;
-    Ok(())
+/// Check a username/password pair against the ACL users; on success the session is
+/// theirs and authenticated. Err is the WRONGPASS error (and an ACL LOG entry).
+fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], pass: &[u8]) -> CmdResult {
+    crate::acl::authenticate(ctx.srv, ctx.sess, command, user, pass)
 }
 
 /// AUTH [username] password
 fn auth(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     match args.len() {
         2 => {
-            if !ctx.srv.auth_required() {
+            if crate::acl::default_is_nopass(ctx.srv) {
                 return Err(CmdError::Static(
                     "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
                 ));
             }
-            authenticate(ctx, b"default", args.get(1))?;
+            authenticate(ctx, args.get(0), b"default", args.get(1))?;
         }
-        3 => authenticate(ctx, args.get(1), args.get(2))?,
+        3 => authenticate(ctx, args.get(0), args.get(1), args.get(2))?,
         _ => return Err(CmdError::Syntax),
     }
     ctx.out.ok();
@@ -256,9 +239,9 @@ fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         }
     }
     if let Some((user, pass)) = creds {
-        authenticate(ctx, user, pass)?;
+        authenticate(ctx, args.get(0), user, pass)?;
     }
-    if !ctx.sess.authenticated {
+    if crate::acl::auth_required(ctx.srv, ctx.sess) {
         return Err(CmdError::Static(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));

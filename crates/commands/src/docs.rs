@@ -494,21 +494,57 @@ pub fn commands_md(table: &CommandTable) -> String {
         }
     }
     out.push_str(
-        "\n## Not supported\n\n\
-         These are not part of this release; their commands answer \
-         `ERR unknown command '<name>', with args beginning with: …`, never a fake `OK`:\n\n\
-         - Streams, HyperLogLog and geo commands (XADD, PFADD, GEOADD…).\n\
-         - The append-only log: BGREWRITEAOF (`appendonly yes` is refused); snapshots are \
-         supported (SAVE, BGSAVE, LASTSAVE, docs/PERSISTENCE.md).\n\
-         - Cluster commands (CLUSTER, READONLY, READWRITE, ASKING).\n\
-         - Functions (FUNCTION, FCALL, FCALL_RO) and SCRIPT DEBUG; in scripts, the `cjson`, \
-         `cmsgpack`, `struct` and `bit` libraries and `#!lua` shebang flags.\n\
-         - Sharded pub/sub (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, PUBSUB SHARDCHANNELS / SHARDNUMSUB) \
-         and RESET.\n\
+        "\n## Not supported, and differences from Redis 7.0\n\n\
+         What is not part of this release answers \
+         `ERR unknown command '<name>', with args beginning with: …` (or an unknown-subcommand \
+         error), never a fake `OK`. Not supported, and where supported commands differ:\n\n\
+         - Streams: XINFO's `radix-tree-nodes` is the number of entry blocks plus one (rcache \
+         keeps blocks in a B-tree, not a radix tree); a blocked XREAD served by an XADD \
+         answers with every listed stream that has new entries (Redis: the one written); \
+         XREADGROUP's history reads are logged (Redis does not propagate them). Redis RDB files' \
+         streams are skipped by the importer (docs/PERSISTENCE.md).\n\
+         - Keyspace notifications: the `d` (module) class never fires; `keymiss` comes from \
+         reads that find no key, as in Redis.\n\
+         - SCRIPT DEBUG; in scripts and functions, the `cjson`, `cmsgpack`, `struct` and `bit` \
+         libraries; `#!lua` shebang flags in EVAL scripts. Functions (FUNCTION, FCALL, \
+         FCALL_RO) are supported, but FUNCTION DUMP's payload is rcache's own format: FUNCTION \
+         RESTORE accepts what rcache's FUNCTION DUMP produced and refuses a Redis payload with \
+         `ERR DUMP payload version or checksum are wrong`; FUNCTION LIST lists libraries and \
+         functions by name (Redis: in hash order); FUNCTION FLUSH ASYNC frees at once; the \
+         `allow-stale` flag is accepted with no effect (no replication), `allow-cross-slot-keys` \
+         too (keys a function reaches are not checked against its declared slot).\n\
+         - Sharded pub/sub (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, PUBSUB SHARDCHANNELS / SHARDNUMSUB).\n\
+         - Client features (docs/ARCHITECTURE.md, \"Client-side caching, pauses and MONITOR\"): \
+         CLIENT TRACKING messages REDIRECTed to a RESP3 connection reach it only if it has a \
+         push channel (it subscribed, tracks or monitors), else they are dropped (Redis delivers \
+         them); a collision among new BCAST prefixes past the first answers only the error \
+         (Redis 7.0 answers the error and then OK); BCAST keys changed by one command on two \
+         threads may come in two messages. CLIENT REPLY OFF also drops a client's own PUBLISH \
+         echo. MONITOR shows memcached, binary-protocol and HTTP key requests in their own \
+         words; there are no unix-socket clients. CLIENT PAUSE holds the memcached, binary and \
+         HTTP doors' writes too. CLIENT NO-TOUCH is Redis 7.2's (7.0 lacks it); RESET turns it \
+         off, as 7.2 does.\n\
          - Options newer than Redis 7.0: HSCAN NOVALUES, ZRANK/ZREVRANK WITHSCORE, hash-field TTLs.\n\
          - DUMP payloads are rcache's own format: RESTORE accepts what rcache's DUMP produced, \
          and refuses a Redis payload with `ERR DUMP payload version or checksum are wrong`.\n\
-         - ACL users beyond `default` (ACL), replication (REPLICAOF, SYNC), MONITOR, DEBUG.\n",
+         - ACL (docs/ACL.md): a key's read/write need follows the command's flag, not Redis's \
+         per-key specs (a `%W~` user may INCR or LPOP its keys); `user` lines in the config \
+         file, CLIENT KILL USER and `redis.acl_check_cmd` are not provided.\n\
+         - Replication (REPLICAOF, SYNC; ROLE answers as a \
+         master without replicas).\n\
+         - DEBUG subcommands other than HELP, SLEEP, OBJECT, SET-ACTIVE-EXPIRE, ERROR, LOG and \
+         RELOAD: they answer `ERR unknown subcommand or wrong number of arguments for '<sub>'. \
+         Try DEBUG HELP.` DEBUG runs only as `enable-debug-command` allows (`no` by default, as \
+         Redis; `local`: clients on 127.0.0.1/::1). DEBUG OBJECT's `serializedlength` is the \
+         size of rcache's serialisation and lists no `ql_*` fields; DEBUG RELOAD verifies the \
+         snapshot before it empties anything, and with NOFLUSH the file's keys replace existing \
+         ones (MERGE or not).\n\
+         - SLOWLOG leaves out blocking commands (Redis logs one when it is served), and logs \
+         the commands a script calls under the calling client's address and name (Redis: \
+         `?:0`, no name). LATENCY \
+         records the events `command`, `fast-command` and `expire-cycle`; LATENCY HISTOGRAM's \
+         bounds are rcache's latency buckets (1, 2, 3, 4, 5, 6, 8, 10, 13, 15, 20 … µs), not \
+         powers of two.\n",
     );
     out
 }

@@ -214,6 +214,33 @@ pub fn rewrite(parts: &[&[u8]]) {
     });
 }
 
+/// Replace the running command's record with several commands, logged together (a stream
+/// read by a group is logged as Redis propagates it: an XCLAIM per delivered entry, then
+/// XGROUP SETID). No commands: the command logs nothing.
+pub fn rewrite_many(cmds: &[Vec<Vec<u8>>]) {
+    CUR.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.has {
+            c.rec.clear();
+            if cmds.is_empty() {
+                c.has = false;
+                return;
+            }
+            for parts in cmds {
+                let p: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+                encode(&p, &mut c.rec);
+            }
+            c.rewritten = true;
+        }
+    });
+}
+
+/// Whether the running command's effects are being logged (a handler builds a rewrite
+/// only then).
+pub fn logging(srv: &ServerState) -> bool {
+    srv.aof.slot.is_on()
+}
+
 /// A write made outside the command table (the HTTP door's PUT and DELETE): log `parts`
 /// when the `Txn` that follows commits. Keep the guard until that `Txn` is dropped.
 pub fn record<'a>(srv: &'a ServerState, db: usize, parts: &[&[u8]]) -> Guard<'a> {

@@ -231,8 +231,12 @@ fn clients(ctx: &Ctx<'_>, f: &mut Fields) {
     f.kv("maxclients", srv.settings.maxclients.load(Relaxed));
     f.kv("client_recent_max_input_buffer", qmax);
     f.kv("client_recent_max_output_buffer", omax);
-    f.kv("blocked_clients", srv.blocking.blocked_clients());
-    f.kv("tracking_clients", 0);
+    // Clients held by CLIENT PAUSE count as blocked, as Redis counts them.
+    f.kv(
+        "blocked_clients",
+        srv.blocking.blocked_clients() + srv.pause.held(),
+    );
+    f.kv("tracking_clients", srv.tracking.clients());
     f.kv("clients_in_timeout_table", 0);
 }
 
@@ -492,6 +496,9 @@ fn stats(ctx: &Ctx<'_>, f: &mut Fields) {
     f.kv("pubsub_patterns", 0);
     f.kv("latest_fork_usec", 0);
     f.kv("total_forks", 0);
+    f.kv("tracking_total_keys", ctx.srv.tracking.total_keys());
+    f.kv("tracking_total_items", ctx.srv.tracking.total_items());
+    f.kv("tracking_total_prefixes", ctx.srv.tracking.total_prefixes());
     f.kv(
         "client_query_buffer_limit_disconnections",
         s.client_query_buffer_limit_disconnections.load(Relaxed),

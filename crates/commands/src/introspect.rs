@@ -143,6 +143,7 @@ const DANGEROUS: &[&str] = &[
     "bgsave",
     "bgrewriteaof",
     "save",
+    "sort_ro",
     "failover",
     "replicaof",
     "slaveof",
@@ -151,7 +152,9 @@ const DANGEROUS: &[&str] = &[
 ];
 
 /// The ACL categories of a command or subcommand, in Redis's order (`@read`, `@string`,
-/// `@fast`…), derived from its flags, group and name.
+/// `@fast`…), derived from its flags, group and name. The one source of categories: COMMAND
+/// INFO shows them and ACL rules (`+@read`, ACL CAT) use them (`acl/cats.rs`). Checked
+/// against Redis 7.0.15's COMMAND output for every command rcache has.
 pub fn acl_categories(c: &CommandSpec) -> Vec<&'static str> {
     let top = c.name.split('|').next().unwrap_or(c.name);
     let mut v = vec![];
@@ -163,18 +166,26 @@ pub fn acl_categories(c: &CommandSpec) -> Vec<&'static str> {
         }
         return v;
     }
-    if c.group == "generic" || matches!(top, "dbsize" | "flushdb" | "flushall" | "swapdb") {
+    // SORT's categories are the types it sorts, not @keyspace (Redis's table says so).
+    let sort = matches!(top, "sort" | "sort_ro");
+    if !sort
+        && (c.group == "generic" || matches!(top, "dbsize" | "flushdb" | "flushall" | "swapdb"))
+    {
         v.push("@keyspace");
     }
-    if c.has(READONLY) {
+    // Scripts are not @read even when read-only (Redis's setImplicitACLCategories).
+    if c.has(READONLY) && c.group != "scripting" {
         v.push("@read");
     }
     if c.has(WRITE) {
         v.push("@write");
     }
+    if sort {
+        v.extend(["@set", "@sortedset", "@list"]);
+    }
     v.extend(match c.group {
         "set" => Some("@set"),
-        "sorted-set" => Some("@sortedset"),
+        "sorted-set" | "sorted_set" => Some("@sortedset"),
         "list" => Some("@list"),
         "hash" => Some("@hash"),
         "string" => Some("@string"),
@@ -182,20 +193,23 @@ pub fn acl_categories(c: &CommandSpec) -> Vec<&'static str> {
         "hyperloglog" => Some("@hyperloglog"),
         "geo" => Some("@geo"),
         "stream" => Some("@stream"),
-        "pubsub" => Some("@pubsub"),
+        // PUBSUB HELP lacks the pubsub flag in Redis.
+        "pubsub" if c.name != "pubsub|help" => Some("@pubsub"),
         _ => None,
     });
-    if c.has(ADMIN) {
+    // LASTSAVE and ROLE are @admin in Redis's table without the admin flag.
+    let admin = c.has(ADMIN) || matches!(top, "lastsave" | "role");
+    if admin {
         v.push("@admin");
     }
     v.push(if c.has(FAST) { "@fast" } else { "@slow" });
     if c.has(BLOCKING) {
         v.push("@blocking");
     }
-    if c.has(ADMIN) || DANGEROUS.contains(&top) {
+    if admin || DANGEROUS.contains(&top) {
         v.push("@dangerous");
     }
-    if c.group == "connection" || top == "command" {
+    if c.group == "connection" || matches!(top, "command" | "asking" | "readonly" | "readwrite") {
         v.push("@connection");
     }
     if c.group == "transactions" {
@@ -415,7 +429,9 @@ fn keys_of(ctx: &Ctx<'_>, args: Args<'_>) -> Result<(&'static CommandSpec, Vec<u
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    Ok((spec, spec.key_positions(inner.len()).collect()))
+    // Movable keys too (ZUNIONSTORE's inputs, GEORADIUS … STORE's key), as cluster
+    // routing finds them.
+    Ok((spec, crate::cluster_cmd::key_positions(spec, inner)))
 }
 
 /// COMMAND GETKEYS command [arg …]
@@ -529,7 +545,7 @@ mod tests {
             "*1\r\n*10\r\n$12\r\nmemory|usage\r\n:-3\r\n*1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n*2\r\n+@read\r\n+@slow\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n"
         );
         let client = t.run(&["COMMAND", "INFO", "client"]);
-        assert!(client.starts_with("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*11\r\n*10\r\n$9\r\nclient|id\r\n"), "{client}");
+        assert!(client.starts_with("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*18\r\n*10\r\n$9\r\nclient|id\r\n"), "{client}");
         let all = t.run(&["COMMAND"]);
         let n = CommandTable::get().all().len();
         assert!(all.starts_with(&format!("*{n}\r\n*10\r\n")));

@@ -8,11 +8,14 @@
 //! ```
 //! Handlers are grouped by family: `strings.rs`, `bits.rs`, `keys.rs`, `object.rs`,
 //! `connection.rs` (+ `client_cmd.rs`), `server.rs` (+ `info.rs`, `config_cmd.rs`),
-//! `introspect.rs` (COMMAND, with `docs.rs`), `tx.rs` (MULTI/EXEC/WATCH), `pubsub.rs`.
+//! `introspect.rs` (COMMAND, with `docs.rs`), `tx.rs` (MULTI/EXEC/WATCH), `pubsub.rs`;
+//! diagnostics: `slowlog.rs` (fed by `execute_in`), `latency.rs`, `debug.rs`, `role.rs`,
+//! `lolwut.rs`, `memory_diag.rs` (MEMORY STATS/DOCTOR/MALLOC-STATS/PURGE).
 //! Each family exports `COMMANDS`; `FAMILIES` lists them. Containers (CLIENT, CONFIG,
 //! MEMORY, OBJECT, COMMAND, PUBSUB) keep their subcommand rows in `CommandSpec::subcommands`
 //! and dispatch with `dispatch_sub`.
 
+pub mod acl;
 pub mod aof;
 pub mod aof_load;
 pub mod bits;
@@ -25,31 +28,44 @@ pub mod coll;
 pub mod config;
 pub mod config_cmd;
 pub mod connection;
+pub mod debug;
 pub mod docs;
 pub mod dump_cmd;
 pub mod effects;
 pub mod error;
 pub mod gate;
+pub mod geo;
 pub mod glob;
 pub mod hashes;
 pub mod hll;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod latency;
 pub mod lists;
+pub mod lolwut;
+pub mod memory_diag;
+pub mod monitor;
+pub mod notify;
 pub mod object;
+pub mod pause;
 pub mod persistence;
 pub mod pubsub;
+pub mod reset;
+pub mod role;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod slowlog;
 pub mod sort;
 #[cfg(test)]
 mod sort_dump_tests;
 pub mod stats;
+pub mod stream;
 pub mod strings;
 pub mod table;
 pub mod testing;
+pub mod tracking;
 pub mod tx;
 pub mod util;
 pub mod zset;
@@ -67,9 +83,17 @@ use table::{CommandSpec, CommandTable};
 /// Every command family, in the order COMMAND lists groups.
 pub const FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
+    reset::COMMANDS,
     server::COMMANDS,
+    monitor::COMMANDS,
+    acl::COMMANDS,
     persistence::COMMANDS,
     aof::COMMANDS,
+    slowlog::COMMANDS,
+    latency::COMMANDS,
+    debug::COMMANDS,
+    role::COMMANDS,
+    lolwut::COMMANDS,
     introspect::COMMANDS,
     keys::COMMANDS,
     object::COMMANDS,
@@ -82,7 +106,10 @@ pub const FAMILIES: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     sets::COMMANDS,
     zset::COMMANDS,
+    stream::COMMANDS,
+    geo::COMMANDS,
     scripting::COMMANDS,
+    scripting::function_cmd::COMMANDS,
     tx::COMMANDS,
     pubsub::COMMANDS,
     cluster_cmd::COMMANDS,
@@ -274,6 +301,20 @@ pub struct ServerState {
     pub me: std::sync::OnceLock<std::sync::Weak<ServerState>>,
     /// This node's cluster view, in cluster mode (set once at start-up, before serving).
     pub cluster: std::sync::OnceLock<Arc<cluster::Cluster>>,
+    /// SLOWLOG's entries (`slowlog.rs`).
+    pub slowlog: slowlog::SlowLog,
+    /// The latency monitor's events (`latency.rs`).
+    pub latency: latency::Monitor,
+    /// What DEBUG switches (active expiry on/off) (`debug.rs`).
+    pub debug: debug::DebugState,
+    /// ACL users, the ACL log (`acl.rs`).
+    pub acl: acl::Acl,
+    /// Client-side caching: tracking clients and what they may cache (`tracking.rs`).
+    pub tracking: tracking::Tracking,
+    /// CLIENT PAUSE (`pause.rs`).
+    pub pause: pause::Pause,
+    /// MONITOR clients (`monitor.rs`).
+    pub monitors: monitor::Monitors,
 }
 
 impl ServerState {
@@ -283,7 +324,9 @@ impl ServerState {
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", rand::random::<u8>() & 15))
             .collect();
-        ServerState {
+        let acl = acl::Acl::new(&settings);
+        let tracking = tracking::Tracking::new(settings.clone(), &ks);
+        let srv = ServerState {
             ks,
             settings,
             clients: ClientRegistry::default(),
@@ -302,13 +345,24 @@ impl ServerState {
             aof: aof::Aof::default(),
             me: std::sync::OnceLock::new(),
             cluster: std::sync::OnceLock::new(),
-        }
+            slowlog: slowlog::SlowLog::default(),
+            latency: latency::Monitor::default(),
+            debug: debug::DebugState::default(),
+            acl,
+            tracking,
+            pause: pause::Pause::default(),
+            monitors: monitor::Monitors::default(),
+        };
+        // Keyspace notifications configured at start-up start recording now.
+        notify::sync(&srv);
+        srv
     }
 
     /// A state shared by the server's threads, which knows its own `Arc` (`me`).
     pub fn new_shared(settings: Arc<Settings>, clock: Arc<dyn Clock>) -> Arc<ServerState> {
         let st = Arc::new(ServerState::new(settings, clock));
         let _ = st.me.set(Arc::downgrade(&st));
+        st.tracking.set_server(Arc::downgrade(&st));
         st
     }
 
@@ -327,9 +381,11 @@ impl ServerState {
         self.shutdown.request();
     }
 
-    /// Whether clients must AUTH before other commands.
+    /// Whether new clients must AUTH before other commands: the default ACL user has a
+    /// password (`requirepass`) or is off.
     pub fn auth_required(&self) -> bool {
-        self.settings.requirepass.read().is_some()
+        acl::sync_requirepass(self);
+        self.acl.auth_required()
     }
 }
 
@@ -428,10 +484,16 @@ pub fn execute_in(
         }
     };
     let mut r = Reply::new(out, resp3);
-    if !sess.authenticated && !spec.has(table::flags::NO_AUTH) {
-        tx::reject(sess, Some(spec), &mut r, "NOAUTH Authentication required.");
-        rejected();
-        return Executed::Done(Some(spec));
+    if !sess.authenticated {
+        if !acl::auth_required(srv, sess) {
+            // The default user no longer needs a password: the connection is its, as a new
+            // one would be (Redis asks `authRequired` at every command).
+            sess.authenticated = true;
+        } else if !spec.has(table::flags::NO_AUTH) {
+            tx::reject(sess, Some(spec), &mut r, "NOAUTH Authentication required.");
+            rejected();
+            return Executed::Done(Some(spec));
+        }
     }
     // A container's subcommand (`CLIENT SETNAME`) has its own arity; refusing it here,
     // not in `dispatch_sub`, counts it as Redis does (rejected, not failed).
@@ -449,6 +511,26 @@ pub fn execute_in(
         rejected();
         return Executed::Done(Some(spec));
     }
+    // DEBUG runs only as `enable-debug-command` allows (Redis's protected commands).
+    if spec.has(table::flags::PROTECTED) && !debug::allowed(srv, sess) {
+        tx::reject(sess, Some(spec), &mut r, debug::NOT_ALLOWED);
+        rejected();
+        return Executed::Done(Some(spec));
+    }
+    // ACL: one relaxed load and a compare while the user may run everything (`acl.rs`).
+    // Refused in MULTI too, which dooms the transaction, as Redis refuses when queueing.
+    if !sess.acl.free_at(srv.acl.epoch()) {
+        // An unknown subcommand runs nothing: Redis answers it before the ACL check.
+        let checked_acl = match stat {
+            Some(id) => acl::check_command(srv, sess, id, checked, args),
+            None => Err(CmdError::UnknownSubcommand(util::lossy(args.get(1))).message(spec.name)),
+        };
+        if let Err(msg) = checked_acl {
+            tx::reject(sess, Some(spec), &mut r, &msg);
+            rejected();
+            return Executed::Done(Some(spec));
+        }
+    }
     // While the start-up load runs, only commands flagged `loading` are served (Redis).
     if srv.persistence.loading.load(Relaxed) && !spec.has(table::flags::LOADING) {
         tx::reject(sess, Some(spec), &mut r, persistence::LOADING_MSG);
@@ -457,7 +539,8 @@ pub fn execute_in(
     }
     // After a failed snapshot, writes are refused until one succeeds (Redis's MISCONF,
     // `stop-writes-on-bgsave-error`). One relaxed load on the common path.
-    if spec.has(table::flags::WRITE)
+    // Write checks read the subcommand's row (`XGROUP CREATE` writes; `XGROUP` has no flags).
+    if checked.has(table::flags::WRITE)
         && !srv.persistence.last_ok.load(Relaxed)
         && persistence::writes_refused(srv)
     {
@@ -466,10 +549,18 @@ pub fn execute_in(
         return Executed::Done(Some(spec));
     }
     // The log cannot be written (disk full…): writes are refused until it can, as Redis.
-    if spec.has(table::flags::WRITE) && srv.aof.refusing_writes() {
+    if checked.has(table::flags::WRITE) && srv.aof.refusing_writes() {
         tx::reject(sess, Some(spec), &mut r, &srv.aof.misconf_message());
         rejected();
         return Executed::Done(Some(spec));
+    }
+    // A MONITOR client is a replica to Redis: the keyspace is not its to touch.
+    if sess.monitor.is_some() {
+        if let Some(msg) = monitor::refuse_for_monitor(spec, checked) {
+            tx::reject(sess, Some(spec), &mut r, msg);
+            rejected();
+            return Executed::Done(Some(spec));
+        }
     }
     // In MULTI every command but EXEC/DISCARD/… is queued, exclusive ones (EVAL) included,
     // so this comes before the EXCLUSIVE check.
@@ -490,12 +581,26 @@ pub fn execute_in(
     {
         return Executed::NeedsExclusive;
     }
+    // CLIENT CACHING's one-command rule, for tracking clients (`tracking.rs`).
+    if sess.tracking.is_some() {
+        tracking::command_start(sess, name);
+    }
     let needs_memory =
-        spec.has(table::flags::DENYOOM) || (spec.name == "exec" && tx::exec_needs_memory(sess));
-    if needs_memory && srv.ks.ensure_memory().is_err() {
+        checked.has(table::flags::DENYOOM) || (spec.name == "exec" && tx::exec_needs_memory(sess));
+    if needs_memory && !sess.allow_oom && srv.ks.ensure_memory().is_err() {
         tx::reject(sess, Some(spec), &mut r, &CmdError::Oom.message(spec.name));
         rejected();
         return Executed::Done(Some(spec));
+    }
+    // Client-side caching: who runs here, and the keys a tracked read will fetch.
+    let tracked = if sess.tracking.is_some() || sess.in_script {
+        tracking::before_handler(srv, sess, checked, args)
+    } else {
+        None
+    };
+    // MONITOR: a script shows before the commands it runs (one relaxed load).
+    if srv.monitors.active() && monitor::is_script(spec) {
+        monitor::before_script(srv, sess, args);
     }
     let mut ctx = Ctx {
         srv,
@@ -504,19 +609,32 @@ pub fn execute_in(
     };
     let mark = ctx.out.len();
     let started = cmdstats::clock::now();
-    let logged = effects::begin(srv, spec, args, ctx.sess.db);
+    let logged = effects::begin(srv, checked, args, ctx.sess.db);
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         // A handler that failed half-way through a reply must not leave a partial frame.
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
     }
     drop(logged);
+    if let Some(prev) = tracked {
+        tracking::after_handler(prev);
+    }
     if let Some(id) = stat {
         // Failed = answered an error, as Redis counts it (scripts write theirs directly).
         let failed = matches!(out.get(mark), Some(b'-' | b'!'));
         let nanos = cmdstats::clock::nanos_since(started);
         srv.stats.cmdstats.record(id, nanos, failed);
+        // SLOWLOG and the latency monitor: one relaxed load unless the call was slow.
+        if nanos >= srv.settings.slow_floor_ns.load(Relaxed) {
+            slowlog::after_slow_call(srv, sess, id, args, nanos);
+        }
     }
+    // MONITOR: the command as it ran (one relaxed load when nobody monitors).
+    if srv.monitors.active() {
+        monitor::after_command(srv, sess, spec, checked, sess.db, args);
+    }
+    // Keyspace notifications for what it did (one relaxed load when they are off).
+    notify::after_command(srv, sess.db, spec, args);
     // Wake clients blocked on keys this command wrote (one relaxed load when none wait).
     if srv.blocking.has_waiters() {
         blocking::after_command(srv, sess, spec, args);
@@ -581,7 +699,12 @@ pub fn reject_busy(srv: &ServerState, sess: &mut Session, args: Args<'_>, out: &
         srv.stats.cmdstats.rejected(id);
     }
     let mut r = Reply::new(out, sess.resp3);
-    tx::reject(sess, row.map(|row| row.spec), &mut r, BUSY_MSG);
+    tx::reject(
+        sess,
+        row.map(|row| row.spec),
+        &mut r,
+        srv.scripting.busy_message(),
+    );
 }
 
 /// How long a script may run before other clients are answered BUSY

@@ -79,7 +79,7 @@ fn encoding(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     with_entry(ctx, args, |e, _| {
         Ok(Answer::Bulk(match e.obj_type() {
             ObjType::String => string_encoding(e.value()),
-            ObjType::List | ObjType::Set | ObjType::ZSet | ObjType::Hash => {
+            ObjType::List | ObjType::Set | ObjType::ZSet | ObjType::Hash | ObjType::Stream => {
                 storage::types::encoding_name(e)
             }
         }))

@@ -329,7 +329,13 @@ pub fn save_now(srv: &ServerState) -> std::io::Result<persist::snapshot::SaveSta
     // One snapshot at a time: a running log rewrite is one.
     crate::aof::wait_rewrite(srv);
     let base = srv.ks.changes();
-    let r = persist::snapshot::save(&srv.ks, &snapshot_path(srv), srv.ks.now(), workers());
+    let r = persist::snapshot::save_with(
+        &srv.ks,
+        &snapshot_path(srv),
+        srv.ks.now(),
+        workers(),
+        &srv.scripting.functions.codes(),
+    );
     record_result(srv, &r, base);
     r
 }
@@ -358,11 +364,13 @@ pub fn bgsave_start(srv: &ServerState) -> Result<(), String> {
     }
     let base = srv.ks.changes();
     p.current_start_ms.store(srv.ks.now(), Relaxed);
-    let running = match persist::snapshot::start(
+    // The function libraries at the same instant as the keys (the gate is held alone).
+    let running = match persist::snapshot::start_with(
         &srv.ks,
         &snapshot_path(srv),
         srv.ks.now(),
         persist::snapshot::Pace::Background,
+        &srv.scripting.functions.codes(),
     ) {
         Ok(r) => r,
         Err(e) => {
@@ -567,7 +575,7 @@ fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, Stri
     .map_err(|e| format!("cannot import the Redis file {}: {e}", path.display()))?;
     for sk in &sum.skipped {
         tracing::warn!(
-            "skipped {} {} item(s) rcache cannot hold (first: {:?})",
+            "skipped {} {} item(s) rcache does not import (first: {:?})",
             sk.count,
             sk.kind,
             String::from_utf8_lossy(&sk.first)
@@ -589,11 +597,33 @@ fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, Stri
     Ok(Startup::Imported(sum))
 }
 
+/// Put a snapshot's function libraries in (before its keys): replacing every loaded one
+/// (`flush`: start-up, DEBUG RELOAD) or only those of the same names (DEBUG RELOAD
+/// NOFLUSH). An error refuses the file.
+pub fn load_functions(srv: &ServerState, libs: &[Vec<u8>], flush: bool) -> Result<(), String> {
+    use crate::scripting::functions::Policy;
+    let policy = if flush {
+        Policy::Flush
+    } else {
+        Policy::Replace
+    };
+    srv.scripting.functions.install(libs, policy, || {})
+}
+
 /// Load the snapshot file at start-up, if there is one: takes the directory lock first.
 /// Commands answer LOADING meanwhile (`loading` is set by the caller before serving). A
 /// file that cannot be read is an error naming the file, the offset and what was expected:
 /// the server refuses to start rather than run with part of its data.
 pub fn load_at_startup(srv: &ServerState) -> Result<Startup, String> {
+    // Loading is not a stream of keyspace events (Redis publishes none): storage records
+    // nothing until it is done.
+    srv.ks.set_key_events(false);
+    let r = load_at_startup_quietly(srv);
+    crate::notify::sync(srv);
+    r
+}
+
+fn load_at_startup_quietly(srv: &ServerState) -> Result<Startup, String> {
     // `appendonly yes`: the log, if it exists, holds the newest data (Redis's load order).
     if crate::aof::wanted(srv) && srv.persistence.load_rdb.lock().is_none() {
         lock_dir(srv)?;
@@ -629,7 +659,14 @@ fn load_snapshot_or_rdb(srv: &ServerState) -> Result<Startup, String> {
     }
     let started = std::time::Instant::now();
     let limits = srv.settings.limits();
-    let sum = match persist::snapshot::load(&path, &srv.ks, &limits, srv.ks.now(), workers()) {
+    let sum = match persist::snapshot::load_with(
+        &path,
+        &srv.ks,
+        &limits,
+        srv.ks.now(),
+        workers(),
+        |libs| load_functions(srv, libs, true),
+    ) {
         Ok(sum) => sum,
         Err(e) => {
             let msg = format!("cannot load the snapshot {}: {e}", path.display());

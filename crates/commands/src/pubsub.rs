@@ -23,9 +23,11 @@
 //! `client_output_buffer_limit_disconnections`), so memory never grows without bound.
 //!
 //! **Lifetime.** `Session::pubsub` holds the subscriptions; dropping it (disconnect, kill,
-//! shutdown) unsubscribes everything. Once created it stays with the session even with no
-//! subscription left, so messages already buffered are still delivered. Moving a
-//! connection between I/O threads moves the session, so the outbox moves with it.
+//! shutdown, RESET) unsubscribes everything. The outbox is the session's push channel
+//! (`Session::outbox`, shared with client-side caching's invalidations and MONITOR): it
+//! stays with the session even with no subscription left, so messages already buffered are
+//! still delivered. Moving a connection between I/O threads moves the session, so the
+//! outbox moves with it.
 //!
 //! Sharded pub/sub (SSUBSCRIBE, SPUBLISH, PUBSUB SHARD*) is not implemented: those
 //! commands are unknown.
@@ -38,7 +40,7 @@ use crate::{cmd, Ctx, ServerState};
 use parking_lot::{Mutex, RwLock};
 use protocol::{Args, Reply};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -335,6 +337,18 @@ impl PubSub {
     pub fn pattern_count(&self) -> usize {
         self.patterns.read().len()
     }
+
+    /// Visit every subscription: (subscriber, channel or pattern, whether a pattern). ACL
+    /// SETUSER uses it to disconnect subscribers whose channels were revoked.
+    pub fn for_each_subscription(&self, mut f: impl FnMut(&ClientHandle, &[u8], bool)) {
+        for (map, pattern) in [(&self.channels, false), (&self.patterns, true)] {
+            for (name, subs) in map.read().iter() {
+                for o in subs {
+                    f(&o.handle, name, pattern);
+                }
+            }
+        }
+    }
 }
 
 // ------------------------------------------------------------------------------ outbox
@@ -349,6 +363,15 @@ pub struct Outbox {
     inflight: AtomicUsize,
     /// Cut off for passing the limit: further messages are dropped.
     dead: AtomicBool,
+    /// Bytes ever pushed, taken by the connection, and written by it: a sender can wait
+    /// until what it pushed is on the wire (`delivered_up_to`, client-side caching).
+    pushed: AtomicU64,
+    drained: AtomicU64,
+    written: AtomicU64,
+    /// Woken when the connection finished writing what it took.
+    delivered: Notify,
+    /// The connection waits for its client's next request (no batch running).
+    idle: AtomicBool,
 }
 
 #[derive(Default)]
@@ -366,15 +389,30 @@ impl Outbox {
             notify: Notify::new(),
             inflight: AtomicUsize::new(0),
             dead: AtomicBool::new(false),
+            pushed: AtomicU64::new(0),
+            drained: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            delivered: Notify::new(),
+            idle: AtomicBool::new(false),
         }
     }
 
-    fn resp3(&self) -> bool {
+    pub(crate) fn resp3(&self) -> bool {
         self.handle.resp.load(Relaxed) == 3
     }
 
     /// Append one frame, or cut the client off if that passes the limit.
     fn push(&self, frame: &[u8], lim: &OutboxLimits, srv: &ServerState) {
+        self.push_frame(frame, lim, || {
+            srv.stats
+                .client_output_buffer_limit_disconnections
+                .fetch_add(1, Relaxed);
+        })
+    }
+
+    /// `push` for senders without the server at hand (client-side caching's invalidations,
+    /// MONITOR): `on_cut` counts a client cut off.
+    pub(crate) fn push_frame(&self, frame: &[u8], lim: &OutboxLimits, on_cut: impl FnOnce()) {
         if self.dead.load(Relaxed) {
             return;
         }
@@ -392,14 +430,13 @@ impl Outbox {
             self.dead.store(true, Relaxed);
             p.buf = Vec::new();
             drop(p);
-            srv.stats
-                .client_output_buffer_limit_disconnections
-                .fetch_add(1, Relaxed);
+            on_cut();
             self.handle.kill();
             return;
         }
         let was_empty = p.buf.is_empty();
         p.buf.extend_from_slice(frame);
+        self.pushed.fetch_add(frame.len() as u64, Relaxed);
         self.handle.obuf.store(p.buf.len(), Relaxed);
         drop(p);
         if was_empty {
@@ -415,6 +452,7 @@ impl Outbox {
         if p.buf.is_empty() {
             return false;
         }
+        self.drained.fetch_add(p.buf.len() as u64, Relaxed);
         if wbuf.is_empty() {
             std::mem::swap(&mut p.buf, wbuf);
         } else {
@@ -431,6 +469,46 @@ impl Outbox {
     /// Bytes the connection is writing now (counted against the limit), 0 when done.
     pub fn set_inflight(&self, n: usize) {
         self.inflight.store(n, Relaxed);
+        if n == 0 {
+            // Everything taken so far is written now.
+            self.written.store(self.drained.load(Relaxed), Relaxed);
+            self.delivered.notify_waiters();
+        }
+    }
+
+    /// The connection is waiting for its client's next request (true), or running a batch.
+    #[inline]
+    pub fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Relaxed);
+    }
+
+    /// Whether the connection waits for its client (it writes a push as soon as it comes).
+    pub(crate) fn is_idle(&self) -> bool {
+        self.idle.load(Relaxed)
+    }
+
+    /// Bytes pushed so far, and whether all of them were written before (a connection
+    /// keeping up with its pushes).
+    pub(crate) fn pushed_mark(&self) -> (u64, bool) {
+        let pushed = self.pushed.load(Relaxed);
+        (pushed, self.written.load(Relaxed) >= pushed)
+    }
+
+    /// Wait until the first `upto` bytes ever pushed are written to the socket, the
+    /// client is cut off, or `deadline`.
+    pub async fn delivered_up_to(&self, upto: u64, deadline: tokio::time::Instant) {
+        loop {
+            let n = self.delivered.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.written.load(Relaxed) >= upto || self.is_dead() || self.handle.is_killed() {
+                return;
+            }
+            tokio::select! {
+                _ = &mut n => {}
+                _ = tokio::time::sleep_until(deadline) => return,
+            }
+        }
     }
 
     /// Whether the limit cut this subscriber off.
@@ -473,15 +551,17 @@ pub fn is_subscribed(sess: &crate::clients::Session) -> bool {
 }
 
 fn subs<'s>(ctx: &'s mut Ctx<'_>) -> &'s mut Subscriptions {
-    let (srv, handle) = (ctx.srv, &ctx.sess.handle);
-    ctx.sess.pubsub.get_or_insert_with(|| {
-        Box::new(Subscriptions {
-            registry: srv.pubsub.clone(),
-            outbox: Arc::new(Outbox::new(handle.clone())),
+    if ctx.sess.pubsub.is_none() {
+        // The session's push channel, shared with client-side caching and MONITOR.
+        let outbox = ctx.sess.outbox();
+        ctx.sess.pubsub = Some(Box::new(Subscriptions {
+            registry: ctx.srv.pubsub.clone(),
+            outbox,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
-        })
-    })
+        }));
+    }
+    ctx.sess.pubsub.as_mut().expect("just set")
 }
 
 fn publish_counts(ctx: &Ctx<'_>) {

@@ -1,9 +1,10 @@
 //! Server commands: INFO (built in `info.rs`), CONFIG (in `config_cmd.rs`), DBSIZE, FLUSHDB,
-//! FLUSHALL, SWAPDB, TIME, SHUTDOWN and MEMORY.
+//! FLUSHALL, SWAPDB, TIME, SHUTDOWN and MEMORY (USAGE, HELP; STATS, DOCTOR, MALLOC-STATS and
+//! PURGE are in `memory_diag.rs`).
 
 use crate::client_cmd::reply_help;
 use crate::error::{CmdError, CmdResult};
-use crate::info::{self, ProcMem};
+use crate::info;
 use crate::table::{flags::*, CommandSpec};
 use crate::util::{eq_ic, parse_int};
 use crate::{cmd, Ctx};
@@ -157,10 +158,49 @@ const MEMORY_SUBCOMMANDS: &[CommandSpec] = &[
         0,
         0,
         0,
-        memory_stats,
+        crate::memory_diag::stats,
         "server",
         "4.0.0",
         "Returns details about memory usage.",
+        ""
+    ),
+    cmd!(
+        "memory|doctor",
+        2,
+        0,
+        0,
+        0,
+        0,
+        crate::memory_diag::doctor,
+        "server",
+        "4.0.0",
+        "Outputs a memory problems report.",
+        ""
+    ),
+    cmd!(
+        "memory|malloc-stats",
+        2,
+        0,
+        0,
+        0,
+        0,
+        crate::memory_diag::malloc_stats,
+        "server",
+        "4.0.0",
+        "Returns the allocator statistics.",
+        ""
+    ),
+    cmd!(
+        "memory|purge",
+        2,
+        0,
+        0,
+        0,
+        0,
+        crate::memory_diag::purge,
+        "server",
+        "4.0.0",
+        "Asks the allocator to release memory.",
         ""
     ),
     cmd!(
@@ -281,7 +321,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
             .busy_since()
             .is_some_and(|t| t >= crate::busy_reply_threshold(ctx.srv))
     {
-        return Err(CmdError::Static(crate::BUSY_MSG));
+        return Err(CmdError::Static(ctx.srv.scripting.busy_message()));
     }
     let p = &ctx.srv.persistence;
     p.skip_shutdown_save
@@ -323,81 +363,14 @@ fn memory_usage(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// MEMORY STATS: Redis's field names, for the figures rcache has.
-fn memory_stats(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
-    let st = ctx.srv.ks.stats();
-    let peak = ctx.srv.stats.note_memory(st.used_memory);
-    let dataset = st.key_bytes + st.value_bytes;
-    let clients: usize = ctx
-        .srv
-        .clients
-        .list()
-        .iter()
-        .map(|c| {
-            c.qbuf.load(std::sync::atomic::Ordering::Relaxed)
-                + c.obuf.load(std::sync::atomic::Ordering::Relaxed)
-        })
-        .sum();
-    let pm = ProcMem::read();
-    let alloc = info::allocator_stats();
-    let mut ints: Vec<(&str, i64)> = vec![
-        ("peak.allocated", peak as i64),
-        ("total.allocated", st.used_memory as i64),
-        ("startup.allocated", 0),
-        ("replication.backlog", 0),
-        ("clients.slaves", 0),
-        ("clients.normal", clients as i64),
-        ("aof.buffer", 0),
-        (
-            "overhead.total",
-            st.used_memory.saturating_sub(dataset) as i64,
-        ),
-        ("keys.count", st.keys as i64),
-        (
-            "keys.bytes-per-key",
-            st.used_memory.checked_div(st.keys).unwrap_or(0) as i64,
-        ),
-        ("dataset.bytes", dataset as i64),
-    ];
-    if let Some(a) = alloc {
-        ints.push(("allocator.allocated", a.allocated as i64));
-        ints.push(("allocator.active", a.active as i64));
-        ints.push(("allocator.resident", a.resident as i64));
-    }
-    ints.push(("rss.bytes", pm.rss as i64));
-    let pct = |a: u64, b: u64| {
-        if b == 0 {
-            0.0
-        } else {
-            a as f64 * 100.0 / b as f64
-        }
-    };
-    let doubles = [
-        ("dataset.percentage", pct(dataset, st.used_memory)),
-        ("peak.percentage", pct(st.used_memory, peak)),
-        (
-            "fragmentation",
-            if st.used_memory == 0 {
-                0.0
-            } else {
-                pm.rss as f64 / st.used_memory as f64
-            },
-        ),
-    ];
-    ctx.out.map_len(ints.len() + doubles.len());
-    for (k, v) in ints {
-        ctx.out.bulk(k.as_bytes());
-        ctx.out.int(v);
-    }
-    for (k, v) in doubles {
-        ctx.out.bulk(k.as_bytes());
-        ctx.out.double(v);
-    }
-    Ok(())
-}
-
 const MEMORY_HELP: &[&str] = &[
     "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
     "STATS",
     "    Return information about the memory usage of the server.",
     "USAGE <key> [SAMPLES <count>]",
@@ -529,7 +502,7 @@ mod tests {
         );
         assert!(t
             .run(&["MEMORY", "HELP"])
-            .starts_with("*8\r\n+MEMORY <subcommand>"));
+            .starts_with("*14\r\n+MEMORY <subcommand>"));
         let s = t.run(&["MEMORY", "STATS"]);
         assert!(
             s.starts_with('*') && s.contains("$10\r\nkeys.count\r\n:1\r\n"),

@@ -37,6 +37,9 @@ pub mod flags {
     /// rcache-internal (not in COMMAND INFO): runs holding the gate alone (`gate.rs`), off
     /// the I/O thread: EXEC, EVAL… so they are atomic with respect to every other client.
     pub const EXCLUSIVE: u32 = 1 << 24;
+    /// Redis's `protected` (hidden from COMMAND INFO, as Redis hides it): DEBUG runs only
+    /// as `enable-debug-command` allows (`debug::allowed`), else it is refused before it runs.
+    pub const PROTECTED: u32 = 1 << 25;
 
     /// (flag, name) in the order COMMAND INFO lists them.
     pub const NAMES: &[(u32, &str)] = &[

@@ -46,7 +46,7 @@ impl TestCtx {
         }
     }
 
-    fn register(srv: &ServerState) -> Session {
+    pub(crate) fn register(srv: &ServerState) -> Session {
         let id = srv.clients.next_id();
         let h = Arc::new(ClientHandle::new(
             id,

@@ -357,6 +357,13 @@ fn run_queued(
         return;
     };
     let spec = row.spec;
+    // The ACL rules may have changed since the command was queued (Redis checks again).
+    if !sess.acl.free_at(srv.acl.epoch()) {
+        if let Err(msg) = crate::acl::recheck_queued(srv, sess, args) {
+            Reply::new(out, resp3).error(&msg);
+            return;
+        }
+    }
     let mut ctx = Ctx {
         srv,
         sess: &mut *sess,
@@ -364,7 +371,16 @@ fn run_queued(
     };
     let mark = ctx.out.len();
     let started = std::time::Instant::now();
-    let logged = crate::effects::begin(srv, spec, args, ctx.sess.db);
+    // Logged by the subcommand's row when it has one (`XGROUP CREATE` writes).
+    let row_spec = crate::spec_of(srv, args).unwrap_or(spec);
+    // Client-side caching remembers a tracking client's reads inside EXEC too.
+    if ctx.sess.tracking.is_some() {
+        crate::tracking::nested_read(srv, row_spec, args);
+    }
+    if srv.monitors.active() && crate::monitor::is_script(spec) {
+        crate::monitor::before_script(srv, ctx.sess, args);
+    }
+    let logged = crate::effects::begin(srv, row_spec, args, ctx.sess.db);
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         ctx.out.truncate(mark);
         ctx.out.error(&e.message(spec.name));
@@ -375,7 +391,21 @@ fn run_queued(
         let failed = matches!(out.get(mark), Some(b'-' | b'!'));
         let nanos = started.elapsed().as_nanos() as u64;
         srv.stats.cmdstats.record(id, nanos, failed);
+        // EXEC itself skips the slow log: its commands are logged one by one, as Redis.
+        if nanos
+            >= srv
+                .settings
+                .slow_floor_ns
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            crate::slowlog::after_slow_call(srv, sess, id, args, nanos);
+        }
     }
+    // MONITOR shows each queued command as it runs, before EXEC itself.
+    if srv.monitors.active() {
+        crate::monitor::after_command(srv, sess, spec, row_spec, sess.db, args);
+    }
+    crate::notify::after_command(srv, sess.db, spec, args);
     // Mark the keys this write readied for blocked clients; they are served when EXEC ends.
     if srv.blocking.has_waiters() {
         crate::blocking::after_command(srv, sess, spec, args);

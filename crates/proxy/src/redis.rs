@@ -406,96 +406,11 @@ fn array_elements(r: &[u8]) -> Option<Vec<&[u8]>> {
     Some(v)
 }
 
-/// Redis commands rcache does not implement yet (issue 15) but a Redis backend does, which
-/// nutcracker forwards: (name, first key, last key (-1: the last argument), minimum arity).
-/// They are routed by their keys like the table's commands.
-const BACKEND_ONLY: &[(&str, usize, i64, usize)] = &[
-    ("geoadd", 1, 1, 5),
-    ("geodist", 1, 1, 4),
-    ("geohash", 1, 1, 2),
-    ("geopos", 1, 1, 2),
-    ("georadius", 1, 1, 6),
-    ("georadius_ro", 1, 1, 6),
-    ("georadiusbymember", 1, 1, 5),
-    ("georadiusbymember_ro", 1, 1, 5),
-    ("geosearch", 1, 1, 7),
-    ("geosearchstore", 1, 2, 8),
-];
-
-/// Forward a command from `BACKEND_ONLY`, or refuse an unknown one.
-fn plan_backend_only(
-    client: &mut Client,
-    state: &PoolState,
-    args: Args<'_>,
-    raw: &[u8],
-    work: &mut Work,
-) -> bool {
-    let lower = String::from_utf8_lossy(args.get(0)).to_ascii_lowercase();
-    // LOLWUT (not in rcache's table yet) goes where nutcracker sends it, as COMMAND does.
-    if lower == "lolwut" {
-        if state.cfg.redis_auth.is_some() && !client.authed {
-            work.error("NOAUTH Authentication required");
-            return true;
-        }
-        match state.locate(b"placeholder") {
-            Ok((server, _)) => {
-                let (batch, idx) = work.add(&server, raw);
-                work.resend(state, batch, idx, raw);
-                work.plans.push(Plan::Forward { batch, idx });
-            }
-            Err(_) => work.error("ERR Connection refused"),
-        }
-        return true;
-    }
-    let Some(&(name, first, last, min)) = BACKEND_ONLY.iter().find(|c| c.0 == lower) else {
-        return false;
-    };
-    if args.len() < min {
-        work.error(&format!(
-            "ERR wrong number of arguments for '{name}' command"
-        ));
-        return true;
-    }
-    if state.cfg.redis_auth.is_some() && !client.authed {
-        work.error("NOAUTH Authentication required");
-        return true;
-    }
-    let last = if last < 0 {
-        args.len() - 1
-    } else {
-        last as usize
-    };
-    let mut server: Option<(Arc<Server>, u32)> = None;
-    for p in first..=last {
-        match state.locate(args.get(p)) {
-            Ok((s, g)) if server.as_ref().is_none_or(|x| x.1 == g) => server = Some((s, g)),
-            Ok(_) => {
-                work.error("CROSSSLOT Keys in request don't hash to the same server");
-                return true;
-            }
-            Err(_) => {
-                work.error("ERR Connection refused");
-                return true;
-            }
-        }
-    }
-    let Some((server, _)) = server else {
-        return false;
-    };
-    let (batch, idx) = work.add(&server, raw);
-    work.resend(state, batch, idx, raw);
-    work.plans.push(Plan::Forward { batch, idx });
-    true
-}
-
 /// Decide where one request goes.
 fn plan(client: &mut Client, state: &PoolState, args: Args<'_>, raw: &[u8], work: &mut Work) {
     let name = args.get(0);
     let table = CommandTable::get();
     let Some(spec) = table.lookup(name) else {
-        if plan_backend_only(client, state, args, raw, work) {
-            return;
-        }
         work.error(&format!(
             "ERR unknown command '{}', with args beginning with: {}",
             String::from_utf8_lossy(name),

@@ -692,6 +692,72 @@ fn blpop_through_a_non_owner_is_served_by_a_push_through_a_third() {
     assert_eq!(len, 0, "the popped element is gone");
 }
 
+/// A stream through any node: XADD via one non-owner, a group reader blocked in
+/// XREADGROUP via another is served, and XPENDING/XACK/XINFO answer through the third.
+#[test]
+fn streams_with_groups_through_any_node() {
+    let cl = TestCluster::builder(BIN).nodes(3).start();
+    cl.wait_settled(SETTLE);
+    let owners = cl.slot_owners();
+    let k = key_owned_by(&owners, 0, "events:");
+    let mut c2 = conn(cl.node(2).addr());
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&k)
+        .arg("g")
+        .arg("$")
+        .arg("MKSTREAM")
+        .query(&mut c2)
+        .unwrap();
+    let via = cl.node(1).addr();
+    let k2 = k.clone();
+    let reader = std::thread::spawn(move || {
+        let mut c = conn(via);
+        let v: redis::Value = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("g")
+            .arg("w")
+            .arg("BLOCK")
+            .arg(20_000)
+            .arg("STREAMS")
+            .arg(&k2)
+            .arg(">")
+            .query(&mut c)
+            .unwrap();
+        v
+    });
+    let owner = cl.node(0).addr();
+    wait_for(
+        "the XREADGROUP blocked at the key's owner",
+        Duration::from_secs(10),
+        || (info_clients_blocked(owner)? >= 1).then_some(()),
+    );
+    let id: String = redis::cmd("XADD")
+        .arg(&k)
+        .arg("*")
+        .arg("n")
+        .arg(1)
+        .query(&mut conn(cl.node(1).addr()))
+        .unwrap();
+    let got = format!("{:?}", reader.join().unwrap());
+    assert!(got.contains(&id), "{got}");
+    let pending: (u64, String, String, redis::Value) = redis::cmd("XPENDING")
+        .arg(&k)
+        .arg("g")
+        .query(&mut c2)
+        .unwrap();
+    assert_eq!((pending.0, pending.1.as_str()), (1, id.as_str()));
+    let acked: u64 = redis::cmd("XACK")
+        .arg(&k)
+        .arg("g")
+        .arg(&id)
+        .query(&mut c2)
+        .unwrap();
+    assert_eq!(acked, 1);
+    let len: u64 = redis::cmd("XLEN").arg(&k).query(&mut c2).unwrap();
+    assert_eq!(len, 1);
+}
+
 /// With a cluster secret: the bus refuses strangers (NOAUTH before the handshake, a wrong
 /// proof is an error and closes the connection), and a node with another secret never
 /// appears in the cluster, which keeps working.

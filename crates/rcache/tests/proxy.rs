@@ -1031,9 +1031,9 @@ fn refused_local_and_crossslot_commands() {
 }
 
 /// Was a bug (fixed): commands nutcracker 0.5.0 forwards must be forwarded too. The
-/// proxy routes by rcache's own command table, so Redis commands rcache does not implement
-/// (GEO*, PFADD / PFCOUNT / PFMERGE) get `-ERR unknown command` although the backends are
-/// real Redis servers that support them and nutcracker forwards them.
+/// proxy routes by rcache's own command table, so Redis commands the table lacked (GEO*,
+/// PFADD / PFCOUNT / PFMERGE, LOLWUT, before rcache had them) got `-ERR unknown command`
+/// although the backends are real Redis servers that support them.
 #[test]
 fn commands_nutcracker_forwards_are_forwarded() {
     let Some(backends) = redis_backends(2) else {

@@ -12,9 +12,10 @@
 //! allocation per request (DELETE of several keys excepted). They keep RESP's semantics:
 //! NOAUTH before AUTH, the `maxmemory` check before SET, WRONGTYPE on a GET of a
 //! non-string, hits and misses, WATCH invalidation (the storage `Txn` does both), CLIENT
-//! NO-TOUCH. Two rare states take the command path instead, so their rules live in one
-//! place: a transaction (MULTI queues the request) and clients blocked on some key (a write
-//! may have to serve them).
+//! NO-TOUCH. Rarer states take the command path instead, so their rules live in one
+//! place: a transaction (MULTI queues the request), clients blocked on some key (a write
+//! may have to serve them), and an ACL user with restrictions (the permission check).
+//! Authentication is `COMMAND AUTH [user] password`, as RESP's AUTH.
 
 use crate::door::{After, Codec, Frame, FrameError};
 use commands::clients::Session;
@@ -165,7 +166,11 @@ impl Codec for BinaryCodec {
             }
             op::STATUS => {
                 if args.is_empty() {
-                    status(state, out);
+                    // STATUS tells what INFO tells: the ACL user needs INFO.
+                    match commands::acl::check_as(state, sess, "info", &[]) {
+                        Ok(()) => status(state, out),
+                        Err(msg) => reply_error(out, msg.as_bytes()),
+                    }
                 } else {
                     arity_error(out, opcode);
                 }
@@ -215,7 +220,12 @@ impl Codec for BinaryCodec {
         let slow_write = (opcode != op::GET
             && (state.aof.is_on() || !state.persistence.last_ok.load(Relaxed)))
             || state.persistence.loading.load(Relaxed);
-        if sess.multi.is_some() || state.blocking.has_waiters() || slow_write {
+        // A user with ACL restrictions is checked by the command layer too.
+        if sess.multi.is_some()
+            || state.blocking.has_waiters()
+            || slow_write
+            || !commands::acl::unrestricted(state, sess)
+        {
             let Self {
                 dec,
                 scratch,
@@ -241,6 +251,10 @@ impl Codec for BinaryCodec {
             op::SET => set(state, sess, args.get(0), args.get(1), ttl, out),
             _ => delete(state, sess, args, out),
         }
+        // MONITOR (the command path above feeds through `execute_in`).
+        if state.monitors.active() {
+            monitor(state, sess, opcode, args, ttl);
+        }
         After::Continue
     }
 
@@ -259,6 +273,50 @@ impl Codec for BinaryCodec {
     fn refuse(&self, args: Args<'_>) -> Option<&'static str> {
         refused(args.get(0))
     }
+
+    fn acl_refuse(
+        &mut self,
+        state: &ServerState,
+        sess: &mut Session,
+        frame: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let args = self.dec.args(frame);
+        let (name, keys): (&str, Vec<&[u8]>) = match self.dec.opcode() {
+            op::GET => ("get", args.iter().take(1).collect()),
+            op::SET => ("set", args.iter().take(1).collect()),
+            op::DELETE => ("del", args.iter().collect()),
+            _ => return false,
+        };
+        match commands::acl::check_as(state, sess, name, &keys) {
+            Ok(()) => false,
+            Err(msg) => {
+                reply_error(out, msg.as_bytes());
+                true
+            }
+        }
+    }
+}
+
+/// Show a native GET/SET/DELETE to MONITOR as the command it is (`SET k v PX ttl`).
+fn monitor(state: &ServerState, sess: &Session, opcode: u8, args: Args<'_>, ttl: u64) {
+    let name: &[u8] = match opcode {
+        op::GET => b"GET",
+        op::SET => b"SET",
+        _ => b"DEL",
+    };
+    let ttl_text = ttl.to_string();
+    let mut words: Vec<&[u8]> = vec![name];
+    match opcode {
+        op::SET => {
+            words.extend([args.get(0), args.get(1)]);
+            if ttl > 0 {
+                words.extend([&b"PX"[..], ttl_text.as_bytes()]);
+            }
+        }
+        _ => words.extend(args.iter()),
+    }
+    commands::monitor::feed_args(state, sess, sess.db, &words);
 }
 
 /// GET key → VALUE, NOT_FOUND, or WRONGTYPE.
@@ -275,6 +333,9 @@ fn get(state: &ServerState, sess: &Session, key: &[u8], out: &mut Vec<u8>) {
         Some(e) if e.obj_type() != ObjType::String => bin::put_error(out, WRONGTYPE),
         Some(e) => bin::put_value(out, e.value()),
     }
+    drop(txn);
+    // A miss is a "keymiss" keyspace notification (nothing recorded when they are off).
+    commands::notify::after_door(state, "set");
 }
 
 /// SET key value [ttl ms] → OK: `SET key value [PX ttl]`, with its memory check.
@@ -302,6 +363,8 @@ fn set(state: &ServerState, sess: &Session, key: &[u8], value: &[u8], ttl: u64, 
         }
     };
     txn.set(&k, value, expiry);
+    drop(txn);
+    commands::notify::after_door(state, "set");
     out.push(bin::VERSION);
     bin::put_ok(out);
 }
@@ -317,13 +380,14 @@ fn delete(state: &ServerState, sess: &Session, args: Args<'_>, out: &mut Vec<u8>
         let mut txn = state.ks.txn(sess.db, &keys);
         keys.iter().filter(|k| txn.delete(k)).count() as i64
     };
+    commands::notify::after_door(state, "del");
     out.push(bin::VERSION);
     bin::put_int(out, n);
 }
 
 /// Run a native request as the equivalent command (GET k / SET k v [PX ttl] / DEL k…), for
-/// the states whose rules only the command layer knows: MULTI queues it, and a write may
-/// serve blocked clients.
+/// the states whose rules only the command layer knows: MULTI queues it, a write may
+/// serve blocked clients, and a restricted ACL user is checked.
 #[allow(clippy::too_many_arguments)]
 fn via_command(
     state: &ServerState,

@@ -109,6 +109,9 @@ pub struct ServerArgs {
     /// Answer MOVED for other nodes' keys, as Redis Cluster does, instead of forwarding.
     #[arg(long)]
     pub cluster_redirect: bool,
+    /// Allow DEBUG: yes, local (clients on 127.0.0.1/::1 only) or no (the default, as Redis).
+    #[arg(long, value_name = "no|yes|local")]
+    pub enable_debug_command: Option<String>,
 }
 
 impl ServerArgs {
@@ -126,7 +129,7 @@ impl ServerArgs {
         // `--cluster-port` turns cluster mode on, 0 included (a free port with `--port 0`).
         let cluster_on = self.cluster_port.as_ref().map(|_| "yes".to_string());
         let redirect = self.cluster_redirect.then(|| "yes".to_string());
-        let flags: [(&str, &Option<String>); 28] = [
+        let flags: [(&str, &Option<String>); 29] = [
             ("bind", &self.bind),
             ("port", &self.port),
             ("http-port", &self.http_port),
@@ -155,6 +158,7 @@ impl ServerArgs {
             ("cluster-secret", &self.cluster_secret),
             ("cluster-announce-ip", &self.cluster_announce_ip),
             ("cluster-redirect", &redirect),
+            ("enable-debug-command", &self.enable_debug_command),
         ];
         for (name, v) in flags {
             if let Some(v) = v {

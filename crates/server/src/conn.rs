@@ -2,10 +2,16 @@
 //! replies at once. Limits (query buffer, output buffer, idle timeout, protocol errors) close
 //! the connection; nothing a client sends can stop the server serving others.
 //!
-//! A subscribed client (`commands::pubsub`) also waits on its outbox: the loop `select!`s on
-//! the socket, a kill, and new messages, and writes messages as they come. A gate share is
-//! never held across an `.await`, so a subscriber blocked on a slow socket never holds up
-//! EXEC or a script.
+//! A client with a push channel (`Session::outbox`: pub/sub messages, client-side caching's
+//! invalidations, MONITOR lines) also waits on it: the loop `select!`s on the socket, a
+//! kill, and new messages, and writes messages as they come, after the replies of the batch
+//! that produced them. A gate share is never held across an `.await`, so a subscriber
+//! blocked on a slow socket never holds up EXEC or a script.
+//!
+//! Per command, the loop also applies CLIENT PAUSE (a held command waits here, its gate
+//! share dropped: `commands::pause`) and CLIENT REPLY (a dropped reply is cut from `wbuf`);
+//! per batch, it sends pending BCAST invalidations (`commands::tracking`). Each costs one
+//! relaxed load, or a session field test, while unused.
 
 use crate::cluster::route::{self, Decision};
 use crate::door::{After, AnyCodec, Codec, Frame};
@@ -117,6 +123,7 @@ pub async fn serve(
     if bus {
         sess.bus = Some(Box::default());
     }
+    sess.door = door;
     let codec = new_codec(door);
     // The other doors translate RESP3's typed replies (maps, doubles…) into their own.
     sess.resp3 = door != Door::Resp;
@@ -286,12 +293,18 @@ async fn run<C: Codec>(
     // `pending` until the batch's replies are written.
     let cl = state.cluster.get().cloned();
     let mut pending = route::Forwards::default();
+    // Invalidations the batch's writes pushed to tracking clients: written before its
+    // replies (`commands::tracking::wait_delivered`).
+    let mut sent = Vec::new();
     loop {
         if handle.is_killed() {
             return Outcome::Closed(Some("killed".into()));
         }
-        // A subscriber's waiting messages go out first.
-        let outbox = sess.pubsub.as_ref().map(|p| p.outbox.clone());
+        // Waiting pushes (messages, invalidations, MONITOR lines) go out first.
+        let outbox = sess.outbox.clone();
+        if let Some(ob) = outbox.as_deref() {
+            ob.set_idle(false);
+        }
         if let Some(ob) = outbox.as_deref() {
             if ob.drain_into(&mut wbuf)
                 && flush(state, &sock, &mut wbuf, handle, Some(ob))
@@ -304,8 +317,8 @@ async fn run<C: Codec>(
         if rbuf.capacity() - rbuf.len() < 1024 {
             rbuf.reserve(READ_CHUNK);
         }
-        // Subscribers are exempt from the idle timeout, as in Redis.
-        let idle = if outbox.is_some() {
+        // Subscribers and monitors are exempt from the idle timeout, as in Redis.
+        let idle = if sess.pubsub.is_some() || sess.monitor.is_some() {
             0
         } else {
             settings.timeout.load(Relaxed)
@@ -320,7 +333,18 @@ async fn run<C: Codec>(
                 sock.read_buf(rbuf).await.map(Some)
             }
         };
+        // Idle between requests: a writer waits for its invalidations to reach such a
+        // connection's socket (`commands::tracking`).
+        if let Some(ob) = outbox.as_deref() {
+            ob.set_idle(true);
+        }
         let n = tokio::select! {
+            // Pushes already waiting go out before the replies to later requests, as
+            // Redis's output buffer orders them; a kill is seen at the top of the loop too,
+            // so it is polled last (a ready read then never registers with its notifier).
+            biased;
+            // New messages: back to the top, which writes them.
+            _ = messages(outbox.as_deref()) => continue,
             r = read => match r {
                 Ok(Some(0)) | Err(_) => {
                     if !parser.in_progress() {
@@ -338,9 +362,10 @@ async fn run<C: Codec>(
                 Ok(None) => return Outcome::Closed(Some("idle timeout".into())),
             },
             _ = handle.kill_notify.notified() => return Outcome::Closed(Some("killed".into())),
-            // New messages: back to the top, which writes them.
-            _ = messages(outbox.as_deref()) => continue,
         };
+        if let Some(ob) = outbox.as_deref() {
+            ob.set_idle(false);
+        }
         state.stats.total_net_input_bytes.add(n as u64);
         parser.set_max_bulk_len(settings.proto_max_bulk_len.load(Relaxed));
         let mut off = 0;
@@ -363,6 +388,27 @@ async fn run<C: Codec>(
                 }
                 Ok(Frame::Empty { consumed }) => off += consumed,
                 Ok(Frame::Native { consumed }) => {
+                    // CLIENT PAUSE: writes (every request under ALL) wait for its end.
+                    if state.pause.active() {
+                        let write = parser.native_is_write(&rbuf[off..off + consumed]);
+                        let s: &Session = sess;
+                        if commands::pause::holds_native(state, Some(s), write) {
+                            share = None;
+                            let still = || commands::pause::holds_native(state, Some(s), write);
+                            let held = paused(
+                                state,
+                                &sock,
+                                &mut wbuf,
+                                handle,
+                                cl.as_ref(),
+                                &mut pending,
+                                still,
+                            );
+                            if let Err(o) = held.await {
+                                return o;
+                            }
+                        }
+                    }
                     if share.is_none() {
                         // The uncontended path first: no future, no notifier registration.
                         share = Some(match state.gate.try_shared() {
@@ -372,6 +418,15 @@ async fn run<C: Codec>(
                     }
                     if let Some(cl) = cl.as_ref().filter(|_| sess.authenticated) {
                         let frame = &rbuf[off..off + consumed];
+                        // ACL: a restricted user is checked here, before a relay runs the
+                        // request on another node as the (trusted) bus.
+                        if !sess.acl.free_at(state.acl.epoch())
+                            && parser.acl_refuse(state, sess, frame, &mut wbuf)
+                        {
+                            ncmds += 1;
+                            off += consumed;
+                            continue;
+                        }
                         if let Some(nk) = parser.native_keys(frame) {
                             let routed = route_native(
                                 state,
@@ -393,6 +448,11 @@ async fn run<C: Codec>(
                     }
                     let after =
                         parser.run_native(state, sess, &rbuf[off..off + consumed], &mut wbuf);
+                    // MONITOR (one relaxed load when nobody monitors).
+                    if state.monitors.active() {
+                        parser.monitor_native(state, sess, &rbuf[off..off + consumed]);
+                    }
+                    commands::tracking::take_sent(&mut sent);
                     ncmds += 1;
                     off += consumed;
                     match after {
@@ -421,13 +481,33 @@ async fn run<C: Codec>(
                 }
                 Ok(Frame::Command { consumed }) => {
                     let args = parser.args(&rbuf[off..]);
-                    let mark = wbuf.len();
+                    let mut mark = wbuf.len();
                     if let Some(msg) = parser.refuse(args) {
                         commands::reply_error(sess, msg, &mut wbuf);
                         parser.finish_reply(&mut wbuf, mark);
                         ncmds += 1;
                         off += consumed;
                         continue;
+                    }
+                    // CLIENT PAUSE: a command it holds waits here, without a gate share, its
+                    // earlier replies written (one relaxed load when no pause).
+                    if state.pause.active() && commands::pause::holds(state, sess, args) {
+                        share = None;
+                        let s: &Session = sess;
+                        let still = || commands::pause::holds(state, s, args);
+                        let held = paused(
+                            state,
+                            &sock,
+                            &mut wbuf,
+                            handle,
+                            cl.as_ref(),
+                            &mut pending,
+                            still,
+                        );
+                        if let Err(o) = held.await {
+                            return o;
+                        }
+                        mark = wbuf.len();
                     }
                     if share.is_none() {
                         match state.gate.try_shared() {
@@ -439,11 +519,25 @@ async fn run<C: Codec>(
                                 Wait::Busy => {
                                     commands::reject_busy(state, sess, args, &mut wbuf);
                                     parser.finish_reply(&mut wbuf, mark);
+                                    if sess.reply != 0 && sess.reply_dropped() {
+                                        wbuf.truncate(mark);
+                                    }
                                     ncmds += 1;
                                     off += consumed;
                                     continue;
                                 }
                             },
+                        }
+                    }
+                    // Cluster mode: a command routed to another node runs there as the bus,
+                    // so a restricted ACL user is checked here first.
+                    if cl.is_some() && sess.authenticated && !sess.acl.free_at(state.acl.epoch()) {
+                        if let Err(msg) = commands::acl::check_args(state, sess, args) {
+                            commands::reply_error(sess, &msg, &mut wbuf);
+                            parser.finish_reply(&mut wbuf, mark);
+                            ncmds += 1;
+                            off += consumed;
+                            continue;
                         }
                     }
                     if let Some(cl) = cl.as_ref().filter(|_| C::DOOR == Door::Binary) {
@@ -509,6 +603,12 @@ async fn run<C: Codec>(
                         }
                     };
                     parser.finish_reply(&mut wbuf, mark);
+                    commands::tracking::take_sent(&mut sent);
+                    // CLIENT REPLY OFF / SKIP: the reply is dropped (a session field test).
+                    let dropped = sess.reply != 0 && sess.reply_dropped();
+                    if dropped {
+                        wbuf.truncate(mark);
+                    }
                     if let Some(spec) = spec {
                         last = Some(spec.name);
                     }
@@ -534,12 +634,14 @@ async fn run<C: Codec>(
                             state.blocking.finish(&w, Finish::Gone);
                             return Outcome::Closed(None);
                         }
-                        match park(state, &sock, rbuf, handle, &w).await {
-                            Ok(reply) => {
+                        let outbox = sess.outbox.clone();
+                        match park(state, &sock, rbuf, handle, &w, outbox.as_deref()).await {
+                            Ok(reply) if !dropped => {
                                 let mark = wbuf.len();
                                 wbuf.extend_from_slice(&reply);
                                 parser.finish_reply(&mut wbuf, mark);
                             }
+                            Ok(_) => {}
                             Err(reason) => return Outcome::Closed(reason),
                         }
                     }
@@ -586,8 +688,17 @@ async fn run<C: Codec>(
             }
         }
         handle.qbuf.store(rbuf.len(), Relaxed);
+        // BCAST invalidations of the batch's changes (one relaxed load when none wait).
+        if state.tracking.bcast_pending() {
+            state.tracking.flush_bcast();
+            commands::tracking::take_sent(&mut sent);
+        }
+        // The tracking clients hold the invalidations before this client its replies.
+        if !sent.is_empty() {
+            commands::tracking::wait_delivered(&mut sent, sess.outbox.as_ref()).await;
+        }
         // Messages that arrived while the batch ran follow its replies.
-        let outbox = sess.pubsub.as_ref().map(|p| p.outbox.clone());
+        let outbox = sess.outbox.clone();
         if let Some(ob) = outbox.as_deref() {
             ob.drain_into(&mut wbuf);
         }
@@ -967,12 +1078,40 @@ pub(crate) async fn run_exclusive(
             Executed::Done(spec) => spec,
             Executed::NeedsExclusive => unreachable!("exclusive access was granted"),
         };
-        (moved, out, spec)
+        // Invalidations it pushed are waited for by the connection, on its own thread.
+        let mut sent = Vec::new();
+        commands::tracking::take_sent(&mut sent);
+        (moved, out, spec, sent)
     });
-    let (back, out, spec) = job.await.ok()?;
+    let (back, out, spec, sent) = job.await.ok()?;
+    commands::tracking::put_sent(sent);
     *sess = back;
     *wbuf = out;
     Some(spec)
+}
+
+/// Hold a command CLIENT PAUSE holds: the replies so far are written first (as Redis writes
+/// a paused client's earlier replies), then wait while `still_held` says so, without a gate
+/// share. `Err`: the connection closes (killed, or its socket failed).
+#[allow(clippy::too_many_arguments)]
+async fn paused(
+    state: &ServerState,
+    sock: &Sock,
+    wbuf: &mut Vec<u8>,
+    handle: &ClientHandle,
+    cl: Option<&Arc<cluster::Cluster>>,
+    pending: &mut route::Forwards,
+    still_held: impl Fn() -> bool,
+) -> Result<(), Outcome> {
+    if let Some(cl) = cl {
+        pending.resolve(cl, wbuf).await;
+    }
+    if !wbuf.is_empty() && flush(state, sock, wbuf, handle, None).await.is_err() {
+        return Err(Outcome::Closed(None));
+    }
+    commands::pause::wait(state, &handle.kill_notify, still_held)
+        .await
+        .map_err(|()| Outcome::Closed(Some("killed".into())))
 }
 
 /// Wait for a blocked client's reply: served by a pusher, the deadline, CLIENT KILL, or the
@@ -984,6 +1123,7 @@ async fn park(
     rbuf: &mut BytesMut,
     handle: &ClientHandle,
     w: &Arc<Waiter>,
+    outbox: Option<&Outbox>,
 ) -> Result<Vec<u8>, Option<String>> {
     let deadline = w.deadline();
     let sleep = async move {
@@ -1012,6 +1152,15 @@ async fn park(
                 return Ok(state.blocking.finish(w, Finish::Timeout).unwrap_or_default());
             }
             _ = handle.kill_notify.notified() => return gone(Some("killed".into())),
+            // Pushes (invalidations, messages) reach a blocked client too, as in Redis.
+            _ = messages(outbox) => {
+                let mut out = Vec::new();
+                if let Some(ob) = outbox.filter(|ob| ob.drain_into(&mut out)) {
+                    if flush(state, sock, &mut out, handle, Some(ob)).await.is_err() {
+                        return gone(None);
+                    }
+                }
+            }
             r = sock.read_buf(rbuf) => match r {
                 Ok(0) | Err(_) => return gone(None),
                 Ok(n) => {

@@ -1,5 +1,6 @@
 //! Background work, `hz` times a second: the active expiry cycle (25% of each tick at most,
-//! as Redis), the instantaneous ops/sec sample and the peak-memory sample (INFO's
+//! as Redis; off after DEBUG SET-ACTIVE-EXPIRE 0; its time feeds the latency monitor's
+//! `expire-cycle` event), the instantaneous ops/sec sample and the peak-memory sample (INFO's
 //! `used_memory_peak`).
 
 use commands::ServerState;
@@ -19,13 +20,22 @@ pub async fn run(state: Arc<ServerState>) {
         let st = state.clone();
         let budget = period / 4;
         // Expiring keys while EXEC or a script holds the gate would break their atomicity:
-        // skip the tick then.
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(_share) = st.gate.try_shared() {
-                st.ks.active_expire_cycle(budget);
-            }
-        })
-        .await;
+        // skip the tick then. DEBUG SET-ACTIVE-EXPIRE 0 turns the cycle off.
+        if state.debug.active_expire() {
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(_share) = st.gate.try_shared() {
+                    let started = Instant::now();
+                    st.ks.active_expire_cycle(budget);
+                    // "expired" notifications for what the cycle removed.
+                    commands::notify::after_background(&st);
+                    let ms = started.elapsed().as_millis() as u64;
+                    commands::latency::note(&st, "expire-cycle", ms);
+                }
+            })
+            .await;
+        }
+        // Counted whether the cycle ran or not: a test waits on it instead of sleeping.
+        state.debug.expire_ticks.fetch_add(1, Relaxed);
         // The append-only log: `appendonly` / `appendfsync` changes, rewrites that are due.
         commands::aof::cron(&state);
         if commands::aof::needs_gate(&state) {
@@ -34,6 +44,10 @@ pub async fn run(state: Arc<ServerState>) {
         }
         // A delayed memcached `flush_all` whose time has come.
         crate::memcache::flush_if_due(&state);
+        // CLIENT PAUSE's end time; client-side caching's table limit and the BCAST
+        // invalidations no batch of commands sent (active expiry's, HTTP writes').
+        state.pause.cron(&state.ks);
+        state.tracking.cron();
         state.stats.note_memory(state.ks.used_memory());
         let el = last_t.elapsed();
         if el >= Duration::from_secs(1) {

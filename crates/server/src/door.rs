@@ -91,6 +91,26 @@ pub trait Codec: Send + Sized + 'static {
     fn native_keys(&self, _frame: &[u8]) -> Option<NativeKeys> {
         None
     }
+    /// After `Frame::Native`, while CLIENT PAUSE is on: whether the request changes data
+    /// (a WRITE pause holds it).
+    fn native_is_write(&self, frame: &[u8]) -> bool {
+        self.native_keys(frame).is_some_and(|k| k.write)
+    }
+    /// After `run_native`, while a client is in MONITOR: show the request
+    /// (`commands::monitor::feed_args`) unless the door fed it already.
+    fn monitor_native(&self, _state: &ServerState, _sess: &Session, _frame: &[u8]) {}
+    /// After `Frame::Native`, in cluster mode, for an ACL user with restrictions: check the
+    /// request before it is relayed to its keys' owner (which runs it as the bus, trusted).
+    /// Whether a refusal was answered into `out` (the request is then done).
+    fn acl_refuse(
+        &mut self,
+        _state: &ServerState,
+        _sess: &mut Session,
+        _frame: &[u8],
+        _out: &mut Vec<u8>,
+    ) -> bool {
+        false
+    }
 }
 
 /// A native request's keys, for cluster routing.

@@ -99,6 +99,9 @@ impl Server {
         let listener = bind_listener(addr, backlog)?;
         let addr = listener.local_addr()?;
         let state = ServerState::new_shared(settings.clone(), clock);
+        // The ACL file (`aclfile`): any error in it stops the server, as in Redis.
+        commands::acl::load_at_startup(&state)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         state.bound_port.store(addr.port(), Relaxed);
         let mut listeners = vec![(Door::Resp, listener)];
         let cluster_on = cluster::enabled(&settings);

@@ -86,6 +86,33 @@ impl Codec for McCodec {
         self.p.in_progress()
     }
 
+    /// CLIENT PAUSE WRITE holds the keyed writes and `flush_all`.
+    fn native_is_write(&self, frame: &[u8]) -> bool {
+        matches!(self.p.request(), Request::FlushAll { .. })
+            || self.native_keys(frame).is_some_and(|k| k.write)
+    }
+
+    /// MONITOR shows a memcached request as its command line's words, then its data.
+    fn monitor_native(&self, state: &ServerState, sess: &Session, frame: &[u8]) {
+        let line = frame.split(|&b| b == b'\n').next().unwrap_or(frame);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut words: Vec<&[u8]> = line
+            .split(|&b| b == b' ')
+            .filter(|w| !w.is_empty())
+            .collect();
+        match self.p.request() {
+            Request::Store { data, .. } | Request::Meta { data, .. }
+                if !data.of(frame).is_empty() =>
+            {
+                words.push(data.of(frame));
+            }
+            _ => {}
+        }
+        if !words.is_empty() {
+            commands::monitor::feed_args(state, sess, 0, &words);
+        }
+    }
+
     fn native_keys(&self, frame: &[u8]) -> Option<crate::door::NativeKeys> {
         use crate::door::NativeKeys;
         let one = |key: &[u8], write: bool| {
@@ -169,6 +196,24 @@ impl Codec for McCodec {
             out.extend_from_slice(b"SERVER_ERROR LOADING the dataset is being loaded\r\n");
             return After::Continue;
         }
+        // The Redis event this request's writes publish as (keyspace notifications).
+        let event = match &req {
+            Request::Store {
+                op: mc::StoreOp::Append | mc::StoreOp::Prepend,
+                ..
+            } => "append",
+            Request::Arith { .. } => "incrby",
+            Request::Touch { .. } | Request::Get { .. } => "expire",
+            _ => "set",
+        };
+        // An ACL user with restrictions: each request is checked as the Redis command it
+        // does (one relaxed load for an unrestricted user).
+        if sess.authenticated
+            && !sess.acl.free_at(state.acl.epoch())
+            && self.acl_refuse(state, sess, frame, out)
+        {
+            return After::Continue;
+        }
         let mut x = Exec {
             st: state,
             ms: &state.stats.memcache,
@@ -247,8 +292,29 @@ impl Codec for McCodec {
             }
             Request::Error { msg, noreply } => x.reply(noreply, msg),
         }
+        commands::notify::after_door(state, event);
         commands::effects::mc_done();
         After::Continue
+    }
+
+    fn acl_refuse(
+        &mut self,
+        state: &ServerState,
+        sess: &mut Session,
+        frame: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let req = self.p.request();
+        match acl_refusal(state, sess, req, frame, &self.p.meta) {
+            Some(msg) => {
+                if !noreply_of(req) {
+                    out.extend_from_slice(msg.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     fn protocol_error(&mut self, msg: &str, out: &mut Vec<u8>) {
@@ -256,6 +322,101 @@ impl Codec for McCodec {
         out.extend_from_slice(msg.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
+}
+
+/// Whether a request asked for no reply (a refusal is then silent too, as memcached
+/// suppresses every reply to `noreply`).
+fn noreply_of(req: &Request) -> bool {
+    match req {
+        Request::Store { noreply, .. }
+        | Request::Delete { noreply, .. }
+        | Request::Arith { noreply, .. }
+        | Request::Touch { noreply, .. }
+        | Request::FlushAll { noreply, .. }
+        | Request::CacheMemlimit { noreply, .. }
+        | Request::TooLarge { noreply, .. }
+        | Request::Error { noreply, .. } => *noreply,
+        _ => false,
+    }
+}
+
+/// The ACL refusal of a request, as `CLIENT_ERROR NOPERM …`: each request is checked as
+/// the Redis command it does (docs/MEMCACHE.md): get/gets as MGET, gat/gats as GETEX,
+/// set/add/replace/cas as SET, append/prepend as APPEND, incr/decr as INCRBY/DECRBY,
+/// delete as DEL, touch as EXPIRE, flush_all as FLUSHDB, stats as INFO, cache_memlimit
+/// as CONFIG SET; meta commands likewise (mg as GET, or GETEX with T, SET with N).
+fn acl_refusal(
+    state: &ServerState,
+    sess: &mut Session,
+    req: &Request,
+    frame: &[u8],
+    meta: &MetaFlags,
+) -> Option<String> {
+    use commands::acl::check_as;
+    let r = match req {
+        Request::Store { op, key, .. } => {
+            let name = match op {
+                StoreOp::Append | StoreOp::Prepend => "append",
+                _ => "set",
+            };
+            check_as(state, sess, name, &[key.of(frame)])
+        }
+        Request::Get { op, keys, .. } => {
+            let keys: Vec<&[u8]> = keys_of(keys.of(frame)).collect();
+            match op {
+                GetOp::Get | GetOp::Gets => check_as(state, sess, "mget", &keys),
+                GetOp::Gat | GetOp::Gats => keys
+                    .iter()
+                    .try_for_each(|k| check_as(state, sess, "getex", &[k])),
+            }
+        }
+        Request::Delete { key, .. } => check_as(state, sess, "del", &[key.of(frame)]),
+        Request::Arith { incr, key, .. } => {
+            let name = if *incr { "incrby" } else { "decrby" };
+            check_as(state, sess, name, &[key.of(frame)])
+        }
+        Request::Touch { key, .. } => check_as(state, sess, "expire", &[key.of(frame)]),
+        Request::FlushAll { .. } => check_as(state, sess, "flushdb", &[]),
+        Request::Stats { .. } => check_as(state, sess, "info", &[]),
+        Request::CacheMemlimit { .. } => check_as(state, sess, "config", &[b"set"]),
+        Request::TooLarge {
+            key,
+            drops_old: true,
+            ..
+        } => check_as(state, sess, "set", &[key.of(frame)]),
+        Request::Meta { op, key, .. } if *op != MetaOp::Noop => {
+            let raw = key.of(frame);
+            let decoded;
+            let key = if meta.has(b'b') {
+                match base64::engine::general_purpose::STANDARD.decode(raw) {
+                    Ok(k) => {
+                        decoded = k;
+                        &decoded[..]
+                    }
+                    // The request answers its own decoding error, touching nothing.
+                    Err(_) => return None,
+                }
+            } else {
+                raw
+            };
+            let name = match op {
+                MetaOp::Get if meta.vivify.is_some() => "set",
+                MetaOp::Get if meta.ttl.is_some() => "getex",
+                MetaOp::Get | MetaOp::Debug => "get",
+                MetaOp::Set => match meta.set_mode() {
+                    SetMode::Append | SetMode::Prepend => "append",
+                    _ => "set",
+                },
+                MetaOp::Delete => "del",
+                MetaOp::Arith if meta.incr() => "incrby",
+                MetaOp::Arith => "decrby",
+                MetaOp::Noop => return None,
+            };
+            check_as(state, sess, name, &[key])
+        }
+        _ => Ok(()),
+    };
+    r.err().map(|m| format!("CLIENT_ERROR {m}"))
 }
 
 /// Run a delayed `flush_all` whose time has come (checked before every memcached request
@@ -341,11 +502,6 @@ fn parse_counter(v: &[u8]) -> Option<u64> {
     mc::parse_u64(&v[s..s + digits])
 }
 
-/// The credentials compare in constant time for equal lengths.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
-}
-
 /// One request's execution context.
 struct Exec<'a> {
     st: &'a ServerState,
@@ -381,18 +537,17 @@ impl<'a> Exec<'a> {
         self.st.ks.txn1(0, k)
     }
 
-    /// Before authentication: a `set` whose data is `<user> <password>`.
+    /// Before authentication: a `set` whose data is `<user> <password>`, an ACL user. A
+    /// name that is no ACL user (memcached clients send some name; before ACL users
+    /// rcache ignored it), or data without a space, is the default user's password.
     fn auth(&mut self, sess: &mut Session, data: &[u8]) {
         self.ms.incr(Mc::AuthCmds);
-        let pass = data.iter().position(|&c| c == b' ').map(|i| &data[i + 1..]);
-        let want = self.st.settings.requirepass.read().clone();
-        let ok = match (want, pass) {
-            (None, _) => true,
-            (Some(w), Some(p)) => same_secret(w.as_bytes(), p),
-            (Some(_), None) => false,
+        let (user, pass) = match data.iter().position(|&c| c == b' ') {
+            Some(i) if self.st.acl.user(&data[..i]).is_some() => (&data[..i], &data[i + 1..]),
+            Some(i) => (&b"default"[..], &data[i + 1..]),
+            None => (&b"default"[..], data),
         };
-        if ok {
-            sess.authenticated = true;
+        if commands::acl::authenticate_door(self.st, sess, user, pass).is_ok() {
             self.line("STORED\r\n");
         } else {
             self.ms.incr(Mc::AuthErrors);

@@ -199,6 +199,10 @@ pub fn keyspace_events(v: &str) -> Result<String, String> {
     let mut out = String::new();
     if all.chars().all(|c| set[class_index(c).unwrap_or_default()]) {
         out.push('A');
+        // Kept for the flags (`notify::display` drops it, as Redis's CONFIG GET does).
+        if set[class_index('n').unwrap_or_default()] {
+            out.push('n');
+        }
     } else {
         out.extend(
             EVENT_CLASSES
@@ -541,10 +545,10 @@ mod tests {
             ("", ""),
             ("A", "A"),
             ("Am", "Am"),
-            ("An", "A"),
+            ("An", "An"),
             ("g$lshzxetd", "A"),
             ("g$lshzxet", "g$lshzxet"),
-            ("KEAmn", "AKEm"),
+            ("KEAmn", "AnKEm"),
             ("EK", "KE"),
             ("KK", "K"),
             ("nmE", "nEm"),

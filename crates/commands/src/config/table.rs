@@ -57,6 +57,25 @@ atomic_field!(ZSET_VALUE, zset_max_listpack_value);
 atomic_field!(LIST_SIZE, list_max_listpack_size);
 atomic_field!(BUSY_REPLY, busy_reply_threshold);
 atomic_field!(HLL_SPARSE_MAX, hll_sparse_max_bytes);
+
+/// A setting the slow-call filter derives from (`slowlog::refresh_floor`).
+macro_rules! slow_field {
+    ($name:ident, $field:ident) => {
+        const $name: Field = Field {
+            get: |s| s.$field.load(Relaxed).to_string(),
+            set: |s, v| {
+                s.$field.store(n(v), Relaxed);
+                crate::slowlog::refresh_floor(s);
+            },
+        };
+    };
+}
+
+slow_field!(SLOWLOG_SLOWER, slowlog_slower_than);
+slow_field!(SLOWLOG_MAX_LEN, slowlog_max_len);
+slow_field!(LATENCY_THRESHOLD, latency_monitor_threshold);
+atomic_field!(STREAM_NODE_BYTES, stream_node_max_bytes);
+atomic_field!(STREAM_NODE_ENTRIES, stream_node_max_entries);
 atomic_field!(TIMEOUT, timeout);
 atomic_field!(MAXCLIENTS, maxclients);
 atomic_field!(PROTO_MAX_BULK_LEN, proto_max_bulk_len);
@@ -64,6 +83,15 @@ atomic_field!(QUERY_BUFFER, client_query_buffer_limit);
 atomic_field!(TCP_KEEPALIVE, tcp_keepalive);
 atomic_field!(THREADS, threads);
 
+/// `notify-keyspace-events`: the class bits, shown as Redis shows them. The check keeps
+/// `n` next to `A` (Redis's display drops it, its flags do not).
+const NOTIFY: Field = Field {
+    get: |s| crate::notify::display(s.notify_flags.load(Relaxed)),
+    set: |s, v| {
+        s.notify_flags
+            .store(crate::notify::parse(v).unwrap_or(0), Relaxed)
+    },
+};
 const BIND: Field = Field {
     get: |s| s.bind.read().clone(),
     set: |s, v| *s.bind.write() = v.into(),
@@ -86,7 +114,10 @@ const DIR: Field = Field {
 };
 const REQUIREPASS: Field = Field {
     get: |s| s.requirepass.read().clone().unwrap_or_default(),
-    set: |s, v| *s.requirepass.write() = (!v.is_empty()).then(|| v.to_string()),
+    set: |s, v| {
+        *s.requirepass.write() = (!v.is_empty()).then(|| v.to_string());
+        s.requirepass_gen.fetch_add(1, Relaxed);
+    },
 };
 const MAXMEMORY: Field = Field {
     get: |s| s.evict.maxmemory().to_string(),
@@ -227,7 +258,7 @@ pub const PARAMS: &[Param] = &[
     row("memcache-port", None, Immutable, Implemented, Custom(check::door_port), "11211", Some(&MEMCACHE_PORT), "memcached text protocol port (0 = pick a free port, off = closed)"),
     row("databases", None, Immutable, Implemented, Int(1, 1024), "16", Some(&DATABASES), "number of logical databases (SELECT); at most 1024 in rcache"),
     row("dir", None, Protected, Implemented, Text, ".", Some(&DIR), "data directory: the snapshot file and the lock that keeps a second server out (docs/PERSISTENCE.md)"),
-    row("requirepass", None, Mutable, Implemented, Text, "", Some(&REQUIREPASS), "password clients must AUTH with (empty = none)"),
+    row("requirepass", None, Mutable, Implemented, Text, "", Some(&REQUIREPASS), "the default ACL user's password (empty = nopass): clients must AUTH with it"),
     row("maxmemory", None, Mutable, Implemented, Mem(0, U64), "0", Some(&MAXMEMORY), "memory limit for the dataset (bytes, or 100mb, 1gb; 0 = none)"),
     row("maxmemory-policy", None, Mutable, Implemented, Enum(POLICIES), "noeviction", Some(&POLICY), "what to evict at maxmemory: noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl"),
     row("maxmemory-samples", None, Mutable, Implemented, Int(1, 64), "5", Some(&SAMPLES), "keys sampled per eviction (at most 64 in rcache)"),
@@ -253,9 +284,9 @@ pub const PARAMS: &[Param] = &[
     row("threads", None, Immutable, Implemented, Int(0, 1024), "0", Some(&THREADS), "I/O threads (0 = one per core)"),
     row("save", None, Mutable, Implemented, Custom(check::save), REDIS_SAVE_DEFAULT, Some(&SAVE), "snapshot schedule \"<seconds> <changes> ...\" (\"\" = off): a background save when, for one pair, that many seconds and changes have passed"),
     row("appendonly", None, Mutable, Implemented, Bool, "no", Some(&APPENDONLY), "keep the append-only log (docs/PERSISTENCE.md); CONFIG SET yes writes its base first, as Redis"),
-    row("acl-pubsub-default", None, Mutable, NoEffect, Enum(&["allchannels", "resetchannels"]), "resetchannels", None, "accepted; there are no ACL users (one password: requirepass)"),
-    row("aclfile", None, Immutable, Refused("ACL users are not built; requirepass is"), Text, "", None, "refused unless empty: ACL users are not built"),
-    row("acllog-max-len", None, Mutable, NoEffect, Int(0, I64), "128", None, "accepted; there is no ACL LOG"),
+    row("acl-pubsub-default", None, Mutable, Implemented, Enum(&["allchannels", "resetchannels"]), "resetchannels", None, "channels a new ACL user (or `reset`) starts with (docs/ACL.md)"),
+    row("aclfile", None, Immutable, Implemented, Text, "", None, "the ACL file: loaded at start-up (an error stops the server), by ACL LOAD; written by ACL SAVE (docs/ACL.md)"),
+    row("acllog-max-len", None, Mutable, Implemented, Int(0, I64), "128", None, "most entries ACL LOG keeps"),
     row("active-defrag-cycle-max", None, Mutable, NoEffect, Int(1, 99), "25", None, DEFRAG),
     row("active-defrag-cycle-min", None, Mutable, NoEffect, Int(1, 99), "1", None, DEFRAG),
     row("active-defrag-ignore-bytes", None, Mutable, NoEffect, Mem(1, I64), "104857600", None, DEFRAG),
@@ -309,7 +340,7 @@ pub const PARAMS: &[Param] = &[
     row("dbfilename", None, Protected, Implemented, Custom(|v| check::file_name("dbfilename", v, true)), "dump.rcsnap", None, "the snapshot's file name in dir (rcache's format; a Redis dump.rdb in dir is imported at start-up)"),
     row("disable-thp", None, Immutable, NoEffect, Bool, "yes", None, "accepted; rcache leaves transparent huge pages as the system has them"),
     row("dynamic-hz", None, Mutable, NoEffect, Bool, "yes", None, "accepted; background tasks run at hz whatever the number of clients"),
-    row("enable-debug-command", None, Immutable, NoEffect, Enum(NO_YES_LOCAL), "no", None, "accepted; there is no DEBUG command"),
+    row("enable-debug-command", None, Immutable, Implemented, Enum(NO_YES_LOCAL), "no", None, "whether DEBUG may run: yes, local (clients on 127.0.0.1/::1 only) or no (docs/COMMANDS.md lists its subcommands)"),
     row("enable-module-command", None, Immutable, NoEffect, Enum(NO_YES_LOCAL), "no", None, "accepted; there is no MODULE command"),
     row("enable-protected-configs", None, Immutable, Implemented, Enum(NO_YES_LOCAL), "no", None, "whether CONFIG SET may change dir and dbfilename (local = from 127.0.0.1/::1 only)"),
     row("hll-sparse-max-bytes", None, Mutable, Implemented, Mem(0, I64), "3000", Some(&HLL_SPARSE_MAX), "largest sparse HyperLogLog value in bytes; past it the value turns dense"),
@@ -317,7 +348,7 @@ pub const PARAMS: &[Param] = &[
     row("io-threads", None, Immutable, NoEffect, Int(1, 128), "1", None, "accepted; rcache's I/O threads are set by threads"),
     row("io-threads-do-reads", None, Immutable, NoEffect, Bool, "no", None, "accepted; rcache's I/O threads always read (see threads)"),
     row("jemalloc-bg-thread", None, Mutable, NoEffect, Bool, "yes", None, "accepted; jemalloc's background thread stays as the allocator starts it"),
-    row("latency-monitor-threshold", None, Mutable, NoEffect, Int(0, I64), "0", None, "accepted; there is no LATENCY command"),
+    row("latency-monitor-threshold", None, Mutable, Implemented, Int(0, I64), "0", Some(&LATENCY_THRESHOLD), "LATENCY records commands (events command, fast-command) and active expiry cycles (expire-cycle) that took at least this many ms (0 = off)"),
     row("latency-tracking", None, Mutable, Implemented, Bool, "yes", None, "INFO latencystats shows per-command latency percentiles"),
     row("latency-tracking-info-percentiles", None, Mutable, Implemented, Custom(check::percentiles), "50 99 99.9", None, "the percentiles INFO latencystats shows"),
     row("lazyfree-lazy-eviction", None, Mutable, NoEffect, Bool, "no", None, LAZYFREE),
@@ -334,7 +365,7 @@ pub const PARAMS: &[Param] = &[
     row("min-replicas-max-lag", Some("min-slaves-max-lag"), Mutable, NoEffect, Int(0, I32), "10", None, REPL),
     row("min-replicas-to-write", Some("min-slaves-to-write"), Mutable, Refused("replication is not built, so no write could ever be accepted"), Int(0, I32), "0", None, "refused unless 0: replication is not built (Redis would refuse every write without replicas)"),
     row("no-appendfsync-on-rewrite", None, Mutable, NoEffect, Bool, "no", None, "accepted; the log keeps its fsync policy during a rewrite (no fork competes for the disk)"),
-    row("notify-keyspace-events", None, Mutable, NoEffect, Custom(check::keyspace_events), "", None, "accepted; keyspace notifications are not yet delivered"),
+    row("notify-keyspace-events", None, Mutable, Implemented, Custom(check::keyspace_events), "", Some(&NOTIFY), "keyspace notifications published through pub/sub: classes K, E, g, $, l, s, h, z, x, e, t, m, n, A"),
     row("oom-score-adj", None, Mutable, NoEffect, Enum(&["no", "yes", "relative", "absolute"]), "no", None, "accepted; rcache leaves its OOM score alone"),
     row("oom-score-adj-values", None, Mutable, NoEffect, Custom(check::oom_values), "0 200 800", None, "accepted; rcache leaves its OOM score alone"),
     row("pidfile", None, Immutable, Implemented, Text, "", None, "file the process id is written to while the server runs (empty = none)"),
@@ -370,12 +401,12 @@ pub const PARAMS: &[Param] = &[
     row("shutdown-on-sigint", None, Mutable, NoEffect, SHUTDOWN, "default", None, "accepted; SIGINT stops rcache at once (nothing to save yet)"),
     row("shutdown-on-sigterm", None, Mutable, NoEffect, SHUTDOWN, "default", None, "accepted; SIGTERM stops rcache at once (nothing to save yet)"),
     row("shutdown-timeout", None, Mutable, NoEffect, Int(0, I32), "10", None, "accepted; there are no replicas to wait for at shutdown"),
-    row("slowlog-log-slower-than", None, Mutable, NoEffect, Int(-1, I64), "10000", None, "accepted; there is no SLOWLOG command"),
-    row("slowlog-max-len", None, Mutable, NoEffect, Int(0, I64), "128", None, "accepted; there is no SLOWLOG command"),
+    row("slowlog-log-slower-than", None, Mutable, Implemented, Int(-1, I64), "10000", Some(&SLOWLOG_SLOWER), "SLOWLOG records commands that ran at least this many microseconds (-1 = off, 0 = every command)"),
+    row("slowlog-max-len", None, Mutable, Implemented, Int(0, I64), "128", Some(&SLOWLOG_MAX_LEN), "entries SLOWLOG keeps (the oldest are dropped first)"),
     row("socket-mark-id", None, Immutable, NoEffect, Int(0, U32), "0", None, "accepted; sockets are not marked"),
     row("stop-writes-on-bgsave-error", None, Mutable, Implemented, Bool, "yes", None, "after a failed snapshot, writes get MISCONF until one succeeds"),
-    row("stream-node-max-bytes", None, Mutable, NoEffect, Mem(0, I64), "4096", None, "accepted; there are no streams"),
-    row("stream-node-max-entries", None, Mutable, NoEffect, Int(0, I64), "100", None, "accepted; there are no streams"),
+    row("stream-node-max-bytes", None, Mutable, Implemented, Mem(0, I64), "4096", Some(&STREAM_NODE_BYTES), "largest block of stream entries in bytes (0 = no limit); a new block starts past it"),
+    row("stream-node-max-entries", None, Mutable, Implemented, Int(0, I64), "100", Some(&STREAM_NODE_ENTRIES), "most stream entries in one block (0 = no limit)"),
     row("supervised", None, Immutable, Refused("no upstart/systemd readiness notification"), Enum(&["upstart", "systemd", "auto", "no"]), "no", None, "refused unless no: rcache sends no readiness notification"),
     row("syslog-enabled", None, Immutable, Refused("there is no syslog output; see logfile"), Bool, "no", None, "refused unless no: logs go to standard output or logfile"),
     row("syslog-facility", None, Immutable, NoEffect, Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", None, "accepted; there is no syslog output"),
@@ -401,7 +432,7 @@ pub const PARAMS: &[Param] = &[
     row("tls-session-cache-size", None, Mutable, NoEffect, Int(0, I32), "20480", None, TLS),
     row("tls-session-cache-timeout", None, Mutable, NoEffect, Int(0, I32), "300", None, TLS),
     row("tls-session-caching", None, Mutable, NoEffect, Bool, "yes", None, TLS),
-    row("tracking-table-max-keys", None, Mutable, NoEffect, Int(0, I64), "1000000", None, "accepted; there is no CLIENT TRACKING"),
+    row("tracking-table-max-keys", None, Mutable, Implemented, Int(0, I64), "1000000", None, "keys client-side caching remembers at most; past it random keys are invalidated (0 = no limit)"),
     row("unixsocket", None, Immutable, Refused("Unix sockets are not built"), Text, "", None, "refused unless empty: rcache listens on TCP only"),
     row("unixsocketperm", None, Immutable, NoEffect, Custom(check::octal_perm), "0", None, "accepted; rcache listens on TCP only"),
 ];

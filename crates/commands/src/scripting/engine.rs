@@ -10,6 +10,10 @@
 //! Shutdown (SHUTDOWN NOSAVE, SIGTERM, SIGINT) swaps `RUNNING | WROTE → ABORTED`: unlike
 //! SCRIPT KILL it stops a script that has written too, because the process is going away
 //! anyway and must not wait for a script that may never end.
+//!
+//! Functions (FCALL) run through the same `run_in`, in the function libraries' own Lua
+//! state (`functions.rs`): one run state serves both, and `running` says which kind runs,
+//! for FUNCTION STATS, the BUSY words and which of SCRIPT KILL / FUNCTION KILL may stop it.
 
 use super::convert::{lua_to_reply, reply_to_lua};
 use crate::clients::Session;
@@ -40,7 +44,7 @@ const KILLED_MSG: &str = "ERR Script killed by user with SCRIPT KILL...";
 const ABORTED_MSG: &str = "ERR Script aborted: the server is shutting down";
 
 /// Whether a script in run state `s` must stop now, and with which error.
-fn stop_reason(s: u8) -> Option<&'static str> {
+pub(super) fn stop_reason(s: u8) -> Option<&'static str> {
     match s {
         KILLED => Some(KILLED_MSG),
         ABORTED => Some(ABORTED_MSG),
@@ -49,11 +53,70 @@ fn stop_reason(s: u8) -> Option<&'static str> {
 }
 
 /// Per-server scripting state.
-#[derive(Default)]
 pub struct Engine {
     lua: Mutex<Option<LuaState>>,
     run_state: Arc<AtomicU8>,
+    /// What runs now (set before the run state leaves IDLE, cleared after it is back);
+    /// read beside the script by FUNCTION STATS, the kill commands and BUSY replies.
+    running: Mutex<Option<RunInfo>>,
+    /// The function libraries (FUNCTION LOAD, FCALL) and their Lua state.
+    pub functions: super::functions::Functions,
 }
+
+impl Default for Engine {
+    fn default() -> Engine {
+        let run_state = Arc::<AtomicU8>::default();
+        Engine {
+            lua: Mutex::new(None),
+            functions: super::functions::Functions::new(run_state.clone()),
+            run_state,
+            running: Mutex::new(None),
+        }
+    }
+}
+
+/// The script or function running now.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// A function (FCALL): FUNCTION KILL stops it; else an EVAL script: SCRIPT KILL.
+    pub function: bool,
+    /// The function's name, or the script's SHA1.
+    pub name: String,
+    /// The caller's command (FCALL's, for FUNCTION STATS; empty for EVAL).
+    pub command: Vec<Vec<u8>>,
+    pub started: std::time::Instant,
+}
+
+/// How one run is made: what errors name it by and what it may do.
+pub(super) struct Invocation<'a> {
+    /// The script's SHA1 (EVAL) or the function's name (FCALL), as errors say
+    /// "… script: <name>, on @user_script:1.".
+    pub name: &'a str,
+    /// `redis.call` refuses write commands (EVAL_RO, FCALL_RO, `no-writes`).
+    pub read_only: bool,
+    /// Write commands may run past `maxmemory` (`allow-oom`).
+    pub allow_oom: bool,
+    /// A function rather than an EVAL script.
+    pub function: bool,
+    /// The caller's command, kept for FUNCTION STATS.
+    pub command: Vec<Vec<u8>>,
+}
+
+/// Why a kill command did not stop anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillRefusal {
+    /// Nothing runs: `NOTBUSY No scripts in execution right now.`
+    NotBusy,
+    /// It has written: `UNKILLABLE …`.
+    Unkillable,
+    /// SCRIPT KILL of a function, or FUNCTION KILL of a script: the other command's BUSY
+    /// words (`busy_message`).
+    OtherKind,
+}
+
+/// Redis's answer while a function runs past `busy-reply-threshold`.
+pub const BUSY_FUNCTION_MSG: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 /// A Lua state with its sandbox and compiled scripts.
 struct LuaState {
@@ -77,11 +140,47 @@ impl Engine {
         self.run_state.load(Ordering::Acquire)
     }
 
-    /// SCRIPT KILL: `Ok` if the running script will stop, else the state that prevents it.
+    /// Stop the running script or function: `Ok` if it will stop, else the state that
+    /// prevents it (no kind check: `kill_kind` is the commands' door).
     pub fn kill(&self) -> Result<(), u8> {
         self.run_state
             .compare_exchange(RUNNING, KILLED, Ordering::AcqRel, Ordering::Acquire)
             .map(|_| ())
+    }
+
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL (true), with Redis's checks in its
+    /// order: nothing running, already written, the other kind running.
+    pub fn kill_kind(&self, function: bool) -> Result<(), KillRefusal> {
+        match self.run_state() {
+            IDLE => return Err(KillRefusal::NotBusy),
+            WROTE => return Err(KillRefusal::Unkillable),
+            _ => {}
+        }
+        let runs_function = self.running.lock().as_ref().is_some_and(|r| r.function);
+        if runs_function != function {
+            return Err(KillRefusal::OtherKind);
+        }
+        match self.kill() {
+            // Already being killed (or stopped by shutdown): Redis answers OK again.
+            Ok(()) | Err(KILLED | ABORTED) => Ok(()),
+            Err(WROTE) => Err(KillRefusal::Unkillable),
+            Err(_) => Err(KillRefusal::NotBusy),
+        }
+    }
+
+    /// What runs now, if anything (FUNCTION STATS).
+    pub fn running(&self) -> Option<RunInfo> {
+        self.running.lock().clone()
+    }
+
+    /// Redis's BUSY words for what runs now: a function names FUNCTION KILL, a script
+    /// SCRIPT KILL.
+    pub fn busy_message(&self) -> &'static str {
+        if self.running.lock().as_ref().is_some_and(|r| r.function) {
+            BUSY_FUNCTION_MSG
+        } else {
+            crate::BUSY_MSG
+        }
     }
 
     /// Shutdown: stop the running script, if any, even one that has written (SCRIPT KILL
@@ -152,34 +251,79 @@ impl Engine {
             (None, Some(b)) => st.compile(sha, b)?,
             (None, None) => return Err(ScriptError::NoScript),
         };
+        let inv = Invocation {
+            name: sha,
+            read_only,
+            allow_oom: false,
+            function: false,
+            command: Vec::new(),
+        };
+        self.run_in(srv, caller, out, &st.lua, &st.runner, f, keys, argv, inv)
+    }
+
+    /// Run `f` through `runner` (sandbox.lua's `run`, or its `run_function` in the function
+    /// libraries' state; `lua` is the state both belong to) with `redis.call` bound to the
+    /// caller's server. Writes the reply (or the error) to `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn run_in(
+        &self,
+        srv: &ServerState,
+        caller: &Session,
+        out: &mut Reply<'_>,
+        lua: &Lua,
+        runner: &Function,
+        f: Function,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        inv: Invocation<'_>,
+    ) -> Result<(), ScriptError> {
         // A session for the script's commands: the caller's database (a SELECT inside the
         // script does not leak out, as in Redis 7) and RESP2 until `redis.setresp(3)`.
         let mut sess = Session::new(caller.handle.clone(), true);
+        // MONITOR shows its commands as `lua`; tracking reads them for the caller.
+        sess.in_script = true;
         sess.db = caller.db;
         sess.no_touch = caller.no_touch;
+        // The caller's ACL user: each `redis.call` is checked against it (`prepare`).
+        sess.acl = caller.acl.clone();
+        sess.acl.trusted |= caller.bus.is_some();
+        sess.acl.script = Some(match (inv.function, inv.read_only) {
+            (true, false) => "fcall",
+            (true, true) => "fcall_ro",
+            (false, false) => "eval",
+            (false, true) => "eval_ro",
+        });
         // Blocking commands answer at once inside a script; waiters are served when the
         // script's own command (EVAL…) ends.
         sess.deny_blocking = true;
+        // `allow-oom`: its write commands skip the memory check (`execute_in`).
+        sess.allow_oom = inv.allow_oom;
         let mut call = ScriptCall {
             srv,
             sess,
-            read_only,
+            read_only: inv.read_only,
             run_state: &self.run_state,
             buf: Vec::new(),
         };
+        *self.running.lock() = Some(RunInfo {
+            function: inv.function,
+            name: inv.name.to_string(),
+            command: inv.command,
+            started: std::time::Instant::now(),
+        });
         // IDLE → RUNNING; a shutdown in progress (ABORTED, sticky) runs nothing more.
         if self.run_state.swap(RUNNING, Ordering::AcqRel) == ABORTED {
             self.run_state.store(ABORTED, Ordering::Release);
+            *self.running.lock() = None;
             return Err(ScriptError::Compile(ABORTED_MSG.into()));
         }
         srv.gate.mark_script_start();
-        let lua = &st.lua;
         let res = lua.scope(|scope| {
             let call_fn =
                 scope.create_function_mut(|lua, args: Variadic<Value>| call.call(lua, args))?;
             let k = string_table(lua, keys)?;
             let a = string_table(lua, argv)?;
-            let (ok, v): (bool, Value) = st.runner.call((f, call_fn, k, a))?;
+            let (ok, v): (bool, Value) = runner.call((f, call_fn, k, a))?;
             let mark = out.len();
             if ok {
                 if let Err(e) = lua_to_reply(out, &v) {
@@ -187,7 +331,7 @@ impl Engine {
                     out.error(&format!("ERR Error running script: {e}"));
                 }
             } else {
-                self.write_error(out, sha, &v)?;
+                self.write_error(out, inv.name, &v)?;
             }
             Ok(())
         });
@@ -198,6 +342,7 @@ impl Engine {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
                 (s != ABORTED).then_some(IDLE)
             });
+        *self.running.lock() = None;
         if let Err(e) = res {
             out.error(&format!("ERR Error running script: {e}"));
         }
@@ -241,8 +386,23 @@ pub fn sha1_hex(b: &[u8]) -> String {
     sha1_smol::Sha1::from(b).digest().to_string()
 }
 
-impl LuaState {
-    fn new(run_state: Arc<AtomicU8>) -> mlua::Result<LuaState> {
+/// A Lua state with sandbox.lua run in it.
+pub(super) struct Sandbox {
+    pub lua: Lua,
+    /// `run(f, call, KEYS, ARGV) → ok, result` (EVAL).
+    pub runner: Function,
+    /// The scripts' read-only global environment.
+    pub env: Table,
+    /// What functions.lua builds on (`run_function`, the environment's switch…).
+    pub internals: Table,
+}
+
+impl Sandbox {
+    /// A fresh Lua state with Redis's sandbox. `stop` is asked every `HOOK_EVERY`
+    /// instructions whether the running code must stop, and with which error.
+    pub(super) fn new(
+        stop: impl Fn() -> Option<&'static str> + Send + Sync + 'static,
+    ) -> mlua::Result<Sandbox> {
         // Base, table, string, math and (for the error handler only; removed from the
         // globals by the sandbox) debug. No io, os or package.
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG;
@@ -268,7 +428,7 @@ impl LuaState {
         })?;
         // SAFETY: `as_c` only uses the Lua C API on the state it is given.
         let as_c = unsafe { lua.create_c_function(as_c) }?;
-        let (runner, env): (Function, Table) = lua
+        let (runner, env, internals): (Function, Table, Table) = lua
             .load(include_str!("sandbox.lua"))
             .set_name("=rcache_lib")
             .call((
@@ -280,15 +440,27 @@ impl LuaState {
             ))?;
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_, _| match stop_reason(run_state.load(Ordering::Acquire)) {
+            move |_, _| match stop() {
                 Some(why) => Err(mlua::Error::runtime(why)),
                 None => Ok(VmState::Continue),
             },
         )?;
-        Ok(LuaState {
+        Ok(Sandbox {
             lua,
             runner,
             env,
+            internals,
+        })
+    }
+}
+
+impl LuaState {
+    fn new(run_state: Arc<AtomicU8>) -> mlua::Result<LuaState> {
+        let sb = Sandbox::new(move || stop_reason(run_state.load(Ordering::Acquire)))?;
+        Ok(LuaState {
+            lua: sb.lua,
+            runner: sb.runner,
+            env: sb.env,
             scripts: HashMap::new(),
         })
     }
@@ -429,6 +601,10 @@ impl ScriptCall<'_> {
         if spec.has(flags::NOSCRIPT) || spec.has(flags::EXCLUSIVE) {
             return Err("ERR This Redis command is not allowed from script");
         }
+        // The ACL rules of the user running the script, before the write checks (Redis).
+        let owned = OwnedArgs::new(argv);
+        crate::acl::check_script(self.srv, &self.sess, spec, owned.args())?;
+        let argv = owned;
         if spec.has(flags::WRITE) {
             if self.read_only {
                 return Err("ERR Write commands are not allowed from read-only scripts.");
@@ -444,7 +620,7 @@ impl ScriptCall<'_> {
                 Err(s) => return Err(stop_reason(s).unwrap_or(KILLED_MSG)),
             }
         }
-        Ok(OwnedArgs::new(argv))
+        Ok(argv)
     }
 }
 

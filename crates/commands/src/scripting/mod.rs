@@ -1,11 +1,14 @@
 //! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and the SCRIPT container (LOAD,
-//! EXISTS, FLUSH, KILL, HELP), with Redis 7's semantics.
+//! EXISTS, FLUSH, KILL, HELP), and Redis 7's functions (FUNCTION …, FCALL, FCALL_RO:
+//! `functions.rs`, `function_cmd.rs`), with Redis 7's semantics.
 //!
 //! ```text
 //!  EVAL ──(EXCLUSIVE: holds the gate alone)──► Engine::run ──► Lua state (sandbox.lua)
 //!        redis.call ──► ScriptCall::prepare (Redis's checks) ──► execute_in ──► RESP bytes
 //!                   ◄── convert::reply_to_lua ◄── protocol::parse_reply ◄──┘
 //!  script result ──► convert::lua_to_reply ──► caller's reply
+//!  FCALL ──(EXCLUSIVE)──► Functions::find ──► Engine::run_in ──► the libraries' Lua state
+//!        (sandbox.lua + functions.lua), callback(keys, args), the same redis.call path
 //! ```
 //!
 //! EVAL and friends are flagged `EXCLUSIVE`: a script runs atomically, like MULTI/EXEC, on a
@@ -14,12 +17,16 @@
 //! stops it through the engine's run state (`engine.rs`).
 //!
 //! Not provided (scripts reading them get "Script attempted to access nonexistent global
-//! variable"): the `cjson`, `cmsgpack`, `struct` and `bit` libraries; SCRIPT DEBUG and the
-//! FUNCTION/FCALL family are unknown commands; script flags in a `#!lua` shebang are not
-//! parsed (the line is a Lua syntax error).
+//! variable"): the `cjson`, `cmsgpack`, `struct` and `bit` libraries; SCRIPT DEBUG is an
+//! unknown subcommand; script flags in an EVAL script's `#!lua` shebang are not parsed (the
+//! line is a Lua syntax error; function libraries' shebangs are, `functions.rs`).
 
 mod convert;
 pub mod engine;
+pub mod function_cmd;
+#[cfg(test)]
+mod function_tests;
+pub mod functions;
 #[cfg(test)]
 mod tests;
 
@@ -27,7 +34,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
 use crate::util::{eq_ic, parse_int};
 use crate::{cmd, dispatch_sub, Ctx};
-use engine::{sha1_hex, ScriptError, ABORTED, KILLED, RUNNING, WROTE};
+use engine::{sha1_hex, KillRefusal, ScriptError, BUSY_FUNCTION_MSG};
 use protocol::Args;
 
 const EVAL_FLAGS: u32 = NOSCRIPT | STALE | NO_MANDATORY_KEYS | MOVABLE_KEYS | EXCLUSIVE;
@@ -119,7 +126,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool
 
 const NOSCRIPT_MSG: &str = "NOSCRIPT No matching script. Please use EVAL.";
 
-fn script_error(e: ScriptError) -> CmdError {
+pub(super) fn script_error(e: ScriptError) -> CmdError {
     match e {
         ScriptError::NoScript => CmdError::Static(NOSCRIPT_MSG),
         ScriptError::Compile(m) => CmdError::Msg(m),
@@ -159,17 +166,20 @@ fn script_flush(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// SCRIPT KILL: stop the running script if it has not written yet.
+pub(super) const UNKILLABLE_MSG: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+
+/// SCRIPT KILL: stop the running script if it has not written yet (a running function is
+/// FUNCTION KILL's: BUSY, as Redis answers).
 fn script_kill(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
-    match ctx.srv.scripting.kill() {
+    match ctx.srv.scripting.kill_kind(false) {
         Ok(()) => ctx.out.ok(),
-        Err(WROTE) => return Err(CmdError::Static(
-            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
-        )),
-        // Already being killed (or stopped by shutdown): Redis answers OK again.
-        Err(KILLED | ABORTED) => ctx.out.ok(),
-        Err(RUNNING) => unreachable!("compare-and-swap from RUNNING failed with RUNNING"),
-        Err(_) => return Err(CmdError::Static("NOTBUSY No scripts in execution right now.")),
+        Err(KillRefusal::Unkillable) => return Err(CmdError::Static(UNKILLABLE_MSG)),
+        Err(KillRefusal::OtherKind) => return Err(CmdError::Static(BUSY_FUNCTION_MSG)),
+        Err(KillRefusal::NotBusy) => {
+            return Err(CmdError::Static(
+                "NOTBUSY No scripts in execution right now.",
+            ))
+        }
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 -- environment (writing a global raises "Attempt to modify a readonly table", reading a
 -- missing one "Script attempted to access nonexistent global variable 'x'"), no os/io/
 -- package/debug/loadfile/dofile/print, and an error handler that records the line of the
--- user script an error came from. It returns the runner and the scripts' environment.
+-- user script an error came from. It returns the runner, the scripts' environment, and
+-- the internals functions.lua builds the function libraries' API on.
 --
 -- Arguments (from Rust): sha1hex(s), log(level, msg), REDIS_VERSION, REDIS_VERSION_NUM, and
 -- as_c(f): f behind a C function. Every library function a script calls is wrapped so, as
@@ -53,10 +54,14 @@ G.setmetatable = as_c(function(t, mt)
   return real_setmetatable(t, mt)
 end)
 
--- The scripts' environment: globals read through, never written.
+-- The scripts' environment: globals read through, never written. Reads go to `lookup`:
+-- the globals, or, while a function library loads (FUNCTION LOAD, in the functions' Lua
+-- state), only the library API (functions.lua switches it, as Redis swaps the globals'
+-- __index).
+local lookup = G
 local env = real_setmetatable({}, {
   __index = function(_, k)
-    local v = G[k]
+    local v = lookup[k]
     if v == nil then
       real_error("Script attempted to access nonexistent global variable '" .. real_tostring(k) .. "'", 2)
     end
@@ -262,4 +267,32 @@ local function run(f, call_fn, keys, argv)
   return ok, res
 end
 
-return run, env
+-- Run one function (FCALL): its callback gets the keys and the arguments as its two
+-- parameters; there are no KEYS/ARGV globals. Same results as `run`.
+local function run_function(f, call_fn, keys, args)
+  raw_call, resp = call_fn, 2
+  local ok, res = real_xpcall(function()
+    return f(keys, args)
+  end, handler)
+  raw_call = nil
+  return ok, res
+end
+
+-- What functions.lua builds on (the functions' Lua state only; scripts never see it).
+local internals = {
+  G = G,
+  env = env,
+  redis = redis,
+  protect = protect,
+  readonly = readonly,
+  ro_error = ro_error,
+  as_c = as_c,
+  -- The plain pcall (the scripts' one turns {err=…} tables into strings).
+  pcall = real_pcall,
+  run_function = run_function,
+  set_lookup = function(t)
+    lookup = t or G
+  end,
+}
+
+return run, env, internals

@@ -40,14 +40,15 @@ const REFUSED: &[&str] = &[
 /// What one command answered: its JSON result, or its error line.
 type Answer = Result<Value, String>;
 
-/// Serve a `/v1/commands` body.
-pub async fn run(ctx: &ConnCtx, body: &[u8]) -> Resp {
+/// Serve a `/v1/commands` body on `sess` (the request's, authenticated as its ACL user).
+pub async fn run(ctx: &ConnCtx, mut sess: Session, body: &[u8]) -> Resp {
     let req = match json::parse_request(body) {
         Ok(r) => r,
         Err(e) => return response::error(StatusCode::BAD_REQUEST, &e),
     };
-    let mut sess = Session::new(ctx.handle.clone(), true);
     sess.resp3 = true;
+    // Push features (tracking, MONITOR, CLIENT REPLY) refuse this door; RESET keeps RESP3.
+    sess.door = commands::Door::Http;
     match req {
         Request::Single(cmd) => match run_one(&ctx.state, &mut sess, cmd).await {
             Ok(v) => response::json(StatusCode::OK, &json!({ "result": v })),
@@ -77,6 +78,17 @@ async fn run_one(state: &Arc<ServerState>, sess: &mut Session, cmd: json::Comman
         commands::reply_error(sess, &msg, &mut out);
         return answer(&out);
     }
+    // CLIENT PAUSE holds the command as it would hold a RESP client's.
+    if state.pause.active() && commands::pause::holds(state, sess, args) {
+        let s: &Session = sess;
+        let still = || commands::pause::holds(state, s, args);
+        if commands::pause::wait(state, &s.handle.kill_notify, still)
+            .await
+            .is_err()
+        {
+            return Err("ERR client killed".into());
+        }
+    }
     let spec = commands::spec_of(state, args);
     let mut share = match state.gate.try_shared() {
         Some(g) => Some(g),
@@ -91,6 +103,11 @@ async fn run_one(state: &Arc<ServerState>, sess: &mut Session, cmd: json::Comman
     };
     // Cluster mode: keys of other nodes' slots go to them over the bus (route.rs).
     if let Some(cl) = state.cluster.get() {
+        // Relayed commands run there as the (trusted) bus: check the ACL user here.
+        if let Err(msg) = commands::acl::check_args(state, sess, args) {
+            commands::reply_error(sess, &msg, &mut out);
+            return answer(&out);
+        }
         loop {
             if share.is_none() {
                 share = Some(state.gate.shared().await);

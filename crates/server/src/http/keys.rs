@@ -45,13 +45,39 @@ pub async fn route(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api
         },
         None => req,
     };
-    match *req.method() {
+    let method = req.method().clone();
+    // CLIENT PAUSE: writes (every request under ALL) wait for its end, as RESP's do.
+    if ctx.state.pause.active() {
+        let write = !matches!(method, Method::GET | Method::HEAD);
+        let still = || commands::pause::holds_native(&ctx.state, None, write);
+        if still()
+            && commands::pause::wait(&ctx.state, &ctx.handle.kill_notify, still)
+                .await
+                .is_err()
+        {
+            return response::error(StatusCode::SERVICE_UNAVAILABLE, "ERR client killed");
+        }
+    }
+    let monitored = ctx.state.monitors.active().then(|| key.clone());
+    let r = match method {
         Method::GET => read(&ctx.state, &key, false, req.uri().query()).await,
         Method::HEAD => read(&ctx.state, &key, true, req.uri().query()).await,
         Method::PUT | Method::POST => write(ctx, req, key, api).await,
         Method::DELETE => delete(&ctx.state, &key, req.uri().query()).await,
-        _ => response::method_not_allowed(ALLOW),
+        _ => return response::method_not_allowed(ALLOW),
+    };
+    // Its invalidations reach tracking clients before the answer (`commands::tracking`).
+    let mut sent = Vec::new();
+    commands::tracking::take_sent(&mut sent);
+    if !sent.is_empty() {
+        commands::tracking::wait_delivered(&mut sent, None).await;
     }
+    // MONITOR shows a key route as its method and key.
+    if let Some(key) = monitored {
+        let m = method.as_str().as_bytes();
+        commands::monitor::feed_from(&ctx.state, &ctx.handle.addr, DB, &[m, &key]);
+    }
+    r
 }
 
 /// A gate share (`commands::gate`): waits while EXEC or a script runs, and answers 503 BUSY
@@ -127,6 +153,8 @@ async fn read(state: &ServerState, key: &[u8], head: bool, query: Option<&str>) 
             }
         }
     };
+    // A miss is a "keymiss" keyspace notification (nothing recorded when they are off).
+    commands::notify::after_door(state, "set");
     // Under `appendfsync always` a value read is one that is on disk (as RESP replies).
     commands::aof::wait_durable(state).await;
     state.stats.total_commands_processed.add(1);
@@ -287,6 +315,7 @@ async fn write(ctx: &ConnCtx, req: Request<Incoming>, key: Vec<u8>, api: Api) ->
                 let existed = t.set(&k, &value, ttl);
                 drop(t);
                 drop(logged);
+                commands::notify::after_door(state, "set");
                 Ok(existed)
             }
         }
@@ -333,6 +362,7 @@ async fn delete(state: &ServerState, key: &[u8], query: Option<&str>) -> Resp {
         let logged = commands::effects::record(state, DB, &[b"DEL", key]);
         let removed = state.ks.txn1(DB, &k).delete(&k);
         drop(logged);
+        commands::notify::after_door(state, "del");
         removed
     };
     commands::aof::wait_durable(state).await;

@@ -1,6 +1,14 @@
 //! Routing: which handler a request goes to, and the checks every route shares
-//! (authentication). Paths are matched before percent-decoding, so `/size` is the seed's
-//! count while `/%73ize` is the key `size`.
+//! (authentication, ACL permissions). Paths are matched before percent-decoding, so
+//! `/size` is the seed's count while `/%73ize` is the key `size`.
+//!
+//! Every route but the probes runs as an ACL user (docs/ACL.md): the one named by
+//! `Authorization: Bearer <user>:<password>` (or `Basic`), the default user for
+//! `Bearer <password>`, and without credentials the default user when it needs no
+//! password. A key route is checked as the command it does (GET/HEAD as GET, PUT/POST as
+//! SET, DELETE as DEL), `/size` as DBSIZE, `/v1/stats` and `/metrics` as INFO;
+//! `/v1/commands` runs each command as that user. 401 for missing or wrong credentials,
+//! 403 (`NOPERM …`) for what the user may not do.
 //!
 //! | path              | methods                     | what                                   |
 //! |-------------------|-----------------------------|----------------------------------------|
@@ -16,6 +24,8 @@
 use super::keys::{self, Api};
 use super::response::{self, Resp, TEXT};
 use super::{body, url, ConnCtx};
+use base64::Engine as _;
+use commands::clients::Session;
 use commands::stats::{self, Figure};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
@@ -45,17 +55,36 @@ pub async fn handle(ctx: &ConnCtx, req: Request<Incoming>) -> Resp {
         }
         _ => {}
     }
-    if let Some(r) = refuse_unauthorized(ctx, &req) {
-        return r;
-    }
+    let mut sess = match authorize(ctx, &req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
     if let Some(raw) = rest.strip_prefix("v1/keys/") {
         return match decode_key(raw) {
-            Some(key) => keys::route(ctx, req, key, Api::V1).await,
+            Some(key) => match forbid_key(ctx, &mut sess, req.method(), &key) {
+                Some(r) => r,
+                None => keys::route(ctx, req, key, Api::V1).await,
+            },
             None => bad_key(),
         };
     }
+    let checked_as = match rest {
+        "size" => Some("dbsize"),
+        "v1/stats" | "metrics" => Some("info"),
+        "v1/cluster" => Some("cluster|info"),
+        _ => None,
+    };
+    if let Some(name) = checked_as {
+        let (cmd, sub) = name
+            .split_once('|')
+            .map_or((name, None), |(c, s)| (c, Some(s)));
+        let args: Vec<&[u8]> = sub.map(str::as_bytes).into_iter().collect();
+        if let Err(msg) = commands::acl::check_as(&ctx.state, &mut sess, cmd, &args) {
+            return response::error(StatusCode::FORBIDDEN, &msg);
+        }
+    }
     match rest {
-        "v1/commands" => commands_route(ctx, req).await,
+        "v1/commands" => commands_route(ctx, req, sess).await,
         "v1/cluster" => match (req.method().clone(), ctx.state.cluster.get()) {
             (Method::GET | Method::HEAD, Some(cl)) => super::cluster::describe(&ctx.state, cl),
             (Method::GET | Method::HEAD, None) => response::error(
@@ -95,7 +124,10 @@ pub async fn handle(ctx: &ConnCtx, req: Request<Incoming>) -> Resp {
         raw => {
             debug_assert!(!RESERVED.contains(&raw));
             match decode_key(raw) {
-                Some(key) => keys::route(ctx, req, key, Api::Root).await,
+                Some(key) => match forbid_key(ctx, &mut sess, req.method(), &key) {
+                    Some(r) => r,
+                    None => keys::route(ctx, req, key, Api::Root).await,
+                },
                 None => bad_key(),
             }
         }
@@ -129,19 +161,44 @@ fn probe(req: &Request<Incoming>, up: bool, status: &str) -> Resp {
     }
 }
 
-/// With `requirepass` set, every route but the probes needs `Authorization: Bearer <pw>`.
-/// The 401 for a request without the right credentials, if it lacks them.
-fn refuse_unauthorized(ctx: &ConnCtx, req: &Request<Incoming>) -> Option<Resp> {
-    let pass = ctx.state.settings.requirepass.read();
-    let pass = pass.as_deref()?;
+/// The credentials of a request: (user, password) from `Authorization: Bearer
+/// <user>:<password>` (`Bearer <password>` is the default user's, as is a token whose part
+/// before `:` names no user) or `Basic base64(<user>:<password>)`.
+fn credentials(ctx: &ConnCtx, header: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    if let Some(token) = header.strip_prefix(b"Bearer ") {
+        if let Some(i) = token.iter().position(|&b| b == b':') {
+            if ctx.state.acl.user(&token[..i]).is_some() {
+                return Some((token[..i].to_vec(), token[i + 1..].to_vec()));
+            }
+        }
+        return Some((b"default".to_vec(), token.to_vec()));
+    }
+    let b64 = header.strip_prefix(b"Basic ")?;
+    let plain = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let i = plain.iter().position(|&b| b == b':')?;
+    Some((plain[..i].to_vec(), plain[i + 1..].to_vec()))
+}
+
+/// The request's session: authenticated as the user its credentials name, or as the
+/// default user when that needs no password. Err: the 401 (NOAUTH without credentials
+/// when they are needed, WRONGPASS for wrong ones).
+fn authorize(ctx: &ConnCtx, req: &Request<Incoming>) -> Result<Session, Box<Resp>> {
+    let mut sess = Session::new(ctx.handle.clone(), true);
     let given = req
         .headers()
         .get(AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .and_then(|v| v.strip_prefix(b"Bearer "));
+        .and_then(|v| credentials(ctx, v.as_bytes()));
     let msg = match given {
-        Some(p) if constant_time_eq(p, pass.as_bytes()) => return None,
-        Some(_) => "WRONGPASS invalid username-password pair or user is disabled.",
+        Some((user, pass)) => {
+            match commands::acl::authenticate_door(&ctx.state, &mut sess, &user, &pass) {
+                Ok(()) => return Ok(sess),
+                Err(msg) => msg,
+            }
+        }
+        None if !ctx.state.auth_required() => {
+            *ctx.handle.user.lock() = b"default"[..].into();
+            return Ok(sess);
+        }
         None => "NOAUTH Authentication required.",
     };
     let mut r = response::error(StatusCode::UNAUTHORIZED, msg);
@@ -149,15 +206,24 @@ fn refuse_unauthorized(ctx: &ConnCtx, req: &Request<Incoming>) -> Option<Resp> {
         WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"rcache\""),
     );
-    Some(r)
+    Err(Box::new(r))
 }
 
-/// Compare without an early exit, so the time taken does not reveal the matching prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// A key route the user may not take: 403 with the NOPERM words. A key route is checked
+/// as the command it does.
+fn forbid_key(ctx: &ConnCtx, sess: &mut Session, method: &Method, key: &[u8]) -> Option<Resp> {
+    let name = match *method {
+        Method::GET | Method::HEAD => "get",
+        Method::PUT | Method::POST => "set",
+        Method::DELETE => "del",
+        _ => return None,
+    };
+    commands::acl::check_as(&ctx.state, sess, name, &[key])
+        .err()
+        .map(|msg| response::error(StatusCode::FORBIDDEN, &msg))
 }
 
-async fn commands_route(ctx: &ConnCtx, req: Request<Incoming>) -> Resp {
+async fn commands_route(ctx: &ConnCtx, req: Request<Incoming>, sess: Session) -> Resp {
     if req.method() != Method::POST {
         return response::method_not_allowed("POST");
     }
@@ -171,7 +237,7 @@ async fn commands_route(ctx: &ConnCtx, req: Request<Incoming>) -> Resp {
     let max = ctx.state.settings.proto_max_bulk_len.load(Relaxed).max(0) as u64;
     let max = max.saturating_mul(2).saturating_add(1 << 20);
     match body::read(req.into_body(), max).await {
-        Ok(b) => super::commands::run(ctx, &b).await,
+        Ok(b) => super::commands::run(ctx, sess, &b).await,
         Err(r) => r,
     }
 }
@@ -198,17 +264,4 @@ fn stats_json(ctx: &ConnCtx) -> Resp {
     }
     m.insert("connections_per_door".into(), Value::Object(doors));
     response::json(StatusCode::OK, &Value::Object(m))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn constant_time_compare() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secrets"));
-        assert!(constant_time_eq(b"", b""));
-    }
 }
