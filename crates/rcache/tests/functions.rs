@@ -11,19 +11,11 @@
 use redis::{Connection, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
+use testkit::client::connect;
 use testkit::proxy::Backend;
 use testkit::{wait_for, RawConn, RcacheProcess, TempDir, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rcache");
-
-fn connect(addr: SocketAddr, resp3: bool) -> Connection {
-    let url = if resp3 {
-        format!("redis://{addr}/?protocol=resp3")
-    } else {
-        format!("redis://{addr}/")
-    };
-    redis::Client::open(url).unwrap().get_connection().unwrap()
-}
 
 /// Run one command; `@PAYLOAD` stands for the last FUNCTION DUMP this connection took.
 fn run(c: &mut Connection, args: &[&str], payload: &[u8]) -> Value {

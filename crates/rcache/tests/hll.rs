@@ -14,10 +14,7 @@ fn start_redis() -> Option<Backend> {
 }
 
 fn connect(addr: SocketAddr) -> Connection {
-    redis::Client::open(format!("redis://{addr}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
+    testkit::client::connect(addr, false)
 }
 
 fn get(c: &mut Connection, key: &str) -> Vec<u8> {

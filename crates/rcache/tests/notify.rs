@@ -10,10 +10,7 @@ use testkit::proxy::Backend;
 use testkit::TestServer;
 
 fn connect(addr: std::net::SocketAddr) -> Connection {
-    redis::Client::open(format!("redis://{addr}/"))
-        .unwrap()
-        .get_connection()
-        .unwrap()
+    testkit::client::connect(addr, false)
 }
 
 fn run(c: &mut Connection, args: &[&str]) -> Value {

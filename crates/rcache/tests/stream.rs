@@ -6,30 +6,10 @@
 //! group reads to the same pending entries.
 
 use redis::{Connection, Value};
-use std::net::SocketAddr;
 use std::time::Duration;
+use testkit::client::{connect, line, query as run};
 use testkit::proxy::Backend;
 use testkit::TestServer;
-
-fn connect(addr: SocketAddr, resp3: bool) -> Connection {
-    let url = if resp3 {
-        format!("redis://{addr}/?protocol=resp3")
-    } else {
-        format!("redis://{addr}/")
-    };
-    redis::Client::open(url).unwrap().get_connection().unwrap()
-}
-
-fn run(c: &mut Connection, args: &[&str]) -> Value {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    match cmd.query::<Value>(c) {
-        Ok(v) => v,
-        Err(e) => Value::SimpleString(format!("ERR-REPLY {e}")),
-    }
-}
 
 /// Replace times (unix-ms values and idle/seen times) with 0 so two servers compare, and
 /// `radix-tree-nodes` (Redis's radix tree has inner nodes ours has not: docs/COMMANDS.md).
@@ -698,72 +678,19 @@ fn full_info(c: &mut Connection, key: &str) -> Value {
 
 fn workload(c: &mut Connection) {
     for i in 0..500 {
-        let n = i.to_string();
-        run(
-            c,
-            &[
-                "XADD", "log", "MAXLEN", "~", "300", "*", "n", &n, "kind", "event",
-            ],
-        );
-        run(c, &["XADD", "jobs", "*", "job", &n]);
+        line(c, &format!("XADD log MAXLEN ~ 300 * n {i} kind event"));
+        line(c, &format!("XADD jobs * job {i}"));
     }
-    run(c, &["XGROUP", "CREATE", "jobs", "workers", "0"]);
-    run(c, &["XGROUP", "CREATE", "jobs", "audit", "$"]);
-    run(
-        c,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "workers",
-            "a",
-            "COUNT",
-            "40",
-            "STREAMS",
-            "jobs",
-            ">",
-        ],
-    );
-    run(
-        c,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "workers",
-            "b",
-            "COUNT",
-            "30",
-            "STREAMS",
-            "jobs",
-            ">",
-        ],
-    );
-    run(
-        c,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "workers",
-            "n",
-            "NOACK",
-            "COUNT",
-            "5",
-            "STREAMS",
-            "jobs",
-            ">",
-        ],
-    );
-    run(
-        c,
-        &[
-            "XREADGROUP",
-            "GROUP",
-            "workers",
-            "a",
-            "STREAMS",
-            "jobs",
-            "0",
-        ],
-    );
+    for cmd in [
+        "XGROUP CREATE jobs workers 0",
+        "XGROUP CREATE jobs audit $",
+        "XREADGROUP GROUP workers a COUNT 40 STREAMS jobs >",
+        "XREADGROUP GROUP workers b COUNT 30 STREAMS jobs >",
+        "XREADGROUP GROUP workers n NOACK COUNT 5 STREAMS jobs >",
+        "XREADGROUP GROUP workers a STREAMS jobs 0",
+    ] {
+        line(c, cmd);
+    }
     let first = match run(c, &["XRANGE", "jobs", "-", "+", "COUNT", "3"]) {
         Value::Array(v) => v
             .into_iter()
@@ -777,27 +704,13 @@ fn workload(c: &mut Connection) {
             .collect::<Vec<_>>(),
         v => panic!("{v:?}"),
     };
-    run(c, &["XACK", "jobs", "workers", &first[0]]);
-    run(
-        c,
-        &["XCLAIM", "jobs", "workers", "b", "0", &first[1], &first[2]],
-    );
-    run(c, &["XDEL", "jobs", &first[2]]);
-    run(
-        c,
-        &[
-            "XAUTOCLAIM",
-            "jobs",
-            "workers",
-            "c",
-            "0",
-            "0",
-            "COUNT",
-            "10",
-        ],
-    );
-    run(c, &["XTRIM", "jobs", "MAXLEN", "~", "400"]);
-    run(c, &["XGROUP", "CREATECONSUMER", "jobs", "audit", "idle"]);
+    let (a, b, c2) = (&first[0], &first[1], &first[2]);
+    line(c, &format!("XACK jobs workers {a}"));
+    line(c, &format!("XCLAIM jobs workers b 0 {b} {c2}"));
+    line(c, &format!("XDEL jobs {c2}"));
+    line(c, "XAUTOCLAIM jobs workers c 0 0 COUNT 10");
+    line(c, "XTRIM jobs MAXLEN ~ 400");
+    line(c, "XGROUP CREATECONSUMER jobs audit idle");
 }
 
 /// The append-only log replays streams to the same entries, groups, pending entries

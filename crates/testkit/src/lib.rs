@@ -9,6 +9,8 @@
 //!  TestCluster::builder(env!("CARGO_BIN_EXE_rcache")).nodes(3).start()
 //!     └─ N `rcache server` processes in cluster mode, joined, every one serving
 //!  RawConn          bytes in, one RESP reply out, with a timeout (bad-input tests)
+//!  client::connect  the `redis` crate's connection, RESP2 or 3; client::query runs a
+//!                   command with error replies as values (rcache-vs-Redis comparisons)
 //!  ProxyProcess     `rcache proxy` on a twemproxy YAML, with its backends (redis-server,
 //!                   memcached: `Backend`; a Redis Cluster: `RedisCluster`) and the
 //!                   reference `Nutcracker` (proxy.rs)
@@ -19,6 +21,7 @@
 //! Everything here panics with a message on failure: it is for tests, where a panic with
 //! context is the most useful report.
 
+pub mod client;
 pub mod cluster;
 pub mod process;
 pub mod proxy;
