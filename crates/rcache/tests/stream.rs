@@ -738,14 +738,9 @@ fn the_log_and_snapshots_keep_streams_and_groups() {
     p.sigkill();
     let p = start(true);
     let mut c = connect(p.addr(), false);
-    for (i, k) in keys.iter().enumerate() {
-        let after = full_info(&mut c, k);
-        assert!(
-            after == before[i],
-            "{k} after replaying the log: {}",
-            first_diff(&before[i], &after)
-        );
-        assert_eq!(run(&mut c, &["XRANGE", k, "-", "+"]), ranges[i], "{k}");
+    same_as_before(&mut c, &keys, &before, "after replaying the log");
+    for (k, range) in keys.iter().zip(&ranges) {
+        assert_eq!(&run(&mut c, &["XRANGE", k, "-", "+"]), range, "{k}");
     }
     // A snapshot (the log off) keeps them as well.
     let _: () = redis::cmd("CONFIG")
@@ -760,13 +755,14 @@ fn the_log_and_snapshots_keep_streams_and_groups() {
     std::fs::remove_dir_all(dir.path().join("appendonlydir")).ok();
     let p = start(false);
     let mut c = connect(p.addr(), false);
-    for (i, k) in keys.iter().enumerate() {
-        let after = full_info(&mut c, k);
-        assert!(
-            after == before[i],
-            "{k} after the snapshot: {}",
-            first_diff(&before[i], &after)
-        );
+    same_as_before(&mut c, &keys, &before, "after the snapshot");
+}
+
+/// Each stream's XINFO STREAM FULL equals what it was before the restart.
+fn same_as_before(c: &mut Connection, keys: &[&str], before: &[Value], when: &str) {
+    for (k, was) in keys.iter().zip(before) {
+        let now = full_info(c, k);
+        assert!(now == *was, "{k} {when}: {}", first_diff(was, &now));
     }
 }
 
