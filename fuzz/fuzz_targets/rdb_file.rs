@@ -3,7 +3,13 @@
 //! again behind a valid header (so the fuzzer need not discover "REDIS0011" to reach the
 //! opcode loop; checksums are computed but a mismatch only ends the read at the trailer).
 //! When a read succeeds, what the sink saw must agree with the summary, and every value
-//! must be one the keyspace can hold (no NaN scores, no duplicate members or fields).
+//! must be one the keyspace can hold (no NaN scores, no duplicate members or fields; streams
+//! with ascending IDs, unique group and consumer names, every pending entry owned).
+//!
+//! Corpus note: the reader's streams (types 15, 19, 21) and FUNCTION2 libraries are loaded,
+//! not skipped, so seed the corpus with a dump.rdb holding streams with consumer groups
+//! (e.g. the one `crates/rcache/tests/rdb_import.rs` makes Redis save) to reach the stream
+//! decoder's deeper checks quickly.
 //!
 //! ```text
 //! cargo +stable fuzz run rdb_file -s none
@@ -42,6 +48,39 @@ fn check(r: &Record) {
         Value::Hash(items) => {
             assert!(!items.is_empty(), "empty hash {r:?}");
             distinct(items.iter().map(|(f, _)| f.as_slice()).collect());
+        }
+        // What storage's stream decoding checks, so `to_stream` is safe to call.
+        Value::Stream(s) => {
+            assert!(
+                s.entries.windows(2).all(|w| w[0].0 < w[1].0),
+                "IDs out of order {r:?}"
+            );
+            assert!(
+                s.entries.iter().all(|(_, p)| !p.is_empty()),
+                "entry without fields {r:?}"
+            );
+            assert!(
+                s.entries.last().is_none_or(|(id, _)| *id <= s.last_id),
+                "last ID {r:?}"
+            );
+            assert!(
+                s.entries_added >= s.entries.len() as u64,
+                "entries added {r:?}"
+            );
+            distinct(s.groups.iter().map(|g| g.name.as_slice()).collect());
+            for g in &s.groups {
+                distinct(g.consumers.iter().map(|(c, _)| c.as_slice()).collect());
+                assert!(
+                    g.pending.windows(2).all(|w| w[0].0 < w[1].0),
+                    "PEL order {r:?}"
+                );
+                assert!(
+                    g.pending
+                        .iter()
+                        .all(|p| g.consumers.iter().any(|(c, _)| *c == p.1)),
+                    "pending entry without its consumer {r:?}"
+                );
+            }
         }
     }
 }

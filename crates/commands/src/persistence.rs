@@ -550,8 +550,11 @@ fn startup_file(srv: &ServerState) -> Option<PathBuf> {
     redis.exists().then_some(redis)
 }
 
-/// Import a Redis RDB file into the keyspace (`persist::rdb`). Streams, module values and
-/// function libraries are skipped, each kind logged with its count and first key.
+/// Import a Redis RDB file into the keyspace (`persist::rdb`), streams included, and its
+/// function libraries into FUNCTION's registry (replacing any, as a snapshot's do). A library
+/// rcache cannot load refuses the file, naming the library: a Redis user's data does not
+/// come over with part of its code missing. Module values (and the 7.0 release candidates'
+/// function format) are skipped, each kind logged with its count and first key.
 fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, String> {
     let started = std::time::Instant::now();
     let file =
@@ -573,6 +576,8 @@ fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, Stri
         },
     )
     .map_err(|e| format!("cannot import the Redis file {}: {e}", path.display()))?;
+    import_functions(srv, &sum.functions)
+        .map_err(|e| format!("cannot import the Redis file {}: {e}", path.display()))?;
     for sk in &sum.skipped {
         tracing::warn!(
             "skipped {} {} item(s) rcache does not import (first: {:?})",
@@ -588,6 +593,7 @@ fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, Stri
     tracing::info!(
         keys = sum.keys,
         expired = sum.expired_skipped,
+        functions = sum.functions.len(),
         version = sum.version,
         "imported Redis RDB {} in {:.3} s; snapshots will be written to {}",
         path.display(),
@@ -595,6 +601,27 @@ fn import_rdb(srv: &ServerState, path: &std::path::Path) -> Result<Startup, Stri
         snapshot_path(srv).display()
     );
     Ok(Startup::Imported(sum))
+}
+
+/// Load the function libraries of a Redis RDB file: every loaded library goes first (as a
+/// snapshot's libraries replace them), then each is loaded as FUNCTION LOAD would, one at a
+/// time so a failure names its library; a library named twice is refused, as Redis refuses
+/// such a file.
+fn import_functions(srv: &ServerState, libs: &[Vec<u8>]) -> Result<(), String> {
+    use crate::scripting::functions::Policy;
+    let functions = &srv.scripting.functions;
+    functions.flush(|| {});
+    for code in libs {
+        functions
+            .install(std::slice::from_ref(code), Policy::Append, || {})
+            .map_err(|e| {
+                format!(
+                    "function library {:?} does not load in rcache: {e}",
+                    String::from_utf8_lossy(&persist::rdb::library_name(code))
+                )
+            })?;
+    }
+    Ok(())
 }
 
 /// Put a snapshot's function libraries in (before its keys): replacing every loaded one

@@ -12,11 +12,13 @@
 //!    check.rs      `rcache check-aof [--fix]`: verify a directory, cut a torn tail
 //!  dirlock.rs  one server per data directory (an flock held for the process's life)
 //!  rdb/        reading Redis's dump.rdb (RDB versions 1–11: Redis ≤ 7.2) into Records,
-//!              streaming; streams, module values and functions skipped and reported
+//!              streaming; function libraries handed up in the summary; module values
+//!              skipped and reported
 //!    mod.rs        read_rdb, RdbSummary, RdbError; the opcode loop and CRC-64 trailer
 //!    input.rs      offsets, CRC, length and string encodings (int, LZF)
 //!    value.rs      each RDB value type into storage::dump::Value
-//!    skip.rs       streams, module values / aux data, function libraries
+//!    stream.rs     streams (types 15, 19, 21) into storage's StreamValue
+//!    skip.rs       module values / aux data, pre-release function libraries
 //!    lzf.rs listpack.rs ziplist.rs intset.rs zipmap.rs   encodings inside strings
 //! ```
 //!

@@ -8,11 +8,12 @@
 //!  mod.rs       read_rdb: header, the opcode loop, CRC-64 trailer; summary and errors
 //!  input.rs     byte source: offsets, CRC, length encodings, strings (int / LZF)
 //!  value.rs     one value of each RDB type into storage::dump::Value
-//!  skip.rs      what is parsed only to be stepped over: streams, module values and aux
-//!               data, function libraries
+//!  stream.rs    streams (types 15, 19, 21): the rax of listpacks, groups, PELs, consumers
+//!  skip.rs      what is parsed only to be stepped over: module values and aux data,
+//!               pre-release function libraries (0xF6)
 //!  lzf.rs  listpack.rs  ziplist.rs  intset.rs  zipmap.rs    the encodings inside strings
 //!  writer.rs    (tests) an RDB writer, to generate every encoding
-//!  tests.rs  proptests.rs    (tests) whole files: hand-made, hostile, random
+//!  tests.rs  proptests.rs  stream_tests.rs   (tests) whole files: hand-made, hostile, random
 //! ```
 //!
 //! # File layout
@@ -23,7 +24,8 @@
 //! | SELECTDB 0xFE <len db> | RESIZEDB 0xFB <len keys> <len expires>
 //! | EXPIRETIME_MS 0xFC <i64 LE ms> | EXPIRETIME 0xFD <i32 LE s>   apply to the next key
 //! | IDLE 0xF8 <len> | FREQ 0xF9 <u8>            eviction hints: read and dropped
-//! | MODULE_AUX 0xF7 … | FUNCTION2 0xF5 <code> | FUNCTION 0xF6 …   skipped, reported
+//! | FUNCTION2 0xF5 <code>                     a function library: kept in the summary
+//! | MODULE_AUX 0xF7 … | FUNCTION 0xF6 …        skipped, reported
 //! | <type 0..=21> <key: string> <value> )*
 //! EOF 0xFF <CRC-64 LE of everything before it: version ≥ 5; 0 = checksumming disabled>
 //! ```
@@ -43,13 +45,19 @@
 //! # What is loaded, skipped, refused
 //!
 //! * Loaded: strings, lists, sets, sorted sets and hashes in every encoding Redis ever
-//!   wrote (types 0–5, 9–14, 16–18, 20), with their TTLs.
+//!   wrote (types 0–5, 9–14, 16–18, 20), with their TTLs; streams (types 15, 19, 21:
+//!   entries, deleted entries left out, last / max-deleted IDs, entries added, consumer
+//!   groups with their read counters, pending entries and consumers; see stream.rs), kept
+//!   even when empty, as Redis keeps them.
+//! * Handed over in [`RdbSummary::functions`]: function libraries (FUNCTION2, 0xF5), each
+//!   its code as FUNCTION LOAD takes it. This crate cannot compile them: the caller loads
+//!   them (and refuses the file when one fails, naming it with [`library_name`]).
 //! * Skipped and reported in [`RdbSummary::skipped`] (key count and first key), loading
-//!   goes on: streams (types 15, 19, 21) — rcache has no stream type, and the format lets
-//!   us step over a stream exactly; module values of type 7 (`MODULE_2`) — every item a
-//!   module writes there is tagged, so the value can be stepped over without the module
-//!   (this is how redis-check-rdb reads them); module aux data (0xF7, same tagging);
-//!   function libraries (0xF5, 0xF6) — rcache has no FUNCTION; the library name is reported.
+//!   goes on: module values of type 7 (`MODULE_2`) — every item a module writes there is
+//!   tagged, so the value can be stepped over without the module (this is how
+//!   redis-check-rdb reads them); module aux data (0xF7, same tagging); function libraries
+//!   in the Redis 7.0 release-candidate format (0xF6: no release wrote it) — the library
+//!   name is reported.
 //! * Dropped silently, as Redis does: keys whose value is an empty collection (old Redis
 //!   bugs could write them), counted in [`RdbSummary::empty_skipped`]; keys already expired
 //!   at `now_ms`, counted in [`RdbSummary::expired_skipped`]; IDLE/FREQ hints; RESIZEDB
@@ -69,19 +77,24 @@
 //! loop consumes input, so time is bounded by the file's size too. Duplicate members,
 //! fields and NaN scores are refused (they would make a value the keyspace cannot hold);
 //! duplicate *keys* are the sink's business (detecting them here would mean remembering
-//! every key of a 10 GB file).
+//! every key of a 10 GB file). A stream must be consistent as Redis relies on it (IDs
+//! ascending, counts matching its entries, every pending entry owned by exactly one
+//! consumer…): one that is not is refused like any other invalid value, naming the key.
 
 mod input;
 mod intset;
 mod listpack;
 mod lzf;
 mod skip;
+mod stream;
 mod value;
 mod ziplist;
 mod zipmap;
 
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -156,6 +169,10 @@ pub struct RdbSummary {
     pub empty_skipped: u64,
     /// Items stepped over, one entry per kind, in the order first met.
     pub skipped: Vec<Skipped>,
+    /// Function libraries (FUNCTION2 opcodes), each its code (`#!lua name=…\n…`) as
+    /// FUNCTION LOAD takes it, in file order: for the caller to load, since compiling them
+    /// is not this crate's business.
+    pub functions: Vec<Vec<u8>>,
     /// AUX fields (redis-ver, redis-bits, ctime, used-mem, repl-id…), in file order.
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// Every database that was selected or had keys, by number.
@@ -166,9 +183,9 @@ pub struct RdbSummary {
 /// A kind of item that was skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
-    /// `"stream"`, `"module:<type name>"` (a module value, e.g. `module:ReJSON-RL`),
+    /// `"module:<type name>"` (a module value, e.g. `module:ReJSON-RL`),
     /// `"module-aux:<type name>"` (a module's data outside the keyspace) or `"function"`
-    /// (a function library).
+    /// (a function library in the pre-release 0xF6 format).
     pub kind: String,
     pub count: u64,
     /// The first key of this kind; for `"function"` the first library's name; empty for
@@ -355,8 +372,7 @@ pub fn read_rdb<R: Read>(
                 note_skip(&mut sum, format!("module-aux:{name}"), b"");
             }
             op::FUNCTION2 => {
-                let name = skip::function2(&mut inp)?;
-                note_skip(&mut sum, "function".into(), &name);
+                sum.functions.push(inp.string("a function library's code")?);
             }
             op::FUNCTION_PRE_GA => {
                 let name = skip::function_pre_ga(&mut inp)?;
@@ -449,6 +465,18 @@ fn trailer<R: Read>(inp: &mut Input<R>, version: u32) -> Result<Checksum, RdbErr
             format!("expected the checksum 0x{computed:016x}, found 0x{s:016x}"),
         )),
     }
+}
+
+/// The name of a function library from its code: the `name=` of its shebang line
+/// (`#!lua name=mylib`), or the line itself when there is none; at most 128 bytes.
+pub fn library_name(code: &[u8]) -> Vec<u8> {
+    const KEEP: usize = 128;
+    let line = code.split(|&c| c == b'\n').next().unwrap_or_default();
+    let name = line
+        .split(|c| c.is_ascii_whitespace())
+        .find_map(|w| w.strip_prefix(b"name="))
+        .unwrap_or(line);
+    name[..name.len().min(KEEP)].to_vec()
 }
 
 fn db_stats(dbs: &mut BTreeMap<u32, DbStats>, db: u32) -> &mut DbStats {

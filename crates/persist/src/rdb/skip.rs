@@ -1,11 +1,13 @@
-//! What is parsed only to be stepped over: streams, module values and module aux data,
-//! function libraries. Each is read exactly as far as its format says it goes — never
-//! guessed — so the next key starts where it should and the CRC sees every byte.
+//! What is parsed only to be stepped over: module values and module aux data, and function
+//! libraries in the Redis 7.0 release-candidate format (0xF6; the released format, 0xF5, is
+//! loaded: see `read_rdb`). Streams used to be skipped here; they are decoded in stream.rs.
+//! Each is read exactly as far as its format says it goes — never guessed — so the next key
+//! starts where it should and the CRC sees every byte.
 
 use std::io::Read;
 
 use super::input::Input;
-use super::{ty, RdbError};
+use super::RdbError;
 
 /// Module value items (`RDB_MODULE_OPCODE_*`): in the `MODULE_2` format every item a module
 /// saves is preceded by one of these, which is what makes the value skippable.
@@ -22,8 +24,6 @@ const MODULE_NAME_CHARSET: &[u8; 64] =
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const MODULE_VERSION_BITS: u32 = 10;
 
-/// A stream ID: two big-endian u64 (ms, seq).
-const STREAM_ID_SIZE: u64 = 16;
 /// Library names longer than this are cut in reports.
 const NAME_KEEP: usize = 128;
 
@@ -86,79 +86,6 @@ fn module_items<R: Read>(inp: &mut Input<R>) -> Result<(), RdbError> {
     }
 }
 
-/// A stream value of type 15, 19 or 21 (after the key), as Redis writes it:
-///
-/// ```text
-/// <len nodes> (<string: 16-byte master ID> <string: listpack>)*
-/// <len length> <len last-id ms> <len last-id seq>
-/// [19+: <len first-id ms> <len seq> <len max-deleted ms> <len seq> <len entries-added>]
-/// <len groups> ( <string name> <len last-id ms> <len seq> [19+: <len entries-read>]
-///     <len pending> (<16-byte raw ID> <u64 LE delivery ms> <len delivery count>)*
-///     <len consumers> ( <string name> <u64 LE seen ms> [21: <u64 LE active ms>]
-///         <len pending> (<16-byte raw ID>)* )* )*
-/// ```
-pub(super) fn stream<R: Read>(inp: &mut Input<R>, t: u8) -> Result<(), RdbError> {
-    let v2 = t >= ty::STREAM_LISTPACKS_2;
-    let v3 = t >= ty::STREAM_LISTPACKS_3;
-    let nodes = inp.len("a stream's listpack count")?;
-    for _ in 0..nodes {
-        let at = inp.pos();
-        let id_len = inp.skip_string("a stream node's master ID")?;
-        if id_len != STREAM_ID_SIZE {
-            return Err(RdbError::new(
-                at,
-                format!("expected a {STREAM_ID_SIZE}-byte stream node ID, found {id_len} bytes"),
-            ));
-        }
-        inp.skip_string("a stream node's listpack")?;
-    }
-    inp.len("a stream's length")?;
-    inp.len("a stream's last ID (ms)")?;
-    inp.len("a stream's last ID (seq)")?;
-    if v2 {
-        inp.len("a stream's first ID (ms)")?;
-        inp.len("a stream's first ID (seq)")?;
-        inp.len("a stream's max deleted ID (ms)")?;
-        inp.len("a stream's max deleted ID (seq)")?;
-        inp.len("a stream's entries-added count")?;
-    }
-    let groups = inp.len("a stream's consumer group count")?;
-    for _ in 0..groups {
-        inp.skip_string("a consumer group name")?;
-        inp.len("a consumer group's last ID (ms)")?;
-        inp.len("a consumer group's last ID (seq)")?;
-        if v2 {
-            inp.len("a consumer group's entries-read count")?;
-        }
-        let pending = inp.len("a consumer group's pending count")?;
-        for _ in 0..pending {
-            inp.skip(STREAM_ID_SIZE, "a pending entry's ID")?;
-            inp.skip(8, "a pending entry's delivery time")?;
-            inp.len("a pending entry's delivery count")?;
-        }
-        let consumers = inp.len("a consumer group's consumer count")?;
-        for _ in 0..consumers {
-            inp.skip_string("a consumer name")?;
-            inp.skip(8, "a consumer's seen time")?;
-            if v3 {
-                inp.skip(8, "a consumer's active time")?;
-            }
-            let pending = inp.len("a consumer's pending count")?;
-            for _ in 0..pending {
-                inp.skip(STREAM_ID_SIZE, "a consumer's pending entry ID")?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// FUNCTION2 (after the opcode): one string, the library's code, which starts with
-/// `#!<engine> name=<library>`. Returns the library's name.
-pub(super) fn function2<R: Read>(inp: &mut Input<R>) -> Result<Vec<u8>, RdbError> {
-    let code = inp.string("a function library's code")?;
-    Ok(library_name(&code))
-}
-
 /// FUNCTION (Redis 7.0 release candidates): name, engine, optional description, code.
 pub(super) fn function_pre_ga<R: Read>(inp: &mut Input<R>) -> Result<Vec<u8>, RdbError> {
     let name = inp.string_prefix(NAME_KEEP, "a function library's name")?;
@@ -168,16 +95,6 @@ pub(super) fn function_pre_ga<R: Read>(inp: &mut Input<R>) -> Result<Vec<u8>, Rd
     }
     inp.skip_string("a function library's code")?;
     Ok(name)
-}
-
-/// The `name=` of a library's shebang line, or the line itself when there is none.
-fn library_name(code: &[u8]) -> Vec<u8> {
-    let line = code.split(|&c| c == b'\n').next().unwrap_or_default();
-    let name = line
-        .split(|c| c.is_ascii_whitespace())
-        .find_map(|w| w.strip_prefix(b"name="))
-        .unwrap_or(line);
-    name[..name.len().min(NAME_KEEP)].to_vec()
 }
 
 #[cfg(test)]
@@ -192,15 +109,5 @@ mod tests {
         }) << MODULE_VERSION_BITS
             | 3;
         assert_eq!(module_name(id), "ReJSON-RL");
-    }
-
-    #[test]
-    fn library_names() {
-        assert_eq!(
-            library_name(b"#!lua name=mylib\nredis.register_function()"),
-            b"mylib"
-        );
-        assert_eq!(library_name(b"#!lua"), b"#!lua");
-        assert_eq!(library_name(b""), b"");
     }
 }

@@ -6,7 +6,7 @@
 use storage::dump::Value;
 
 use super::input::Input;
-use super::writer::{LenForm, StrEnc, Writer};
+use super::writer::{LenForm, StrEnc, StreamSpec, Writer};
 use super::*;
 
 pub(super) fn read_all(bytes: &[u8], now_ms: u64) -> Result<(RdbSummary, Vec<Record>), RdbError> {
@@ -34,6 +34,46 @@ fn rec(db: u32, key: &str, value: Value, expire_at_ms: Option<u64>) -> Record {
 
 fn strs(xs: &[&str]) -> Vec<Vec<u8>> {
     xs.iter().map(|x| b(x)).collect()
+}
+
+/// The sample stream (`StreamSpec::sample`) as the reader must make it of type `t`,
+/// spelled out rather than derived by the writer's model.
+pub(super) fn stream_value(t: u8) -> Value {
+    use storage::types::stream::value::{GroupValue, StreamValue};
+    use storage::types::stream::StreamId;
+    let id = |ms, seq| StreamId::new(ms, seq);
+    let v2 = t >= ty::STREAM_LISTPACKS_2;
+    Value::Stream(Box::new(StreamValue {
+        entries: vec![
+            (
+                id(1_700_000_000_000, 0),
+                vec![(b("f"), b("1")), (b("g"), b("x"))],
+            ),
+            (id(1_700_000_000_005, 0), vec![(b("other"), b("-7"))]),
+        ],
+        last_id: id(1_700_000_000_005, 0),
+        // Type 15 records no deletions and no count of entries ever added.
+        max_deleted: if v2 {
+            id(1_700_000_000_000, 1)
+        } else {
+            StreamId::MIN
+        },
+        entries_added: if v2 { 3 } else { 2 },
+        groups: vec![GroupValue {
+            name: b("group"),
+            last_id: id(1_700_000_000_005, 0),
+            // Type 15: at the last ID, the read counter is the length (Redis's estimate).
+            entries_read: if v2 { 3 } else { 2 },
+            consumers: vec![
+                (b("alice"), 1_700_000_000_003),
+                (b("bob"), 1_700_000_000_006),
+            ],
+            pending: vec![
+                (id(1_700_000_000_000, 0), b("alice"), 1_700_000_000_001, 2),
+                (id(1_700_000_000_000, 1), b("bob"), 1_700_000_000_002, 1),
+            ],
+        }],
+    }))
 }
 
 /// A module type id as Redis builds it: nine name characters, then a 10-bit version.
@@ -150,9 +190,10 @@ pub(super) fn every_opcode_file() -> (Vec<u8>, u64) {
     w.op(op::EXPIRETIME)
         .raw(&(((now / 1000) + 30) as i32).to_le_bytes());
     w.key(b"ttl-s", &Value::String(b("12345")), 0, StrEnc::Int);
-    w.stream(b"s15", ty::STREAM_LISTPACKS)
-        .stream(b"s19", ty::STREAM_LISTPACKS_2);
-    w.stream(b"s21", ty::STREAM_LISTPACKS_3);
+    let sample = StreamSpec::sample();
+    w.stream(b"s15", ty::STREAM_LISTPACKS, &sample)
+        .stream(b"s19", ty::STREAM_LISTPACKS_2, &sample);
+    w.stream(b"s21", ty::STREAM_LISTPACKS_3, &sample);
     w.module_value(b"doc", json);
     w.select(3)
         .key(b"in3", &Value::Set(strs(&["x"])), 0, StrEnc::Lzf);
@@ -182,13 +223,22 @@ fn every_opcode() {
                 Value::String(b("12345")),
                 Some((now / 1000 + 30) * 1000)
             ),
+            rec(0, "s15", stream_value(ty::STREAM_LISTPACKS), None),
+            rec(0, "s19", stream_value(ty::STREAM_LISTPACKS_2), None),
+            rec(0, "s21", stream_value(ty::STREAM_LISTPACKS_3), None),
             rec(3, "in3", Value::Set(strs(&["x"])), None),
         ]
     );
     assert_eq!(sum.version, 10);
     assert_eq!(
         (sum.keys, sum.expired_skipped, sum.empty_skipped),
-        (4, 1, 1)
+        (7, 1, 1)
+    );
+    assert_eq!(
+        sum.functions,
+        vec![b(
+            "#!lua name=lib1\nredis.register_function('f', function() return 1 end)"
+        )]
     );
     assert_eq!(
         sum.aux,
@@ -203,8 +253,7 @@ fn every_opcode() {
         skipped,
         vec![
             ("module-aux:ReJSON-RL", 1, &b""[..]),
-            ("function", 2, b"lib1"),
-            ("stream", 3, b"s15"),
+            ("function", 1, b"oldlib"),
             ("module:ReJSON-RL", 1, b"doc"),
         ]
     );
@@ -213,7 +262,7 @@ fn every_opcode() {
         vec![
             DbStats {
                 db: 0,
-                keys: 3,
+                keys: 6,
                 resize_hint: Some((4, 2))
             },
             DbStats {
@@ -226,7 +275,7 @@ fn every_opcode() {
     assert!(matches!(sum.checksum, Checksum::Verified(_)));
     // now_ms = 0 keeps the expired key.
     let (sum, recs) = read_all(&file, 0).unwrap();
-    assert_eq!((sum.keys, sum.expired_skipped, recs.len()), (5, 0, 5));
+    assert_eq!((sum.keys, sum.expired_skipped, recs.len()), (8, 0, 8));
 }
 
 #[test]
@@ -588,4 +637,15 @@ fn every_single_bit_flip_is_an_error() {
             );
         }
     }
+}
+
+#[test]
+fn library_names() {
+    assert_eq!(
+        library_name(b"#!lua name=mylib\nredis.register_function()"),
+        b"mylib"
+    );
+    assert_eq!(library_name(b"#!lua  name=x engine=y\n"), b"x");
+    assert_eq!(library_name(b"#!lua"), b"#!lua");
+    assert_eq!(library_name(b""), b"");
 }

@@ -8,7 +8,7 @@ use std::io::Read;
 use storage::dump::Value;
 
 use super::input::{Blob, Input};
-use super::{intset, listpack, show, skip, ty, ziplist, zipmap, Elem, RdbError};
+use super::{intset, listpack, show, skip, stream, ty, ziplist, zipmap, Elem, RdbError};
 
 /// Quicklist-2 node containers (`QUICKLIST_NODE_CONTAINER_*`).
 const CONTAINER_PLAIN: u64 = 1;
@@ -103,8 +103,8 @@ pub(super) fn read<R: Read>(inp: &mut Input<R>, t: u8, at: u64) -> Result<Decode
             )))
         }
         ty::STREAM_LISTPACKS | ty::STREAM_LISTPACKS_2 | ty::STREAM_LISTPACKS_3 => {
-            skip::stream(inp, t)?;
-            return Ok(Decoded::Skipped("stream".into()));
+            // Kept even when it has no entries, as Redis keeps empty streams.
+            Value::Stream(Box::new(stream::read(inp, t)?))
         }
         ty::HASH_ZIPMAP => {
             let blob = inp.blob("a zipmap")?;

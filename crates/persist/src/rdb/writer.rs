@@ -3,6 +3,8 @@
 //! the test chose (a real Redis picks encodings by size and never writes the old ones).
 
 use storage::dump::Value;
+use storage::types::stream::value::{GroupValue, Pairs, StreamValue};
+use storage::types::stream::{NodeLimits, StreamId};
 
 use super::input::CRC64 as CRC;
 use super::{canonical_int, intset, listpack, lzf, op, ty, ziplist, zipmap};
@@ -245,36 +247,82 @@ impl Writer {
         self
     }
 
-    /// A stream of type `t` (15, 19 or 21) with one node, one group, one consumer, one
-    /// pending entry: every part of the format once.
-    pub fn stream(&mut self, key: &[u8], t: u8) -> &mut Self {
+    /// A stream of type `t` (15, 19 or 21) laid out as Redis lays it out (see stream.rs):
+    /// `spec.node_entries` entries to a node, the node's first entry's field names as its
+    /// master fields, SAMEFIELDS entries where they repeat them, deleted entries flagged in
+    /// place, nodes whose entries are all deleted left out (Redis frees them).
+    pub fn stream(&mut self, key: &[u8], t: u8, spec: &StreamSpec) -> &mut Self {
+        let nodes: Vec<(StreamId, Vec<Vec<u8>>)> = spec
+            .entries
+            .chunks(spec.node_entries.max(1))
+            .filter(|n| n.iter().any(|(_, _, deleted)| !deleted))
+            .map(|n| (n[0].0, node_elems(n)))
+            .collect();
         self.op(t).str(key, StrEnc::Raw);
-        self.len(1).str(&[0u8; 16], StrEnc::Raw).str(
-            &listpack::encode(&[b"1".to_vec(), b"f".to_vec()]),
-            StrEnc::Lzf,
-        );
-        self.len(1).len(1700000000000).len(0);
+        self.stream_nodes(&nodes);
+        let live: Vec<StreamId> = spec
+            .entries
+            .iter()
+            .filter(|(_, _, d)| !d)
+            .map(|(id, _, _)| *id)
+            .collect();
+        self.len(spec.length.unwrap_or(live.len() as u64))
+            .id_lens(spec.last_id);
         if t >= ty::STREAM_LISTPACKS_2 {
-            self.len(1700000000000).len(0).len(0).len(0).len(1);
+            self.id_lens(live.first().copied().unwrap_or_default())
+                .id_lens(spec.max_deleted)
+                .len(spec.entries_added);
         }
-        self.len(1)
-            .str(b"group", StrEnc::Raw)
-            .len(1700000000000)
-            .len(0);
-        if t >= ty::STREAM_LISTPACKS_2 {
-            self.len(1);
+        self.len(spec.groups.len() as u64);
+        for g in &spec.groups {
+            self.str(&g.name, StrEnc::Raw).id_lens(g.last_id);
+            if t >= ty::STREAM_LISTPACKS_2 {
+                // Redis writes its -1 ("unknown") through an unsigned length.
+                self.len(g.entries_read as u64);
+            }
+            self.len(g.pel.len() as u64);
+            for (id, time, count) in &g.pel {
+                self.raw_id(*id).raw(&time.to_le_bytes()).len(*count);
+            }
+            self.len(g.consumers.len() as u64);
+            for (name, seen, active, pel) in &g.consumers {
+                self.str(name, StrEnc::Raw).raw(&seen.to_le_bytes());
+                if t >= ty::STREAM_LISTPACKS_3 {
+                    self.raw(&active.to_le_bytes());
+                }
+                self.len(pel.len() as u64);
+                for id in pel {
+                    self.raw_id(*id);
+                }
+            }
         }
-        self.len(1)
-            .raw(&[7u8; 16])
-            .raw(&1700000000001u64.to_le_bytes())
-            .len(1);
-        self.len(1)
-            .str(b"alice", StrEnc::Raw)
-            .raw(&1700000000002u64.to_le_bytes());
-        if t >= ty::STREAM_LISTPACKS_3 {
-            self.raw(&1700000000003u64.to_le_bytes());
+        self
+    }
+
+    /// A stream's nodes: the count, then each master ID and listpack of `elems` (the
+    /// listpack's LZF-compressed when that makes it smaller, as Redis does).
+    pub fn stream_nodes(&mut self, nodes: &[(StreamId, Vec<Vec<u8>>)]) -> &mut Self {
+        self.len(nodes.len() as u64);
+        for (master, elems) in nodes {
+            let lp = listpack::encode(elems);
+            let enc = if lzf::compress(&lp).len() < lp.len() {
+                StrEnc::Lzf
+            } else {
+                StrEnc::Raw
+            };
+            self.str(&id_bytes(*master), StrEnc::Raw).str(&lp, enc);
         }
-        self.len(1).raw(&[7u8; 16])
+        self
+    }
+
+    /// An ID as two lengths (ms, seq).
+    pub fn id_lens(&mut self, id: StreamId) -> &mut Self {
+        self.len(id.ms).len(id.seq)
+    }
+
+    /// An ID as 16 raw bytes (ms, seq big-endian).
+    pub fn raw_id(&mut self, id: StreamId) -> &mut Self {
+        self.raw(&id_bytes(id))
     }
 
     /// A `MODULE_2` value with one item of every tag.
@@ -319,4 +367,191 @@ pub(super) fn score_text(f: f64) -> String {
         return format!("{}", f as i64);
     }
     format!("{f:e}")
+}
+
+/// A stream for the writer: what Redis's file holds, deleted entries included.
+#[derive(Debug, Clone, Default)]
+pub(super) struct StreamSpec {
+    /// Every entry the nodes hold, in ID order; `true` marks a deleted one.
+    pub entries: Vec<(StreamId, Pairs, bool)>,
+    /// Entries to a node (Redis's `stream-node-max-entries`).
+    pub node_entries: usize,
+    pub last_id: StreamId,
+    /// Written by types 19 and 21 only.
+    pub max_deleted: StreamId,
+    pub entries_added: u64,
+    pub groups: Vec<GroupSpec>,
+    /// A length to write instead of the live entries' count (for hostile files).
+    pub length: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct GroupSpec {
+    pub name: Vec<u8>,
+    pub last_id: StreamId,
+    /// Written by types 19 and 21 only.
+    pub entries_read: i64,
+    /// (ID, delivery time, delivery count), in ID order.
+    pub pel: Vec<(StreamId, u64, u64)>,
+    /// (name, seen time, active time (type 21), the IDs of its pending entries).
+    pub consumers: Vec<(Vec<u8>, u64, u64, Vec<StreamId>)>,
+}
+
+impl StreamSpec {
+    /// One node of three entries (the middle one deleted, the last with fields of its own),
+    /// one group with two consumers and two pending entries: every part of the format.
+    pub fn sample() -> StreamSpec {
+        let id = |ms, seq| StreamId::new(ms, seq);
+        let pairs = |kv: &[(&str, &str)]| -> Pairs {
+            kv.iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        StreamSpec {
+            entries: vec![
+                (
+                    id(1_700_000_000_000, 0),
+                    pairs(&[("f", "1"), ("g", "x")]),
+                    false,
+                ),
+                (
+                    id(1_700_000_000_000, 1),
+                    pairs(&[("f", "2"), ("g", "y")]),
+                    true,
+                ),
+                (id(1_700_000_000_005, 0), pairs(&[("other", "-7")]), false),
+            ],
+            node_entries: 100,
+            last_id: id(1_700_000_000_005, 0),
+            max_deleted: id(1_700_000_000_000, 1),
+            entries_added: 3,
+            groups: vec![GroupSpec {
+                name: b"group".to_vec(),
+                last_id: id(1_700_000_000_005, 0),
+                entries_read: 3,
+                pel: vec![
+                    (id(1_700_000_000_000, 0), 1_700_000_000_001, 2),
+                    (id(1_700_000_000_000, 1), 1_700_000_000_002, 1),
+                ],
+                consumers: vec![
+                    (
+                        b"alice".to_vec(),
+                        1_700_000_000_003,
+                        1_700_000_000_004,
+                        vec![id(1_700_000_000_000, 0)],
+                    ),
+                    (
+                        b"bob".to_vec(),
+                        1_700_000_000_006,
+                        1_700_000_000_007,
+                        vec![id(1_700_000_000_000, 1)],
+                    ),
+                ],
+            }],
+            length: None,
+        }
+    }
+
+    /// What the reader should make of this stream written as type `t`.
+    pub fn expected(&self, t: u8) -> StreamValue {
+        let entries: Vec<(StreamId, Pairs)> = self
+            .entries
+            .iter()
+            .filter(|(_, _, d)| !d)
+            .map(|(id, p, _)| (*id, p.clone()))
+            .collect();
+        let v2 = t >= ty::STREAM_LISTPACKS_2;
+        let mut sv = StreamValue {
+            last_id: self.last_id,
+            max_deleted: if v2 { self.max_deleted } else { StreamId::MIN },
+            entries_added: if v2 {
+                self.entries_added
+            } else {
+                entries.len() as u64
+            },
+            entries,
+            groups: Vec::new(),
+        };
+        // Type 15 has no read counters: Redis estimates them, as storage's streams do.
+        let built = sv.to_stream(NodeLimits {
+            max_bytes: 4096,
+            max_entries: 100,
+        });
+        let mut groups: Vec<GroupValue> = self
+            .groups
+            .iter()
+            .map(|g| {
+                let owner = |id: &StreamId| {
+                    g.consumers
+                        .iter()
+                        .find(|c| c.3.contains(id))
+                        .map(|c| c.0.clone())
+                        .unwrap_or_default()
+                };
+                let mut consumers: Vec<(Vec<u8>, u64)> =
+                    g.consumers.iter().map(|c| (c.0.clone(), c.1)).collect();
+                consumers.sort();
+                GroupValue {
+                    name: g.name.clone(),
+                    last_id: g.last_id,
+                    entries_read: if v2 {
+                        g.entries_read
+                    } else {
+                        built.estimate_distance(g.last_id)
+                    },
+                    consumers,
+                    pending: g
+                        .pel
+                        .iter()
+                        .map(|(id, time, count)| (*id, owner(id), *time, *count))
+                        .collect(),
+                }
+            })
+            .collect();
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        sv.groups = groups;
+        sv
+    }
+}
+
+fn id_bytes(id: StreamId) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&id.ms.to_be_bytes());
+    b[8..].copy_from_slice(&id.seq.to_be_bytes());
+    b
+}
+
+/// The listpack elements of one node, as Redis's `streamAppendItem` and XDEL leave them.
+fn node_elems(node: &[(StreamId, Pairs, bool)]) -> Vec<Vec<u8>> {
+    let num = |n: i64| n.to_string().into_bytes();
+    let master = node[0].0;
+    let master_fields: Vec<&[u8]> = node[0].1.iter().map(|(f, _)| f.as_slice()).collect();
+    let deleted = node.iter().filter(|(_, _, d)| *d).count() as i64;
+    let mut e = vec![
+        num(node.len() as i64 - deleted),
+        num(deleted),
+        num(master_fields.len() as i64),
+    ];
+    e.extend(master_fields.iter().map(|f| f.to_vec()));
+    e.push(num(0));
+    for (id, pairs, del) in node {
+        let same = pairs.len() == master_fields.len()
+            && pairs.iter().zip(&master_fields).all(|((f, _), m)| f == m);
+        e.push(num(i64::from(*del) | if same { 2 } else { 0 }));
+        e.push(num(id.ms.wrapping_sub(master.ms) as i64));
+        e.push(num(id.seq.wrapping_sub(master.seq) as i64));
+        let n = pairs.len() as i64;
+        if same {
+            e.extend(pairs.iter().map(|(_, v)| v.clone()));
+            e.push(num(n + 3));
+        } else {
+            e.push(num(n));
+            for (f, v) in pairs {
+                e.push(f.clone());
+                e.push(v.clone());
+            }
+            e.push(num(2 * n + 4));
+        }
+    }
+    e
 }
