@@ -18,8 +18,7 @@ BIN=target/release/rcache
 [ -x "$BIN" ] || cargo build --release --bin rcache
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+trap stop_servers EXIT
 # shellcheck source=scripts/bench-lib.sh
 source scripts/bench-lib.sh  # (the cwd is the repository root)
 port RC; port RD

@@ -2,6 +2,8 @@
 #   port VAR       a free port into VAR, never one handed out before in this run (the OS
 #                  reuses them)
 #   wait_ping PORT until PORT answers PING; else the tails of "$WORK"/*.log and exit 1
+#   stop_servers   (for `trap stop_servers EXIT`) stop every pid in PIDS, wait for them to
+#                  exit (rcache writes its shutdown files into $WORK), then remove $WORK
 
 USED=" "
 port() {
@@ -11,6 +13,13 @@ port() {
     case "$USED" in *" $_p "*) continue ;; esac
     USED="$USED$_p "; printf -v "$1" '%s' "$_p"; return
   done
+}
+
+stop_servers() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
 }
 
 wait_ping() {
