@@ -75,6 +75,42 @@ def test_read_and_write_patterns(acl, make_client):
     assert c.set("both:1", "z") is True and c.get("both:1") == "z"
 
 
+def test_access_per_key(acl, make_client):
+    """Redis 7's key specs: a command needs read access to the keys it reads and write
+    access to those it changes, key by key."""
+    acl.acl_setuser("pk", enabled=True, passwords=["+pw"], keys=["%R~r:*", "%W~w:*"],
+                    commands=["+@all"], reset=True)
+    acl.set("r:n", "1")
+    acl.set("w:n", "1")
+    acl.rpush("r:l", "a", "b")
+    acl.rpush("w:l", "c")
+    acl.sadd("r:s", "x", "y")
+    c = user_client(make_client, "pk", "pw")
+    # Read and written: INCR, GETSET, GETDEL, LPOP, SET … GET need both.
+    for call in (("INCR", "w:n"), ("GETSET", "w:n", "2"), ("GETDEL", "w:n"),
+                 ("LPOP", "w:l"), ("SET", "w:n", "3", "GET"), ("INCR", "r:n")):
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            c.execute_command(*call)
+    # Only overwritten: SET (without GET) and APPEND need write access alone.
+    assert c.set("w:n", "4") is True
+    assert c.append("w:n", "5") == 2
+    # A source read, a destination written.
+    assert c.copy("r:n", "w:c") is True
+    assert c.sunionstore("w:u", "r:s") == 2
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        c.copy("w:n", "r:c")
+    # LMOVE's source is written too (an element leaves it): read-only is not enough.
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        c.lmove("r:l", "w:l", "LEFT", "RIGHT")
+    assert c.sort("r:l", alpha=True, store="w:s") == 2
+    # EVAL may do anything to its keys: it needs both; EVAL_RO reads.
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        c.eval("return 1", 1, "r:n")
+    assert c.execute_command("EVAL_RO", "return redis.call('get', KEYS[1])", 1, "r:n") == "1"
+    assert acl.execute_command("ACL", "DRYRUN", "pk", "INCR", "w:n") == \
+        "This user has no permissions to access the 'w:n' key"
+
+
 def test_wrong_password_and_disabled_user(acl, make_client):
     acl.acl_setuser("u1", enabled=True, passwords=["+pw"], commands=["+@all"], keys=["*"],
                     reset=True)

@@ -34,7 +34,7 @@ mod tests;
 
 pub use check::{Denied, SessionAcl};
 pub use cmd::COMMANDS;
-pub use rules::User;
+pub use rules::{User, READ, WRITE};
 
 use crate::clients::Session;
 use crate::config::Settings;
@@ -50,7 +50,7 @@ use std::sync::Arc;
 
 /// The server's ACL state (`ServerState::acl`).
 pub struct Acl {
-    store: store::Store,
+    pub(crate) store: store::Store,
     log: Mutex<Log>,
     /// The `requirepass` generation (`Settings::requirepass_gen`) the default user has.
     requirepass_seen: AtomicU64,

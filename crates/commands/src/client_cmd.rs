@@ -11,7 +11,7 @@ use crate::connection::{set_client_name, valid_client_attr};
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
 use crate::util::{eq_ic, lossy, parse_int};
-use crate::{cmd, Ctx};
+use crate::{cmd, Ctx, ServerState};
 use protocol::Args;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -239,6 +239,9 @@ struct KillFilter {
     ty: Option<ClientType>,
     addr: Option<String>,
     laddr: Option<String>,
+    /// The clients authenticated as this ACL user (Redis: that user, by identity; a
+    /// client's user is its name here).
+    user: Option<Box<[u8]>>,
     max_age: Option<u64>,
     skip_me: bool,
 }
@@ -249,12 +252,13 @@ impl KillFilter {
             && self.ty.is_none_or(|t| t == ClientType::Normal)
             && self.addr.as_deref().is_none_or(|a| c.addr == a)
             && self.laddr.as_deref().is_none_or(|a| c.laddr == a)
+            && self.user.as_deref().is_none_or(|u| **c.user.lock() == *u)
             && self.max_age.is_none_or(|m| c.age_secs() >= m)
             && !(self.skip_me && c.id == me)
     }
 }
 
-fn parse_kill_filter(args: Args<'_>) -> Result<KillFilter, CmdError> {
+fn parse_kill_filter(srv: &ServerState, args: Args<'_>) -> Result<KillFilter, CmdError> {
     let mut f = KillFilter {
         skip_me: true,
         ..KillFilter::default()
@@ -274,9 +278,10 @@ fn parse_kill_filter(args: Args<'_>) -> Result<KillFilter, CmdError> {
         } else if eq_ic(opt, "laddr") {
             f.laddr = Some(lossy(v));
         } else if eq_ic(opt, "user") {
-            if !eq_ic(v, "default") {
+            if srv.acl.store.get(v).is_none() {
                 return Err(CmdError::Msg(format!("ERR No such user '{}'", lossy(v))));
             }
+            f.user = Some(v.into());
         } else if eq_ic(opt, "skipme") {
             f.skip_me = if eq_ic(v, "yes") {
                 true
@@ -333,7 +338,7 @@ fn kill(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
-    let f = parse_kill_filter(args)?;
+    let f = parse_kill_filter(ctx.srv, args)?;
     let mut n = 0;
     for c in ctx.srv.clients.list() {
         if f.matches(&c, ctx.sess.id) {

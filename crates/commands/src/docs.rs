@@ -501,8 +501,7 @@ pub fn commands_md(table: &CommandTable) -> String {
          - Streams: XINFO's `radix-tree-nodes` is the number of entry blocks plus one (rcache \
          keeps blocks in a B-tree, not a radix tree); a blocked XREAD served by an XADD \
          answers with every listed stream that has new entries (Redis: the one written); \
-         XREADGROUP's history reads are logged (Redis does not propagate them). Redis RDB files' \
-         streams are skipped by the importer (docs/PERSISTENCE.md).\n\
+         XREADGROUP's history reads are logged (Redis does not propagate them).\n\
          - Keyspace notifications: the `d` (module) class never fires; `keymiss` comes from \
          reads that find no key, as in Redis.\n\
          - SCRIPT DEBUG; in scripts and functions, the `cjson`, `cmsgpack`, `struct` and `bit` \
@@ -513,7 +512,11 @@ pub fn commands_md(table: &CommandTable) -> String {
          functions by name (Redis: in hash order); FUNCTION FLUSH ASYNC frees at once; the \
          `allow-stale` flag is accepted with no effect (no replication), `allow-cross-slot-keys` \
          too (keys a function reaches are not checked against its declared slot).\n\
-         - Sharded pub/sub (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, PUBSUB SHARDCHANNELS / SHARDNUMSUB).\n\
+         - Sharded pub/sub in cluster mode (docs/CLUSTER.md): SSUBSCRIBE works on any node \
+         and SPUBLISH reaches shard channel subscribers on every node (relayed as PUBLISH is), \
+         its reply counting this node's receivers; only redirect mode answers MOVED for \
+         another node's slot. A slot handed to another node does not unsubscribe its \
+         channels' subscribers (Redis Cluster sends them `sunsubscribe`).\n\
          - Client features (docs/ARCHITECTURE.md, \"Client-side caching, pauses and MONITOR\"): \
          CLIENT TRACKING messages REDIRECTed to a RESP3 connection reach it only if it has a \
          push channel (it subscribed, tracks or monitors), else they are dropped (Redis delivers \
@@ -527,9 +530,8 @@ pub fn commands_md(table: &CommandTable) -> String {
          - Options newer than Redis 7.0: HSCAN NOVALUES, ZRANK/ZREVRANK WITHSCORE, hash-field TTLs.\n\
          - DUMP payloads are rcache's own format: RESTORE accepts what rcache's DUMP produced, \
          and refuses a Redis payload with `ERR DUMP payload version or checksum are wrong`.\n\
-         - ACL (docs/ACL.md): a key's read/write need follows the command's flag, not Redis's \
-         per-key specs (a `%W~` user may INCR or LPOP its keys); `user` lines in the config \
-         file, CLIENT KILL USER and `redis.acl_check_cmd` are not provided.\n\
+         - ACL (docs/ACL.md): `user` lines in the config file and `redis.acl_check_cmd` are \
+         not provided; single commands in rule descriptions are listed by name.\n\
          - Replication (REPLICAOF, SYNC; ROLE answers as a \
          master without replicas).\n\
          - DEBUG subcommands other than HELP, SLEEP, OBJECT, SET-ACTIVE-EXPIRE, ERROR, LOG and \

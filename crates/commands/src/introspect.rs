@@ -1,11 +1,12 @@
 //! COMMAND (COUNT, INFO, DOCS, LIST, GETKEYS, GETKEYSANDFLAGS, HELP): the table described
-//! to clients, in Redis 7's shapes. ACL categories and key specs are derived from each row's
-//! flags, group and key positions; docs come from `docs.rs`.
+//! to clients, in Redis 7's shapes. ACL categories are derived from each row's flags and
+//! group, key specs are the row's (`keyspec.rs`); docs come from `docs.rs`.
 
 use crate::client_cmd::reply_help;
 use crate::docs;
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
+use crate::keyspec::{self, Begin, Find, KeySpec};
 use crate::table::{find_sub, flags::*, CommandSpec, CommandTable};
 use crate::util::{eq_ic, lossy};
 use crate::{cmd, Ctx};
@@ -221,17 +222,6 @@ pub fn acl_categories(c: &CommandSpec) -> Vec<&'static str> {
     v
 }
 
-/// The key-spec flags of a command's keys: what COMMAND INFO and GETKEYSANDFLAGS show.
-pub fn key_flags(c: &CommandSpec) -> &'static [&'static str] {
-    if c.has(WRITE) {
-        &["RW", "update"]
-    } else if c.has(READONLY) {
-        &["RO", "access"]
-    } else {
-        &["RO"]
-    }
-}
-
 /// A command by name; `container|sub` names a subcommand.
 pub fn find_command(table: &CommandTable, name: &[u8]) -> Option<&'static CommandSpec> {
     match name.iter().position(|&b| b == b'|') {
@@ -247,8 +237,24 @@ fn simple_set(out: &mut Reply<'_>, items: &[&str]) {
     }
 }
 
-/// One key spec, derived from first/last/step: begin at an index, take a range.
+/// A set of key-spec flag names (Redis's `addReplyFlagsForKeyArgs`).
+fn key_flag_set(out: &mut Reply<'_>, f: u16) {
+    out.set_len(keyspec::names(f).count());
+    for n in keyspec::names(f) {
+        out.simple(n);
+    }
+}
+
+/// COMMAND INFO's key specs: the row's (Redis 7.0.15's, `keyspec.rs`), in Redis's shape.
+/// A command Redis does not have shows one spec derived from first/last/step.
 fn reply_key_specs(out: &mut Reply<'_>, c: &CommandSpec) {
+    if !c.key_specs.is_empty() {
+        out.set_len(c.key_specs.len());
+        for s in c.key_specs {
+            reply_key_spec(out, s);
+        }
+        return;
+    }
     if c.first_key <= 0 {
         out.set_len(0);
         return;
@@ -258,30 +264,89 @@ fn reply_key_specs(out: &mut Reply<'_>, c: &CommandSpec) {
     } else {
         c.last_key - c.first_key
     };
+    let f = if c.has(WRITE) {
+        keyspec::flags::RW | keyspec::flags::UPDATE
+    } else if c.has(READONLY) {
+        keyspec::flags::RO | keyspec::flags::ACCESS
+    } else {
+        keyspec::flags::RO
+    };
     out.set_len(1);
-    out.map_len(3);
+    reply_key_spec(
+        out,
+        &KeySpec {
+            flags: f,
+            notes: "",
+            begin: Begin::Index(c.first_key),
+            find: Find::Range(lastkey, c.step, 0),
+        },
+    );
+}
+
+/// One key spec: Redis's `addReplyCommandKeySpecs`.
+fn reply_key_spec(out: &mut Reply<'_>, s: &KeySpec) {
+    out.map_len(if s.notes.is_empty() { 3 } else { 4 });
+    if !s.notes.is_empty() {
+        out.bulk(b"notes");
+        out.bulk(s.notes.as_bytes());
+    }
     out.bulk(b"flags");
-    simple_set(out, key_flags(c));
+    key_flag_set(out, s.flags);
     out.bulk(b"begin_search");
     out.map_len(2);
     out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map_len(1);
-    out.bulk(b"index");
-    out.int(c.first_key as i64);
+    match s.begin {
+        Begin::BeginUnknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map_len(0);
+        }
+        Begin::Index(i) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map_len(1);
+            out.bulk(b"index");
+            out.int(i as i64);
+        }
+        Begin::Keyword(kw, from) => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map_len(2);
+            out.bulk(b"keyword");
+            out.bulk(kw.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(from as i64);
+        }
+    }
     out.bulk(b"find_keys");
     out.map_len(2);
     out.bulk(b"type");
-    out.bulk(b"range");
+    let ints: [(&[u8], i32); 3] = match s.find {
+        Find::FindUnknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map_len(0);
+            return;
+        }
+        Find::Range(last, step, limit) => {
+            out.bulk(b"range");
+            [(b"lastkey", last), (b"keystep", step), (b"limit", limit)]
+        }
+        Find::Keynum(idx, first, step) => {
+            out.bulk(b"keynum");
+            [
+                (b"keynumidx", idx),
+                (b"firstkey", first),
+                (b"keystep", step),
+            ]
+        }
+    };
     out.bulk(b"spec");
     out.map_len(3);
-    out.bulk(b"lastkey");
-    out.int(lastkey as i64);
-    out.bulk(b"keystep");
-    out.int(c.step as i64);
-    out.bulk(b"limit");
-    out.int(0);
+    for (k, v) in ints {
+        out.bulk(k);
+        out.int(v as i64);
+    }
 }
 
 /// COMMAND INFO's 10-element entry: name, arity, flags, first key, last key, step, ACL
@@ -409,9 +474,10 @@ fn list(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// The command a GETKEYS names (a subcommand when it is a container's), and its key
-/// positions within `args[2..]`.
-fn keys_of(ctx: &Ctx<'_>, args: Args<'_>) -> Result<(&'static CommandSpec, Vec<usize>), CmdError> {
+/// The command a GETKEYS names (a subcommand when it is a container's) and its keys
+/// within `args[2..]` with their flags, as Redis's `getKeysSubcommandImpl` finds them
+/// (the row's key specs, `keyspec::for_each_key`).
+fn keys_of(ctx: &Ctx<'_>, args: Args<'_>) -> Result<Vec<(usize, u16)>, CmdError> {
     let inner = args.skip(2);
     let table = ctx.srv.table;
     let mut spec = table
@@ -421,7 +487,7 @@ fn keys_of(ctx: &Ctx<'_>, args: Args<'_>) -> Result<(&'static CommandSpec, Vec<u
         spec = find_sub(spec, inner.get(1))
             .ok_or(CmdError::Static("ERR Invalid command specified"))?;
     }
-    if spec.first_key <= 0 && !spec.has(MOVABLE_KEYS) {
+    if !keyspec::has_keys(spec) {
         return Err(CmdError::Static("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(inner.len()) {
@@ -429,16 +495,24 @@ fn keys_of(ctx: &Ctx<'_>, args: Args<'_>) -> Result<(&'static CommandSpec, Vec<u
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    // Movable keys too (ZUNIONSTORE's inputs, GEORADIUS … STORE's key), as cluster
-    // routing finds them.
-    Ok((spec, crate::cluster_cmd::key_positions(spec, inner)))
+    let mut keys = Vec::new();
+    keyspec::for_each_key(spec, inner, |p, f| {
+        keys.push((p, f));
+        true
+    });
+    if keys.is_empty() && !spec.has(NO_MANDATORY_KEYS) {
+        return Err(CmdError::Static(
+            "ERR Invalid arguments specified for command",
+        ));
+    }
+    Ok(keys)
 }
 
 /// COMMAND GETKEYS command [arg …]
 fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let (_, pos) = keys_of(ctx, args)?;
-    ctx.out.array_len(pos.len());
-    for p in pos {
+    let keys = keys_of(ctx, args)?;
+    ctx.out.array_len(keys.len());
+    for (p, _) in keys {
         ctx.out.bulk(args.get(2 + p));
     }
     Ok(())
@@ -446,12 +520,12 @@ fn getkeys(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// COMMAND GETKEYSANDFLAGS command [arg …]: [[key, [flags]] …]
 fn getkeys_and_flags(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let (spec, pos) = keys_of(ctx, args)?;
-    ctx.out.array_len(pos.len());
-    for p in pos {
+    let keys = keys_of(ctx, args)?;
+    ctx.out.array_len(keys.len());
+    for (p, f) in keys {
         ctx.out.array_len(2);
         ctx.out.bulk(args.get(2 + p));
-        simple_set(&mut ctx.out, key_flags(spec));
+        key_flag_set(&mut ctx.out, f);
     }
     Ok(())
 }
@@ -542,7 +616,7 @@ mod tests {
         let usage = t.run(&["COMMAND", "INFO", "memory|usage"]);
         assert_eq!(
             usage,
-            "*1\r\n*10\r\n$12\r\nmemory|usage\r\n:-3\r\n*1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n*2\r\n+@read\r\n+@slow\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n"
+            "*1\r\n*10\r\n$12\r\nmemory|usage\r\n:-3\r\n*1\r\n+readonly\r\n:2\r\n:2\r\n:1\r\n*2\r\n+@read\r\n+@slow\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*1\r\n+RO\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:2\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n"
         );
         let client = t.run(&["COMMAND", "INFO", "client"]);
         assert!(client.starts_with("*1\r\n*10\r\n$6\r\nclient\r\n:-2\r\n*0\r\n:0\r\n:0\r\n:0\r\n*1\r\n+@slow\r\n*0\r\n*0\r\n*18\r\n*10\r\n$9\r\nclient|id\r\n"), "{client}");
@@ -596,8 +670,18 @@ mod tests {
         );
         assert_eq!(
             t.run(&["COMMAND", "GETKEYSANDFLAGS", "memory", "usage", "k"]),
-            "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n"
+            "*1\r\n*2\r\n$1\r\nk\r\n*1\r\n+RO\r\n"
         );
+        // Per key, as Redis 7.0.15: COPY reads its source and overwrites its destination.
+        assert_eq!(
+            t.run(&["COMMAND", "GETKEYSANDFLAGS", "copy", "a", "b"]),
+            "*2\r\n*2\r\n$1\r\na\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$1\r\nb\r\n*2\r\n+OW\r\n+update\r\n"
+        );
+        assert_eq!(
+            t.run(&["COMMAND", "GETKEYS", "zunion", "0", "a"]),
+            "-ERR Invalid arguments specified for command\r\n"
+        );
+        assert_eq!(t.run(&["COMMAND", "GETKEYS", "eval", "s", "0"]), "*0\r\n");
         assert_eq!(
             t.run(&["COMMAND", "GETKEYS", "set", "a"]),
             "-ERR Invalid number of arguments specified for command\r\n"

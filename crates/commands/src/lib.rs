@@ -41,6 +41,7 @@ pub mod hll;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod keyspec;
 pub mod latency;
 pub mod lists;
 pub mod lolwut;

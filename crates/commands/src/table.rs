@@ -1,5 +1,6 @@
 //! The command table: one row per command. Dispatch, arity checks, COMMAND INFO/DOCS,
-//! key positions (cluster routing, later the proxy) and docs/COMMANDS.md derive from it.
+//! key positions (cluster routing, later the proxy), key access (ACL, `keyspec.rs`) and
+//! docs/COMMANDS.md derive from it.
 //!
 //! Each family file exports `pub const COMMANDS: &[CommandSpec]`; `FAMILIES` lists them and
 //! `CommandTable::build` indexes them by lowercase name. Adding a command is one handler, one
@@ -74,6 +75,10 @@ pub struct CommandSpec {
     pub first_key: i32,
     pub last_key: i32,
     pub step: i32,
+    /// Redis 7.0's key specs: where each key is and what the command does to it (read,
+    /// update, insert, delete…). `cmd!` fills them by name from `keyspec/specs.rs`
+    /// (generated from Redis's JSON); empty for commands Redis does not have.
+    pub key_specs: &'static [crate::keyspec::KeySpec],
     pub handler: Handler,
     /// Redis's command group (`string`, `generic`, `server`, `connection`…).
     pub group: &'static str,
@@ -248,6 +253,7 @@ macro_rules! cmd {
             first_key: $fk,
             last_key: $lk,
             step: $st,
+            key_specs: $crate::keyspec::of($name),
             handler: $h,
             group: $group,
             summary: $summary,

@@ -853,3 +853,158 @@ fn cluster_checks_before_relaying() {
     );
     assert_eq!(u.request(&["GET", &inside]), "$1\r\nv\r\n");
 }
+
+/// Per-key access (Redis 7's key specs): `%R~` and `%W~` users on commands that read and
+/// write the same key (INCR, GETSET, GETDEL, LPOP, SET … GET), read one key and write
+/// another (COPY, LMOVE, SUNIONSTORE, SORT … STORE), scripts, and what ACL DRYRUN and the
+/// log say: the same replies as Redis 7.0.15, over RESP2 and RESP3.
+#[test]
+fn per_key_access_as_redis() {
+    let Some(redis) = Backend::redis() else {
+        return;
+    };
+    let srv = TestServer::start();
+    for resp3 in [false, true] {
+        let mut p = Pair::new(&redis, &srv, resp3);
+        for cmd in [
+            &["FLUSHALL"][..],
+            &["ACL", "SETUSER", "ro", "on", "nopass", "%R~r:*", "+@all"],
+            &["ACL", "SETUSER", "wo", "on", "nopass", "%W~w:*", "+@all"],
+            &[
+                "ACL", "SETUSER", "rw", "on", "nopass", "%R~r:*", "%W~w:*", "+@all",
+            ],
+            &["ACL", "DRYRUN", "wo", "INCR", "w:n"],
+            &["ACL", "DRYRUN", "wo", "SET", "w:n", "1"],
+            &["ACL", "DRYRUN", "wo", "SET", "w:n", "1", "GET"],
+            &["ACL", "DRYRUN", "rw", "COPY", "r:n", "w:n"],
+            &["ACL", "DRYRUN", "rw", "COPY", "w:n", "r:n"],
+            &["ACL", "DRYRUN", "ro", "EVAL", "return 1", "1", "r:n"],
+            &["ACL", "DRYRUN", "ro", "EVAL_RO", "return 1", "1", "r:n"],
+        ] {
+            p.same(cmd);
+        }
+        for user in ["ro", "wo", "rw"] {
+            for cmd in [
+                &["SET", "r:n", "10"][..],
+                &["SET", "w:n", "20"],
+                &["DEL", "r:l", "w:l", "r:s", "w:u", "w:c", "w:sorted", "w:d"],
+                &["RPUSH", "r:l", "3", "1", "2"],
+                &["RPUSH", "w:l", "6", "5"],
+                &["SADD", "r:s", "a", "b"],
+            ] {
+                p.same(cmd);
+            }
+            let mut u = Pair::new(&redis, &srv, resp3);
+            for cmd in [
+                &["AUTH", user, "x"][..],
+                &["GET", "r:n"],
+                &["GET", "w:n"],
+                &["SET", "r:n", "1"],
+                &["SET", "w:n", "21"],
+                &["SET", "w:n", "22", "GET"],
+                &["SET", "w:n", "23", "NX", "GET"],
+                &["SETNX", "w:x", "1"],
+                &["INCR", "r:n"],
+                &["INCR", "w:n"],
+                &["GETSET", "w:n", "5"],
+                &["APPEND", "w:n", "0"],
+                &["EXISTS", "r:n", "w:n"],
+                &["STRLEN", "w:n"],
+                &["LPOP", "r:l"],
+                &["LPOP", "w:l"],
+                &["RPUSH", "w:l", "7"],
+                &["COPY", "r:n", "w:c"],
+                &["COPY", "w:n", "r:c"],
+                &["LMOVE", "r:l", "w:l", "LEFT", "RIGHT"],
+                &["LMOVE", "w:l", "r:l", "LEFT", "RIGHT"],
+                &["SUNIONSTORE", "w:u", "r:s"],
+                &["SUNIONSTORE", "r:u", "r:s"],
+                &["SORT", "r:l", "STORE", "w:sorted"],
+                &["SORT", "w:l", "STORE", "w:sorted"],
+                &["SORT_RO", "r:l"],
+                &["LRANGE", "w:sorted", "0", "-1"],
+                &["BITFIELD", "w:n", "GET", "u8", "0"],
+                &["BITFIELD", "r:n", "GET", "u8", "0"],
+                &["BITFIELD", "r:n", "SET", "u8", "0", "1"],
+                &["BITFIELD_RO", "r:n", "GET", "u8", "0"],
+                &["EVAL", "return redis.call('get',KEYS[1])", "1", "r:n"],
+                &["EVAL_RO", "return redis.call('get',KEYS[1])", "1", "r:n"],
+                &["EVAL", "return redis.call('incr','w:n')", "0"],
+                &["EVAL", "return redis.call('set','w:n','9')", "0"],
+                &["EVAL", "return redis.call('get','r:n')", "0"],
+                &["EVAL", "return 1", "3", "r:n"],
+                &["MULTI"],
+                &["INCR", "w:n"],
+                &["EXEC"],
+                &["GETDEL", "w:n"],
+                &["DEL", "r:n"],
+            ] {
+                u.same(cmd);
+            }
+        }
+        p.same(&["ACL", "LOG"]);
+        p.same(&["ACL", "LOG", "RESET"]);
+        p.same(&["ACL", "DELUSER", "ro", "wo", "rw"]);
+    }
+}
+
+/// CLIENT KILL USER, alone and with other filters: the same counts and errors as Redis,
+/// and the killed clients are closed.
+#[test]
+fn client_kill_user_as_redis() {
+    let Some(redis) = Backend::redis() else {
+        return;
+    };
+    let srv = TestServer::start();
+    for addr in [redis.addr(), srv.addr()] {
+        let mut admin = RawConn::connect(addr);
+        admin.request(&["ACL", "SETUSER", "ku", "on", ">pw", "~*", "+@all"]);
+        let mut a = RawConn::connect(addr);
+        let mut b = RawConn::connect(addr);
+        for c in [&mut a, &mut b] {
+            assert_eq!(c.request(&["AUTH", "ku", "pw"]), "+OK\r\n", "{addr}");
+        }
+        let b_id = b.request(&["CLIENT", "ID"]);
+        let b_id = b_id.trim_start_matches(':').trim_end();
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["CLIENT", "KILL", "USER", "nosuch"],
+                "-ERR No such user 'nosuch'\r\n",
+            ),
+            (
+                &["CLIENT", "KILL", "USER", "KU"],
+                "-ERR No such user 'KU'\r\n",
+            ),
+            (&["CLIENT", "KILL", "USER", "ku", "ID", "999999"], ":0\r\n"),
+            (
+                &["CLIENT", "KILL", "USER", "ku", "TYPE", "pubsub"],
+                ":0\r\n",
+            ),
+            (&["CLIENT", "KILL", "USER", "ku", "ID", b_id], ":1\r\n"),
+            (
+                &["CLIENT", "KILL", "USER", "ku", "TYPE", "normal"],
+                ":1\r\n",
+            ),
+            (&["CLIENT", "KILL", "USER", "ku"], ":0\r\n"),
+            (&["CLIENT", "KILL", "USER"], "-ERR No such client\r\n"),
+            (
+                &["CLIENT", "KILL", "USER", "ku", "ID"],
+                "-ERR syntax error\r\n",
+            ),
+        ];
+        for (args, want) in cases {
+            assert_eq!(&admin.request(args), want, "{args:?} on {addr}");
+        }
+        for c in [&mut a, &mut b] {
+            c.expect_closed(TIMEOUT);
+        }
+        // The admin's own user with SKIPME no kills the admin too.
+        assert_eq!(
+            admin.request(&["CLIENT", "KILL", "USER", "default", "SKIPME", "no"]),
+            ":1\r\n",
+            "{addr}"
+        );
+        admin.expect_closed(TIMEOUT);
+        RawConn::connect(addr).request(&["ACL", "DELUSER", "ku"]);
+    }
+}

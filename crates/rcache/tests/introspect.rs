@@ -435,3 +435,161 @@ fn same_replies_as_redis() {
     );
     assert_eq!(b, a);
 }
+
+/// The key specs of every command both servers have are Redis 7.0.15's (COMMAND INFO's
+/// key-spec element, notes, flags, begin_search and find_keys, over RESP3), and COMMAND
+/// GETKEYS / GETKEYSANDFLAGS find the same keys with the same flags: the per-key access
+/// ACL `%R~` / `%W~` patterns are checked against (crates/commands/src/keyspec.rs).
+#[test]
+fn key_specs_and_flags_are_redis() {
+    let Some(redis) = Backend::redis() else {
+        return;
+    };
+    let srv = TestServer::start();
+    let open = |addr: std::net::SocketAddr| {
+        redis::Client::open(format!("redis://{addr}/?protocol=resp3"))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    };
+    let (mut theirs, mut ours) = (open(redis.addr()), open(srv.addr()));
+    let names = |c: &mut Connection| -> std::collections::BTreeSet<String> {
+        match cmd::<Value>(c, &["COMMAND", "LIST"]) {
+            Value::Array(v) => v.iter().map(text).collect(),
+            v => panic!("{v:?}"),
+        }
+    };
+    let common: Vec<String> = names(&mut theirs)
+        .intersection(&names(&mut ours))
+        .cloned()
+        .collect();
+    assert!(common.len() > 300, "{}", common.len());
+    let specs = |c: &mut Connection, name: &str| -> Value {
+        match cmd::<Value>(c, &["COMMAND", "INFO", name]) {
+            Value::Array(mut v) => match v.remove(0) {
+                Value::Array(mut info) => info.remove(8),
+                v => panic!("{name}: {v:?}"),
+            },
+            v => panic!("{name}: {v:?}"),
+        }
+    };
+    let mut with_keys = 0;
+    for name in &common {
+        let (a, b) = (specs(&mut theirs, name), specs(&mut ours, name));
+        assert_eq!(b, a, "COMMAND INFO {name}: key specs");
+        with_keys += usize::from(!matches!(a, Value::Set(ref v) if v.is_empty()));
+    }
+    assert!(with_keys > 150, "{with_keys}");
+    eprintln!(
+        "key specs: {} commands compared, {with_keys} with keys",
+        common.len()
+    );
+    let calls: &[&[&str]] = &[
+        &["get", "k"],
+        &["incr", "k"],
+        &["getset", "k", "v"],
+        &["getdel", "k"],
+        &["getex", "k", "persist"],
+        &["lpop", "k"],
+        &["rpush", "k", "v"],
+        &["set", "k", "v"],
+        &["set", "k", "v", "GET"],
+        &["set", "k", "v", "nx", "get", "ex", "10"],
+        &["set", "k", "get"],
+        &["setnx", "k", "v"],
+        &["append", "k", "v"],
+        &["del", "a", "b"],
+        &["exists", "a"],
+        &["copy", "a", "b", "replace"],
+        &["rename", "a", "b"],
+        &["lmove", "a", "b", "left", "right"],
+        &["blmove", "a", "b", "left", "right", "0"],
+        &["rpoplpush", "a", "b"],
+        &["smove", "a", "b", "m"],
+        &["sunionstore", "d", "a", "b"],
+        &["sinterstore", "d", "a"],
+        &["bitop", "or", "d", "a", "b"],
+        &["zunionstore", "d", "2", "a", "b"],
+        &["zunionstore", "d", "x", "a", "b"],
+        &["zrangestore", "d", "s", "0", "1"],
+        &["zinter", "2", "a", "b"],
+        &["zunion", "0", "a"],
+        &["sintercard", "2", "a", "b"],
+        &["lmpop", "2", "a", "b", "left"],
+        &["bzmpop", "0", "1", "a", "max"],
+        &["pfmerge", "d", "a", "b"],
+        &["pfcount", "a", "b"],
+        &[
+            "geosearchstore",
+            "d",
+            "s",
+            "frommember",
+            "m",
+            "byradius",
+            "1",
+            "km",
+        ],
+        &[
+            "georadius",
+            "k",
+            "0",
+            "0",
+            "1",
+            "km",
+            "store",
+            "d",
+            "storedist",
+            "e",
+        ],
+        &["georadius", "k", "0", "0", "1", "km", "store"],
+        &["georadiusbymember", "k", "m", "1", "km", "storedist", "e"],
+        &["sort", "k"],
+        &["sort", "k", "by", "w_*", "get", "#", "store", "d"],
+        &["sort", "k", "store", "d1", "store", "d2"],
+        &["sort", "k", "limit", "0", "1", "store", "d"],
+        &["sort", "k", "store"],
+        &["sort_ro", "k", "by", "x"],
+        &["eval", "return 1", "2", "a", "b", "x"],
+        &["eval", "return 1", "0"],
+        &["eval", "return 1", "3", "a"],
+        &["eval_ro", "return 1", "1", "a"],
+        &["evalsha", "abc", "1", "a"],
+        &["fcall", "f", "1", "a"],
+        &["fcall_ro", "f", "1", "a"],
+        &["bitfield", "k", "get", "u8", "0"],
+        &["bitfield", "k", "get", "u8", "0", "set", "u8", "0", "1"],
+        &["bitfield", "k", "overflow", "wrap"],
+        &["bitfield", "k", "nosuch"],
+        &["bitfield_ro", "k", "get", "u8", "0"],
+        &["xread", "count", "1", "streams", "a", "b", "0", "0"],
+        &["xreadgroup", "group", "g", "c", "streams", "a", "0"],
+        &["xadd", "k", "*", "f", "v"],
+        &["xgroup", "create", "k", "g", "$"],
+        &["xinfo", "stream", "k"],
+        &["object", "encoding", "k"],
+        &["memory", "usage", "k"],
+        &["mset", "a", "1", "b", "2"],
+        &["msetnx", "a", "1", "b", "2"],
+        &["hset", "h", "f", "v"],
+        &["lcs", "a", "b"],
+        &["watch", "a", "b"],
+        &["touch", "a"],
+        &["restore", "k", "0", "x"],
+        &["dump", "k"],
+        &["expire", "k", "1"],
+        &["ping"],
+        &["client", "list"],
+        &["nosuch", "k"],
+    ];
+    let (mut theirs, mut ours) = (RawConn::connect(redis.addr()), srv.raw());
+    for call in calls {
+        for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+            let args: Vec<&str> = ["COMMAND", sub]
+                .iter()
+                .chain(call.iter())
+                .copied()
+                .collect();
+            assert_eq!(ours.request(&args), theirs.request(&args), "{args:?}");
+        }
+    }
+}

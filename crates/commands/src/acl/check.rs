@@ -5,16 +5,19 @@
 //! ```text
 //!  execute_in ─► SessionAcl::free_at(epoch)?  yes ─► run (the default user: one load)
 //!                     │ no
-//!                     └─► check: command bit (or first-arg) ─► keys (positions from the
-//!                         table, R/W need from its flags) ─► channels (pub/sub commands)
+//!                     └─► check: command bit (or first-arg) ─► keys (each key's position
+//!                         and flags from the row's key specs) ─► channels (pub/sub commands)
 //! ```
 //!
-//! Key access follows the row's flags, as Redis 7's key specs mostly do: a `readonly`
-//! command reads its keys (needs `%R~` or `~`), a `write` command writes them (`%W~` or
-//! `~`), EVAL/EVALSHA do both, others need either. Nothing here allocates for a command
-//! with fixed key positions (GET, SET, MGET…).
+//! Key access is per key, as Redis 7's key specs say (`keyspec.rs`, Redis's
+//! `ACLSelectorCheckKey`): a key the command reads (ACCESS: GET's, INCR's, COPY's source)
+//! needs `%R~` or `~`; one it changes (INSERT, UPDATE, DELETE: SET's, INCR's, COPY's
+//! destination) needs `%W~` or `~`; INCR's needs both; a key with neither (EXISTS's) any
+//! pattern that matches. Nothing here allocates for a command with fixed key positions
+//! (GET, SET, MGET…), nor for the numkeys ones (EVAL, ZUNIONSTORE…).
 
-use super::rules::{Selector, User, READ, WRITE};
+use super::rules::{Selector, User};
+use crate::keyspec;
 use crate::table::{flags, CommandSpec};
 use protocol::Args;
 use std::sync::{Arc, OnceLock};
@@ -35,20 +38,6 @@ impl Denied {
             Denied::Key(p) => (2, p),
             Denied::Channel(p) => (4, p),
         }
-    }
-}
-
-/// The keys a command reads or writes, by its row.
-fn key_need(spec: &CommandSpec) -> u8 {
-    if spec.has(flags::WRITE) {
-        WRITE
-    } else if spec.has(flags::READONLY) {
-        READ
-    } else if matches!(spec.name, "eval" | "evalsha" | "fcall") {
-        // A script may do anything to its keys (Redis: RW ACCESS UPDATE).
-        READ | WRITE
-    } else {
-        0
     }
 }
 
@@ -116,20 +105,17 @@ fn check_selector(
             return Err(Denied::Command);
         }
     }
-    if !sel.allkeys && (spec.first_key > 0 || spec.has(flags::MOVABLE_KEYS)) {
-        let need = key_need(spec);
-        if spec.has(flags::MOVABLE_KEYS) {
-            for p in crate::cluster_cmd::key_positions(spec, args) {
-                if !key_ok(sel, args.get(p), need) {
-                    return Err(Denied::Key(p));
-                }
+    if !sel.allkeys && keyspec::has_keys(spec) {
+        let mut denied = None;
+        keyspec::for_each_key(spec, args, |p, f| {
+            let ok = key_ok(sel, args.get(p), keyspec::need(f));
+            if !ok {
+                denied = Some(p);
             }
-        } else {
-            for p in spec.key_positions(args.len()) {
-                if !key_ok(sel, args.get(p), need) {
-                    return Err(Denied::Key(p));
-                }
-            }
+            ok
+        });
+        if let Some(p) = denied {
+            return Err(Denied::Key(p));
         }
     }
     if !sel.allchannels {
