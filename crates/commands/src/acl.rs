@@ -297,6 +297,31 @@ pub(crate) fn check_script(
     })
 }
 
+/// `redis.acl_check_cmd(cmd, arg…)`: whether the user running the script may run this call
+/// (its command, keys and channels), as Redis's ACLCheckAllUserCommandPerm answers it:
+/// nothing is logged. `None`: no such command or subcommand
+/// (the script raises Redis's "Invalid command passed to redis.acl_check_cmd()").
+pub(crate) fn script_may_run(srv: &ServerState, sess: &Session, args: Args<'_>) -> Option<bool> {
+    let row = srv.table.lookup_row(args.get(0))?;
+    let id = srv.table.stat_id(row, args)?;
+    let spec = srv.table.stat_spec(id).unwrap_or(row.spec);
+    let epoch = srv.acl.epoch();
+    if sess.acl.free_at(epoch) || sess.bus.is_some() || sess.acl.trusted {
+        return Some(true);
+    }
+    let user = if sess.acl.fresh(epoch) {
+        sess.acl.user().clone()
+    } else {
+        match srv.acl.store.get(sess.acl.name()) {
+            Some(u) => u,
+            None => return Some(false),
+        }
+    };
+    // The checks below find keys by position; a call too short for its command (which
+    // Redis reads past its arguments for) may not run, so it is not allowed.
+    Some(spec.arity_ok(args.len()) && user.check(id, spec, args).is_ok())
+}
+
 /// Check a request that is not a table command but does what `name` does (`get`, `set`,
 /// `del`, `info`…) to `keys`: the memcached, HTTP and binary doors' native requests. Err:
 /// the NOPERM refusal, logged.

@@ -331,6 +331,7 @@ fn user_sequence(redis: &Backend, srv: &TestServer, resp3: bool) {
         "resetchannels",
         "&news.*",
     ]);
+    p.same(&["EVAL", "return redis.acl_check_cmd('flushall')", "0"]);
     let mut u = Pair::new(redis, srv, resp3);
     for cmd in [
         &["AUTH", "mu", "pw"][..],
@@ -346,6 +347,30 @@ fn user_sequence(redis: &Backend, srv: &TestServer, resp3: bool) {
         &["EVAL", "return redis.pcall('get','x')", "0"],
         &["EVAL", "return redis.call('get',KEYS[1])", "1", "x"],
         &["EVAL", "return redis.call('set','k2','v')", "0"],
+        // redis.acl_check_cmd: the command, its keys and channels, without running it.
+        &["EVAL", "return redis.acl_check_cmd('get','k1')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('get','other')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('lpush','k1','x')", "0"],
+        &[
+            "EVAL",
+            "return redis.acl_check_cmd('publish','news.a','m')",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "return redis.acl_check_cmd('publish','other','m')",
+            "0",
+        ],
+        &["EVAL", "return redis.acl_check_cmd('client','list')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('nosuch','k1')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('client','nosuch')", "0"],
+        &["EVAL", "return redis.acl_check_cmd()", "0"],
+        &["EVAL", "return redis.acl_check_cmd({})", "0"],
+        &[
+            "EVAL",
+            "return redis.pcall(function() return redis.acl_check_cmd('nosuch') end)",
+            "0",
+        ],
         &["MULTI"],
         &["SET", "k1", "v2"],
         &["FLUSHALL"],

@@ -543,6 +543,11 @@ impl ScriptCall<'_> {
         let resp = match args.first() {
             Some(Value::Integer(3)) => true,
             Some(Value::Number(n)) => *n == 3.0,
+            // `raw_call('acl', …)`: redis.acl_check_cmd (sandbox.lua).
+            Some(Value::String(s)) if s.as_bytes() == b"acl" => {
+                args.remove(0);
+                return self.acl_check(lua, &args);
+            }
             _ => false,
         };
         if !args.is_empty() {
@@ -568,23 +573,28 @@ impl ScriptCall<'_> {
         }
     }
 
+    /// `redis.acl_check_cmd(…)`: `(true|false, false)`, or an error table (raised by the
+    /// caller, as Redis raises it) when there are no arguments, a bad one, or no such command.
+    fn acl_check(&self, lua: &Lua, args: &[Value]) -> mlua::Result<(Value, bool)> {
+        let err = |msg: &str| -> mlua::Result<(Value, bool)> {
+            let t = lua.create_table_with_capacity(0, 1)?;
+            t.raw_set("err", msg)?;
+            Ok((Value::Table(t), true))
+        };
+        let argv = match lua_args(lua, args) {
+            Ok(a) => a,
+            Err(msg) => return err(msg),
+        };
+        let owned = OwnedArgs::new(argv);
+        match crate::acl::script_may_run(self.srv, &self.sess, owned.args()) {
+            Some(ok) => Ok((Value::Boolean(ok), false)),
+            None => err("ERR Invalid command passed to redis.acl_check_cmd()"),
+        }
+    }
+
     /// Check a command the way Redis's scriptCall does, in its order.
     fn prepare(&self, lua: &Lua, args: &[Value]) -> Result<OwnedArgs, &'static str> {
-        if args.is_empty() {
-            return Err("ERR Please specify at least one argument for this redis lib call");
-        }
-        let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-        for a in args {
-            let s = match a {
-                Value::String(s) => s.as_bytes().to_vec(),
-                Value::Number(_) | Value::Integer(_) => match lua.coerce_string(a.clone()) {
-                    Ok(Some(s)) => s.as_bytes().to_vec(),
-                    _ => return Err(ARG_TYPE),
-                },
-                _ => return Err(ARG_TYPE),
-            };
-            argv.push(s);
-        }
+        let argv = lua_args(lua, args)?;
         let Some(mut spec) = self.srv.table.lookup(&argv[0]) else {
             return Err("ERR Unknown Redis command called from script");
         };
@@ -625,3 +635,24 @@ impl ScriptCall<'_> {
 }
 
 const ARG_TYPE: &str = "ERR Lua redis lib command arguments must be strings or integers";
+
+/// A redis lib call's arguments as bytes (Redis's luaArgsToRedisArgv): at least one, each a
+/// string or a number.
+fn lua_args(lua: &Lua, args: &[Value]) -> Result<Vec<Vec<u8>>, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for a in args {
+        let s = match a {
+            Value::String(s) => s.as_bytes().to_vec(),
+            Value::Number(_) | Value::Integer(_) => match lua.coerce_string(a.clone()) {
+                Ok(Some(s)) => s.as_bytes().to_vec(),
+                _ => return Err(ARG_TYPE),
+            },
+            _ => return Err(ARG_TYPE),
+        };
+        argv.push(s);
+    }
+    Ok(argv)
+}

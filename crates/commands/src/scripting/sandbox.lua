@@ -117,6 +117,15 @@ redis.pcall = function(...)
   return r
 end
 
+-- Whether the user running the script may run this command with these arguments.
+redis.acl_check_cmd = function(...)
+  local r, failed = raw_call('acl', ...)
+  if failed then
+    real_error(r, 0)
+  end
+  return r
+end
+
 redis.setresp = function(...)
   if real_select('#', ...) ~= 1 then
     lib_error('ERR redis.setresp() requires one argument.')
