@@ -36,9 +36,11 @@ pub struct ClientHandle {
     /// Set by CLIENT KILL or shutdown; the connection closes at its next wake-up.
     pub killed: AtomicBool,
     pub kill_notify: Notify,
-    /// Channel and pattern subscriptions (CLIENT LIST `sub=`, `psub=`, flag `P`).
+    /// Channel, pattern and shard channel subscriptions (CLIENT LIST `sub=`, `psub=`,
+    /// `ssub=`, flag `P`).
     pub subs: AtomicUsize,
     pub psubs: AtomicUsize,
+    pub ssubs: AtomicUsize,
     /// Commands queued in MULTI, -1 outside one (CLIENT LIST `multi=`, flag `x`).
     pub multi: AtomicI64,
     /// The client's push channel (`Session::outbox`), for others to deliver to (tracking
@@ -85,6 +87,7 @@ impl ClientHandle {
             kill_notify: Notify::new(),
             subs: AtomicUsize::new(0),
             psubs: AtomicUsize::new(0),
+            ssubs: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
             outbox: Mutex::new(None),
             tracking: AtomicU8::new(0),
@@ -123,7 +126,7 @@ impl ClientHandle {
         if self.monitor.load(Relaxed) {
             f.push('O');
         }
-        if self.subs.load(Relaxed) + self.psubs.load(Relaxed) > 0 {
+        if self.subs.load(Relaxed) + self.psubs.load(Relaxed) + self.ssubs.load(Relaxed) > 0 {
             f.push('P');
         }
         if self.multi.load(Relaxed) >= 0 {
@@ -157,7 +160,7 @@ impl ClientHandle {
     }
 
     /// One CLIENT LIST / CLIENT INFO line, Redis 7.2's fields in Redis's order (without the
-    /// trailing newline). Fields rcache has no counterpart for (sharded pub/sub, tracking)
+    /// trailing newline). Fields rcache has no counterpart for (tracking)
     /// show Redis's values for a client that does not use them.
     pub fn info_line(&self) -> String {
         self.info_line_running(None)
@@ -173,7 +176,7 @@ impl ClientHandle {
         let qbuf = self.qbuf.load(Relaxed);
         let obuf = self.obuf.load(Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl={} oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -185,6 +188,7 @@ impl ClientHandle {
             self.db.load(Relaxed),
             self.subs.load(Relaxed),
             self.psubs.load(Relaxed),
+            self.ssubs.load(Relaxed),
             self.multi.load(Relaxed),
             qbuf,
             obuf,

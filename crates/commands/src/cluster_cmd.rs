@@ -7,6 +7,7 @@
 //!  RCACHE.BUSHELLO / RCACHE.BUSAUTH id proof     the bus's challenge–response (link.rs)
 //!  RCACHE.IMPORT BEGIN|COMMIT epoch|ABORT|STATUS slot…   the target side of a hand-off
 //!  RCACHE.PUBLISH channel message                 a PUBLISH relayed from another node
+//!  RCACHE.SPUBLISH shardchannel message           an SPUBLISH relayed from another node
 //! ```
 //! Without cluster mode CLUSTER and friends answer Redis's "cluster support disabled".
 
@@ -142,6 +143,19 @@ pub const COMMANDS: &[CommandSpec] = &[
         "0.1.0",
         "rcache internal: delivers a message published on another node to this node's subscribers.",
         "channel message"
+    ),
+    cmd!(
+        "rcache.spublish",
+        3,
+        PUBSUB | LOADING | STALE | FAST,
+        0,
+        0,
+        0,
+        relay_spublish,
+        "cluster",
+        "0.1.0",
+        "rcache internal: delivers a message published with SPUBLISH on another node to this node's shard channel subscribers.",
+        "shardchannel message"
     ),
 ];
 
@@ -701,6 +715,22 @@ fn relay_publish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let n = srv.pubsub.publish(srv, args.get(1), args.get(2), None);
     ctx.out.int(n as i64);
     Ok(())
+}
+
+fn relay_spublish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    let srv = ctx.srv;
+    let n = srv
+        .pubsub
+        .publish_shard(srv, args.get(1), args.get(2), None);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Sharded pub/sub (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH): their channels are keys for the
+/// slot checks (CROSSSLOT, MOVED in redirect mode) but the commands always run on the
+/// node the client talks to, never forwarded (docs/CLUSTER.md).
+pub fn is_shard_pubsub(spec: &CommandSpec) -> bool {
+    matches!(spec.name, "ssubscribe" | "sunsubscribe" | "spublish")
 }
 
 // ---- routing: which slots a command's keys are in ----

@@ -492,8 +492,9 @@ fn stats(ctx: &Ctx<'_>, f: &mut Fields) {
     f.kv("evicted_clients", 0);
     f.kv("keyspace_hits", ks.hits);
     f.kv("keyspace_misses", ks.misses);
-    f.kv("pubsub_channels", 0);
-    f.kv("pubsub_patterns", 0);
+    f.kv("pubsub_channels", ctx.srv.pubsub.channel_count());
+    f.kv("pubsub_patterns", ctx.srv.pubsub.pattern_count());
+    f.kv("pubsubshard_channels", ctx.srv.pubsub.shard_channel_count());
     f.kv("latest_fork_usec", 0);
     f.kv("total_forks", 0);
     f.kv("tracking_total_keys", ctx.srv.tracking.total_keys());

@@ -1,12 +1,23 @@
-//! Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB
-//! CHANNELS/NUMSUB/NUMPAT/HELP, with the registry that delivers messages.
+//! Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, Redis 7's sharded
+//! SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, and PUBSUB CHANNELS/NUMSUB/NUMPAT/SHARDCHANNELS/
+//! SHARDNUMSUB/HELP, with the registry that delivers messages.
 //!
 //! ```text
 //!  PUBLISH ch msg ─► PubSub.channels[ch] ─┐                     ┌─► Outbox (bytes, per client)
 //!                  └► PubSub.patterns (glob) ─► encode once per ┘      │ notify
-//!                                               protocol                ▼
+//!  SPUBLISH ch msg ─► PubSub.shard[ch] ─────►   protocol                ▼
 //!                               connection loop (server/conn.rs) drains it into its socket
 //! ```
+//!
+//! **Shard channels** are a namespace of their own (`PubSub::shard`, `Subscriptions::shard`),
+//! as in Redis 7.0: PUBLISH never reaches an SSUBSCRIBE subscriber nor SPUBLISH a SUBSCRIBE
+//! or PSUBSCRIBE one; messages are `smessage`, confirmations `ssubscribe`/`sunsubscribe`,
+//! whose count is the client's shard channels only (SUBSCRIBE's counts channels and
+//! patterns). Any subscription of the three kinds puts a RESP2 client in subscribed mode.
+//! The channel is the command's key for slot purposes (COMMAND INFO's 1/-1/1, a NOT_KEY key
+//! spec): in cluster mode the routing (`server/cluster/route.rs`) refuses channels of
+//! several slots with CROSSSLOT, answers MOVED in redirect mode, and relays SPUBLISH to
+//! every node as PUBLISH (docs/CLUSTER.md); standalone, slots are not looked at.
 //!
 //! **Delivery.** Each subscribed session owns an `Outbox`: a byte buffer of encoded message
 //! frames (RESP2 arrays or RESP3 pushes, per the subscriber's protocol at publish time) and a
@@ -29,8 +40,6 @@
 //! still delivered. Moving a connection between I/O threads moves the session, so the
 //! outbox moves with it.
 //!
-//! Sharded pub/sub (SSUBSCRIBE, SPUBLISH, PUBSUB SHARD*) is not implemented: those
-//! commands are unknown.
 
 use crate::clients::ClientHandle;
 use crate::error::{CmdError, CmdResult};
@@ -116,6 +125,45 @@ pub const COMMANDS: &[CommandSpec] = &[
         "Posts a message to a channel.",
         "channel message"
     ),
+    cmd!(
+        "ssubscribe",
+        -2,
+        PS | NOSCRIPT,
+        1,
+        -1,
+        1,
+        ssubscribe,
+        "pubsub",
+        "7.0.0",
+        "Listens for messages published to shard channels.",
+        "shardchannel [shardchannel ...]"
+    ),
+    cmd!(
+        "sunsubscribe",
+        -1,
+        PS | NOSCRIPT,
+        1,
+        -1,
+        1,
+        sunsubscribe,
+        "pubsub",
+        "7.0.0",
+        "Stops listening to messages posted to shard channels.",
+        "[shardchannel [shardchannel ...]]"
+    ),
+    cmd!(
+        "spublish",
+        3,
+        PS | FAST,
+        1,
+        1,
+        1,
+        spublish,
+        "pubsub",
+        "7.0.0",
+        "Post a message to a shard channel",
+        "shardchannel message"
+    ),
     CommandSpec {
         subcommands: SUBCOMMANDS,
         ..cmd!(
@@ -175,6 +223,32 @@ pub const SUBCOMMANDS: &[CommandSpec] = &[
         ""
     ),
     cmd!(
+        "pubsub|shardchannels",
+        -2,
+        PS,
+        0,
+        0,
+        0,
+        shardchannels,
+        "pubsub",
+        "7.0.0",
+        "Returns the active shard channels.",
+        "[pattern]"
+    ),
+    cmd!(
+        "pubsub|shardnumsub",
+        -2,
+        PS,
+        0,
+        0,
+        0,
+        shardnumsub,
+        "pubsub",
+        "7.0.0",
+        "Returns the count of subscribers of shard channels.",
+        "[shardchannel [shardchannel ...]]"
+    ),
+    cmd!(
         "pubsub|help",
         2,
         LOADING | STALE,
@@ -198,17 +272,50 @@ const HELP: &[&str] = &[
     "NUMSUB [<channel> ...]",
     "    Return the number of subscribers for the specified channels, excluding",
     "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
     "HELP",
     "    Prints this help.",
 ];
 
 // ------------------------------------------------------------------------------ registry
 
-/// Subscribers by channel and by pattern. One per server (`ServerState::pubsub`).
+/// Subscribers by channel, by pattern and by shard channel. One per server
+/// (`ServerState::pubsub`).
 #[derive(Default)]
 pub struct PubSub {
     channels: SubMap,
     patterns: SubMap,
+    shard: SubMap,
+}
+
+/// The three kinds of subscription: each has its own registry map, session set and
+/// confirmation words.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Channel,
+    Pattern,
+    Shard,
+}
+
+impl Kind {
+    fn subscribe_word(self) -> &'static [u8] {
+        match self {
+            Kind::Channel => b"subscribe",
+            Kind::Pattern => b"psubscribe",
+            Kind::Shard => b"ssubscribe",
+        }
+    }
+
+    fn unsubscribe_word(self) -> &'static [u8] {
+        match self {
+            Kind::Channel => b"unsubscribe",
+            Kind::Pattern => b"punsubscribe",
+            Kind::Shard => b"sunsubscribe",
+        }
+    }
 }
 
 /// The output-buffer limit of pub/sub clients, read at each PUBLISH.
@@ -260,6 +367,7 @@ fn frame(resp3: bool, kind: &[u8], pattern: Option<&[u8]>, channel: &[u8], msg: 
 
 /// Lazily encoded frames of one delivery, in both protocols.
 struct Frames<'a> {
+    kind: &'static [u8],
     pattern: Option<&'a [u8]>,
     channel: &'a [u8],
     msg: &'a [u8],
@@ -267,8 +375,14 @@ struct Frames<'a> {
 }
 
 impl<'a> Frames<'a> {
-    fn new(pattern: Option<&'a [u8]>, channel: &'a [u8], msg: &'a [u8]) -> Self {
+    fn new(
+        kind: &'static [u8],
+        pattern: Option<&'a [u8]>,
+        channel: &'a [u8],
+        msg: &'a [u8],
+    ) -> Self {
         Frames {
+            kind,
             pattern,
             channel,
             msg,
@@ -277,12 +391,7 @@ impl<'a> Frames<'a> {
     }
 
     fn get(&mut self, resp3: bool) -> &[u8] {
-        let kind: &[u8] = if self.pattern.is_some() {
-            b"pmessage"
-        } else {
-            b"message"
-        };
-        let (p, c, m) = (self.pattern, self.channel, self.msg);
+        let (kind, p, c, m) = (self.kind, self.pattern, self.channel, self.msg);
         self.enc[resp3 as usize].get_or_insert_with(|| frame(resp3, kind, p, c, m))
     }
 }
@@ -294,6 +403,29 @@ impl PubSub {
     pub fn publish(
         &self,
         srv: &ServerState,
+        channel: &[u8],
+        msg: &[u8],
+        me: Option<(u64, &mut Reply<'_>)>,
+    ) -> usize {
+        self.deliver(srv, false, channel, msg, me)
+    }
+
+    /// `publish` for a shard channel (SPUBLISH): its subscribers only, as `smessage`;
+    /// patterns never match shard channels.
+    pub fn publish_shard(
+        &self,
+        srv: &ServerState,
+        channel: &[u8],
+        msg: &[u8],
+        me: Option<(u64, &mut Reply<'_>)>,
+    ) -> usize {
+        self.deliver(srv, true, channel, msg, me)
+    }
+
+    fn deliver(
+        &self,
+        srv: &ServerState,
+        shard: bool,
         channel: &[u8],
         msg: &[u8],
         me: Option<(u64, &mut Reply<'_>)>,
@@ -311,15 +443,23 @@ impl PubSub {
                 _ => o.push(f.get(o.resp3()), &lim, srv),
             }
         };
-        if let Some(subs) = self.channels.read().get(channel) {
-            let mut f = Frames::new(None, channel, msg);
+        let (map, kind): (_, &[u8]) = if shard {
+            (&self.shard, b"smessage")
+        } else {
+            (&self.channels, b"message")
+        };
+        if let Some(subs) = map.read().get(channel) {
+            let mut f = Frames::new(kind, None, channel, msg);
             for o in subs {
                 deliver(o, &mut f);
             }
         }
+        if shard {
+            return n;
+        }
         for (pat, subs) in self.patterns.read().iter() {
             if glob_match(pat, channel, false) {
-                let mut f = Frames::new(Some(pat), channel, msg);
+                let mut f = Frames::new(b"pmessage", Some(pat), channel, msg);
                 for o in subs {
                     deliver(o, &mut f);
                 }
@@ -338,10 +478,28 @@ impl PubSub {
         self.patterns.read().len()
     }
 
-    /// Visit every subscription: (subscriber, channel or pattern, whether a pattern). ACL
-    /// SETUSER uses it to disconnect subscribers whose channels were revoked.
+    /// Shard channels with at least one subscriber (INFO's `pubsubshard_channels`).
+    pub fn shard_channel_count(&self) -> usize {
+        self.shard.read().len()
+    }
+
+    fn map(&self, kind: Kind) -> &SubMap {
+        match kind {
+            Kind::Channel => &self.channels,
+            Kind::Pattern => &self.patterns,
+            Kind::Shard => &self.shard,
+        }
+    }
+
+    /// Visit every subscription: (subscriber, channel or pattern, whether a pattern); shard
+    /// channels count as channels. ACL SETUSER uses it to disconnect subscribers whose
+    /// channels were revoked (Redis checks shard channels too).
     pub fn for_each_subscription(&self, mut f: impl FnMut(&ClientHandle, &[u8], bool)) {
-        for (map, pattern) in [(&self.channels, false), (&self.patterns, true)] {
+        for (map, pattern) in [
+            (&self.channels, false),
+            (&self.patterns, true),
+            (&self.shard, false),
+        ] {
             for (name, subs) in map.read().iter() {
                 for o in subs {
                     f(&o.handle, name, pattern);
@@ -525,29 +683,59 @@ pub struct Subscriptions {
     pub outbox: Arc<Outbox>,
     channels: BTreeSet<Box<[u8]>>,
     patterns: BTreeSet<Box<[u8]>>,
+    shard: BTreeSet<Box<[u8]>>,
 }
 
 impl Subscriptions {
-    /// Channels plus patterns subscribed (what (P)SUBSCRIBE replies count).
+    /// Channels plus patterns subscribed (what (P)(UN)SUBSCRIBE replies count; shard
+    /// channels are counted apart, as Redis).
     pub fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Shard channels subscribed (what S(UN)SUBSCRIBE replies count).
+    pub fn shard_count(&self) -> usize {
+        self.shard.len()
+    }
+
+    /// Subscriptions of every kind: more than 0 is Redis's subscribed mode.
+    pub fn total(&self) -> usize {
+        self.count() + self.shard.len()
+    }
+
+    /// What a confirmation of `kind` counts.
+    fn count_of(&self, kind: Kind) -> usize {
+        match kind {
+            Kind::Channel | Kind::Pattern => self.count(),
+            Kind::Shard => self.shard_count(),
+        }
+    }
+
+    /// The session's set of `kind` and the registry's map.
+    fn parts(&mut self, kind: Kind) -> (&mut BTreeSet<Box<[u8]>>, &SubMap) {
+        match kind {
+            Kind::Channel => (&mut self.channels, &self.registry.channels),
+            Kind::Pattern => (&mut self.patterns, &self.registry.patterns),
+            Kind::Shard => (&mut self.shard, &self.registry.shard),
+        }
     }
 }
 
 impl Drop for Subscriptions {
     fn drop(&mut self) {
-        for c in &self.channels {
-            remove_sub(&self.registry.channels, c, &self.outbox);
-        }
-        for p in &self.patterns {
-            remove_sub(&self.registry.patterns, p, &self.outbox);
+        for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
+            let outbox = self.outbox.clone();
+            let (set, map) = self.parts(kind);
+            for c in set.iter() {
+                remove_sub(map, c, &outbox);
+            }
         }
     }
 }
 
-/// Whether `sess` has at least one subscription.
+/// Whether `sess` has at least one subscription (channel, pattern or shard channel).
 pub fn is_subscribed(sess: &crate::clients::Session) -> bool {
-    sess.pubsub.as_ref().is_some_and(|p| p.count() > 0)
+    sess.pubsub.as_ref().is_some_and(|p| p.total() > 0)
 }
 
 fn subs<'s>(ctx: &'s mut Ctx<'_>) -> &'s mut Subscriptions {
@@ -559,6 +747,7 @@ fn subs<'s>(ctx: &'s mut Ctx<'_>) -> &'s mut Subscriptions {
             outbox,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
+            shard: BTreeSet::new(),
         }));
     }
     ctx.sess.pubsub.as_mut().expect("just set")
@@ -566,8 +755,10 @@ fn subs<'s>(ctx: &'s mut Ctx<'_>) -> &'s mut Subscriptions {
 
 fn publish_counts(ctx: &Ctx<'_>) {
     if let Some(s) = &ctx.sess.pubsub {
-        ctx.sess.handle.subs.store(s.channels.len(), Relaxed);
-        ctx.sess.handle.psubs.store(s.patterns.len(), Relaxed);
+        let h = &ctx.sess.handle;
+        h.subs.store(s.channels.len(), Relaxed);
+        h.psubs.store(s.patterns.len(), Relaxed);
+        h.ssubs.store(s.shard.len(), Relaxed);
     }
 }
 
@@ -582,104 +773,112 @@ fn confirm(out: &mut Reply<'_>, kind: &[u8], name: Option<&[u8]>, count: usize) 
     out.int(count as i64);
 }
 
-/// SUBSCRIBE / PSUBSCRIBE
-fn subscribe_any(ctx: &mut Ctx<'_>, args: Args<'_>, pattern: bool) -> CmdResult {
+/// SUBSCRIBE / PSUBSCRIBE / SSUBSCRIBE
+fn subscribe_any(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> CmdResult {
+    // Redis refuses SSUBSCRIBE to a client that must get one reply per command (its
+    // CLIENT_DENY_BLOCKING: inside EXEC); SUBSCRIBE and PSUBSCRIBE are let through there
+    // for backward compatibility.
+    if kind == Kind::Shard && ctx.sess.in_exec {
+        return Err(CmdError::Msg(
+            "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client".into(),
+        ));
+    }
     let s = subs(ctx);
+    let outbox = s.outbox.clone();
     let mut replies: Vec<(Box<[u8]>, usize)> = Vec::with_capacity(args.len() - 1);
     for name in args.iter().skip(1) {
-        let (set, map) = if pattern {
-            (&mut s.patterns, &s.registry.patterns)
-        } else {
-            (&mut s.channels, &s.registry.channels)
-        };
+        let (set, map) = s.parts(kind);
         if set.insert(name.into()) {
-            add_sub(map, name, &s.outbox);
+            add_sub(map, name, &outbox);
         }
-        replies.push((name.into(), s.count()));
+        replies.push((name.into(), s.count_of(kind)));
     }
     publish_counts(ctx);
-    let kind: &[u8] = if pattern { b"psubscribe" } else { b"subscribe" };
     for (name, n) in replies {
-        confirm(&mut ctx.out, kind, Some(&name), n);
+        confirm(&mut ctx.out, kind.subscribe_word(), Some(&name), n);
     }
     Ok(())
 }
 
-/// UNSUBSCRIBE / PUNSUBSCRIBE (no names: every one of that kind).
-fn unsubscribe_any(ctx: &mut Ctx<'_>, args: Args<'_>, pattern: bool) -> CmdResult {
-    let kind: &[u8] = if pattern {
-        b"punsubscribe"
-    } else {
-        b"unsubscribe"
-    };
+/// UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE (no names: every one of that kind).
+fn unsubscribe_any(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> CmdResult {
+    let word = kind.unsubscribe_word();
     let Some(s) = ctx.sess.pubsub.as_mut() else {
         if args.len() == 1 {
-            confirm(&mut ctx.out, kind, None, 0);
+            confirm(&mut ctx.out, word, None, 0);
         } else {
             for name in args.iter().skip(1) {
-                confirm(&mut ctx.out, kind, Some(name), 0);
+                confirm(&mut ctx.out, word, Some(name), 0);
             }
         }
         return Ok(());
     };
+    let outbox = s.outbox.clone();
     let names: Vec<Box<[u8]>> = if args.len() == 1 {
-        let set = if pattern { &s.patterns } else { &s.channels };
-        set.iter().cloned().collect()
+        s.parts(kind).0.iter().cloned().collect()
     } else {
         args.iter().skip(1).map(Box::from).collect()
     };
     let mut replies = Vec::with_capacity(names.len());
     for name in names {
-        let (set, map) = if pattern {
-            (&mut s.patterns, &s.registry.patterns)
-        } else {
-            (&mut s.channels, &s.registry.channels)
-        };
+        let (set, map) = s.parts(kind);
         if set.remove(&name) {
-            remove_sub(map, &name, &s.outbox);
+            remove_sub(map, &name, &outbox);
         }
-        let n = s.count();
-        replies.push((name, n));
+        replies.push((name, s.count_of(kind)));
     }
-    let total = s.count();
+    let total = s.count_of(kind);
     publish_counts(ctx);
     if replies.is_empty() {
-        confirm(&mut ctx.out, kind, None, total);
+        confirm(&mut ctx.out, word, None, total);
     }
     for (name, n) in replies {
-        confirm(&mut ctx.out, kind, Some(&name), n);
+        confirm(&mut ctx.out, word, Some(&name), n);
     }
     Ok(())
 }
 
 fn subscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    subscribe_any(ctx, args, false)
+    subscribe_any(ctx, args, Kind::Channel)
 }
 
 fn psubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    subscribe_any(ctx, args, true)
+    subscribe_any(ctx, args, Kind::Pattern)
+}
+
+fn ssubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    subscribe_any(ctx, args, Kind::Shard)
 }
 
 fn unsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    unsubscribe_any(ctx, args, false)
+    unsubscribe_any(ctx, args, Kind::Channel)
 }
 
 fn punsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    unsubscribe_any(ctx, args, true)
+    unsubscribe_any(ctx, args, Kind::Pattern)
+}
+
+fn sunsubscribe(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    unsubscribe_any(ctx, args, Kind::Shard)
 }
 
 /// PUBLISH channel message
 fn publish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    publish_any(ctx, args, false)
+}
+
+/// SPUBLISH shardchannel message
+fn spublish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    publish_any(ctx, args, true)
+}
+
+fn publish_any(ctx: &mut Ctx<'_>, args: Args<'_>, shard: bool) -> CmdResult {
     let srv = ctx.srv;
     // Our own copy goes before PUBLISH's reply, as in Redis; inside EXEC it would land in
     // the middle of EXEC's array, so it takes the outbox path instead.
     let me = (!ctx.sess.in_exec).then_some(ctx.sess.id);
-    let n = srv.pubsub.publish(
-        srv,
-        args.get(1),
-        args.get(2),
-        me.map(|id| (id, &mut ctx.out)),
-    );
+    let me = me.map(|id| (id, &mut ctx.out));
+    let n = srv.pubsub.deliver(srv, shard, args.get(1), args.get(2), me);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -691,6 +890,16 @@ fn pubsub(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 
 /// PUBSUB CHANNELS [pattern]
 fn channels(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    channel_list(ctx, args, Kind::Channel)
+}
+
+/// PUBSUB SHARDCHANNELS [pattern]
+fn shardchannels(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    channel_list(ctx, args, Kind::Shard)
+}
+
+/// PUBSUB CHANNELS / SHARDCHANNELS: the names of `kind`'s map matching the pattern.
+fn channel_list(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::Msg(format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
@@ -701,7 +910,7 @@ fn channels(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     let names: Vec<Box<[u8]>> = ctx
         .srv
         .pubsub
-        .channels
+        .map(kind)
         .read()
         .keys()
         .filter(|c| pat.is_none_or(|p| glob_match(p, c, false)))
@@ -714,9 +923,19 @@ fn channels(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
-/// PUBSUB NUMSUB [channel ...]: a flat array of channel, count (in RESP3 too, as Redis).
+/// PUBSUB NUMSUB [channel ...]
 fn numsub(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
-    let m = ctx.srv.pubsub.channels.read();
+    count_subs(ctx, args, Kind::Channel)
+}
+
+/// PUBSUB SHARDNUMSUB [shardchannel ...]
+fn shardnumsub(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    count_subs(ctx, args, Kind::Shard)
+}
+
+/// PUBSUB NUMSUB / SHARDNUMSUB: a flat array of channel, count (in RESP3 too, as Redis).
+fn count_subs(ctx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> CmdResult {
+    let m = ctx.srv.pubsub.map(kind).read();
     let counts: Vec<usize> = args
         .iter()
         .skip(2)

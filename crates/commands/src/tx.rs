@@ -252,10 +252,7 @@ pub(crate) fn intercept(
             return Intercepted::Refused;
         }
     }
-    if !sess.resp3
-        && sess.pubsub.as_ref().is_some_and(|p| p.count() > 0)
-        && !allowed_subscribed(spec.name)
-    {
+    if !sess.resp3 && crate::pubsub::is_subscribed(sess) && !allowed_subscribed(spec.name) {
         let name = sub.map_or(spec.name, |s| s.name);
         let msg = format!(
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"

@@ -586,8 +586,14 @@ async fn run<C: Codec>(
                         .as_ref()
                         .filter(|_| sess.bus.is_none() && sess.multi.is_none())
                     {
-                        if args.get(0).eq_ignore_ascii_case(b"publish") && args.len() == 3 {
-                            route::relay_publish(cl, args);
+                        let name = args.get(0);
+                        let shard = name.eq_ignore_ascii_case(b"spublish");
+                        // (A subscribed RESP2 client's (S)PUBLISH is refused: not relayed.)
+                        if args.len() == 3
+                            && (shard || name.eq_ignore_ascii_case(b"publish"))
+                            && (sess.resp3 || !commands::pubsub::is_subscribed(sess))
+                        {
+                            route::relay_publish(cl, args, shard);
                         }
                     }
                     let ran = commands::execute_in(state, sess, args, &mut wbuf, false);
@@ -767,6 +773,9 @@ enum Routed {
 /// The keys of a command (its table row's key positions), for routing a whole frame.
 fn command_keys(state: &ServerState, args: protocol::Args<'_>) -> Option<crate::door::NativeKeys> {
     let spec = commands::spec_of(state, args)?;
+    if commands::cluster_cmd::is_shard_pubsub(spec) {
+        return None; // run here, relayed as PUBLISH (`route::shard_pubsub`)
+    }
     let keys: Vec<Vec<u8>> = commands::cluster_cmd::key_positions(spec, args)
         .into_iter()
         .map(|p| args.get(p).to_vec())

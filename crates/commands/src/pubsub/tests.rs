@@ -169,7 +169,7 @@ fn pubsub_introspection() {
     );
     assert!(t
         .run(&["PUBSUB", "HELP"])
-        .starts_with("*10\r\n+PUBSUB <subcommand>"));
+        .starts_with("*14\r\n+PUBSUB <subcommand>"));
     // RESP3: NUMSUB stays a flat array, as in Redis 7.0.
     t.resp3();
     assert!(t.run(&["PUBSUB", "NUMSUB", "c1"]).starts_with("*2\r\n"));
@@ -245,4 +245,133 @@ fn the_soft_limit_needs_time_over_it() {
         "over the soft limit for less than 60 s"
     );
     assert_eq!(drain(&a).len(), 10 * 71);
+}
+
+#[test]
+fn shard_subscriptions_count_apart_from_channels_and_patterns() {
+    let t = TestCtx::new();
+    assert_eq!(
+        t.run(&["SSUBSCRIBE", "a", "b", "a"]),
+        "*3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:1\r\n\
+         *3\r\n$10\r\nssubscribe\r\n$1\r\nb\r\n:2\r\n\
+         *3\r\n$10\r\nssubscribe\r\n$1\r\na\r\n:2\r\n"
+    );
+    // The same name as a channel is another subscription; SUBSCRIBE counts channels and
+    // patterns only, SSUBSCRIBE shard channels only.
+    assert_eq!(
+        t.run(&["SUBSCRIBE", "a"]),
+        "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n"
+    );
+    let line = t.sess.lock().handle.info_line();
+    assert!(
+        line.contains(" flags=P ") && line.contains(" sub=1 psub=0 ssub=2 "),
+        "{line}"
+    );
+    assert_eq!(
+        t.run(&["SUNSUBSCRIBE", "zz", "a"]),
+        "*3\r\n$12\r\nsunsubscribe\r\n$2\r\nzz\r\n:2\r\n\
+         *3\r\n$12\r\nsunsubscribe\r\n$1\r\na\r\n:1\r\n"
+    );
+    assert_eq!(
+        t.run(&["SUNSUBSCRIBE"]),
+        "*3\r\n$12\r\nsunsubscribe\r\n$1\r\nb\r\n:0\r\n"
+    );
+    assert_eq!(
+        t.run(&["SUNSUBSCRIBE"]),
+        "*3\r\n$12\r\nsunsubscribe\r\n$-1\r\n:0\r\n"
+    );
+    // Still subscribed to channel a: RESP2 subscribed mode.
+    assert!(t.run(&["GET", "k"]).starts_with("-ERR Can't execute 'get'"));
+    t.run(&["UNSUBSCRIBE"]);
+    // Shard channels alone put a RESP2 client in subscribed mode too.
+    t.run(&["SSUBSCRIBE", "s"]);
+    assert_eq!(t.run(&["PING"]), "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    assert!(t.run(&["GET", "k"]).starts_with("-ERR Can't execute 'get'"));
+    assert_eq!(t.run(&["RESET"]), "+RESET\r\n");
+    assert_eq!(t.run(&["GET", "k"]), "$-1\r\n");
+    assert_eq!(t.run(&["PUBSUB", "SHARDCHANNELS"]), "*0\r\n");
+}
+
+#[test]
+fn spublish_reaches_shard_subscribers_only() {
+    let t = TestCtx::new();
+    let mut shard = t.new_session();
+    let mut chan = t.new_session();
+    let mut pat = t.new_session();
+    let mut r3 = t.new_session();
+    t.run_as(&mut shard, &["SSUBSCRIBE", "ch"]);
+    t.run_as(&mut chan, &["SUBSCRIBE", "ch"]);
+    t.run_as(&mut pat, &["PSUBSCRIBE", "*"]);
+    t.run_as(&mut r3, &["HELLO", "3"]);
+    t.run_as(&mut r3, &["SSUBSCRIBE", "ch"]);
+    assert_eq!(t.run(&["SPUBLISH", "ch", "s1"]), ":2\r\n");
+    assert_eq!(t.run(&["PUBLISH", "ch", "p1"]), ":2\r\n");
+    assert_eq!(
+        drain(&shard),
+        "*3\r\n$8\r\nsmessage\r\n$2\r\nch\r\n$2\r\ns1\r\n"
+    );
+    assert_eq!(
+        drain(&r3),
+        ">3\r\n$8\r\nsmessage\r\n$2\r\nch\r\n$2\r\ns1\r\n"
+    );
+    assert_eq!(
+        drain(&chan),
+        "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\np1\r\n"
+    );
+    assert_eq!(
+        drain(&pat),
+        "*4\r\n$8\r\npmessage\r\n$1\r\n*\r\n$2\r\nch\r\n$2\r\np1\r\n"
+    );
+    // A subscriber's own message comes before SPUBLISH's reply.
+    assert_eq!(
+        t.run_as(&mut r3, &["SPUBLISH", "ch", "me"]),
+        ">3\r\n$8\r\nsmessage\r\n$2\r\nch\r\n$2\r\nme\r\n:2\r\n"
+    );
+    assert_eq!(
+        drain(&shard),
+        "*3\r\n$8\r\nsmessage\r\n$2\r\nch\r\n$2\r\nme\r\n"
+    );
+
+    let ch = t.run(&["PUBSUB", "SHARDCHANNELS"]);
+    assert_eq!(ch, "*1\r\n$2\r\nch\r\n");
+    assert_eq!(t.run(&["PUBSUB", "SHARDCHANNELS", "x*"]), "*0\r\n");
+    assert_eq!(
+        t.run(&["PUBSUB", "SHARDNUMSUB", "ch", "zz"]),
+        "*4\r\n$2\r\nch\r\n:2\r\n$2\r\nzz\r\n:0\r\n"
+    );
+    assert_eq!(
+        t.run(&["PUBSUB", "NUMSUB", "ch"]),
+        "*2\r\n$2\r\nch\r\n:1\r\n"
+    );
+    assert_eq!(
+        t.run(&["PUBSUB", "SHARDCHANNELS", "a", "b"]),
+        "-ERR unknown subcommand or wrong number of arguments for 'SHARDCHANNELS'. Try PUBSUB HELP.\r\n"
+    );
+    let mut counts = Vec::new();
+    t.srv
+        .pubsub
+        .for_each_subscription(|_, c, p| counts.push((c.to_vec(), p)));
+    assert_eq!(
+        counts.len(),
+        4,
+        "channel, pattern and two shard subscriptions"
+    );
+    // Disconnecting unsubscribes.
+    drop(shard);
+    drop(r3);
+    assert_eq!(t.run(&["PUBSUB", "SHARDCHANNELS"]), "*0\r\n");
+    assert_eq!(t.run(&["SPUBLISH", "ch", "x"]), ":0\r\n");
+}
+
+#[test]
+fn ssubscribe_is_refused_inside_exec() {
+    let t = TestCtx::new();
+    t.run(&["MULTI"]);
+    assert_eq!(t.run(&["SSUBSCRIBE", "a"]), "+QUEUED\r\n");
+    assert_eq!(t.run(&["SUBSCRIBE", "b"]), "+QUEUED\r\n");
+    assert_eq!(
+        t.run(&["EXEC"]),
+        "*2\r\n-ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client\r\n\
+         *3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:1\r\n"
+    );
 }

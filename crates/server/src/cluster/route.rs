@@ -132,6 +132,9 @@ pub fn decide(state: &ServerState, cl: &Cluster, sess: &Session, args: Args<'_>)
     if spec.name == "select" && args.get(1) != b"0" {
         return Decision::Error("ERR SELECT is not allowed in cluster mode".into());
     }
+    if cluster_cmd::is_shard_pubsub(spec) {
+        return shard_pubsub(cl, spec, args);
+    }
     if sess.multi.is_some() {
         return in_transaction(state, cl, sess, spec, args);
     }
@@ -177,6 +180,9 @@ fn in_transaction(
         let Some(qs) = commands::spec_of(state, qa) else {
             continue;
         };
+        if cluster_cmd::is_shard_pubsub(qs) {
+            continue; // runs wherever the transaction does (`shard_pubsub`)
+        }
         let Keys::One(slot) = cluster_cmd::keys_of(qs, qa) else {
             continue;
         };
@@ -256,6 +262,28 @@ pub fn forward_tx(cl: &Arc<Cluster>, o: u32, queue: Vec<OwnedArgs>, resp3: bool)
             }
         }
     })
+}
+
+/// SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH (in MULTI too): channels of several slots are
+/// refused with CROSSSLOT as in Redis Cluster; in redirect mode a slot of another node
+/// answers MOVED; else they run here, whoever owns the slot: a subscription is this
+/// connection's, and SPUBLISH is relayed to every node (`relay_publish`), as PUBLISH. A
+/// slot that is down or handed off does not matter (Redis's
+/// `cluster-allow-pubsubshard-when-down yes`).
+fn shard_pubsub(cl: &Cluster, spec: &CommandSpec, args: Args<'_>) -> Decision {
+    match cluster_cmd::keys_of(spec, args) {
+        Keys::None => Decision::Local,
+        Keys::Cross => {
+            Decision::Error("CROSSSLOT Keys in request don't hash to the same slot".into())
+        }
+        Keys::One(slot) => match cl.route(slot) {
+            Route::Remote(o) if cl.redirect => {
+                cl.stats.moved_sent.fetch_add(1, Relaxed);
+                Decision::Error(cluster_cmd::moved(cl, slot, o))
+            }
+            _ => Decision::Local,
+        },
+    }
 }
 
 fn one(cl: &Cluster, sess: &Session, spec: &CommandSpec, slot: u16) -> Decision {
@@ -783,15 +811,18 @@ fn array_body(r: &[u8], n: usize) -> Option<Vec<&[u8]>> {
     rest.is_empty().then_some(out)
 }
 
-/// After a PUBLISH ran here: relay it to every other live node, whose subscribers get it
-/// too (Redis Cluster's semantics). Fire and forget: the reply counts this node's
+/// After a PUBLISH (or, `shard`, an SPUBLISH) ran here: relay it to every other live
+/// node, whose subscribers get it too (Redis Cluster's semantics for PUBLISH; SPUBLISH's
+/// subscribers may be on any node here). Fire and forget: the reply counts this node's
 /// receivers, as in Redis Cluster.
-pub fn relay_publish(cl: &Arc<Cluster>, args: Args<'_>) {
+pub fn relay_publish(cl: &Arc<Cluster>, args: Args<'_>, shard: bool) {
+    let name: &[u8] = if shard {
+        b"RCACHE.SPUBLISH"
+    } else {
+        b"RCACHE.PUBLISH"
+    };
     let mut req = Vec::new();
-    link::encode(
-        &[b"RCACHE.PUBLISH".as_slice(), args.get(1), args.get(2)],
-        &mut req,
-    );
+    link::encode(&[name, args.get(1), args.get(2)], &mut req);
     for (i, n) in cl.nodes() {
         if i == cl.me || !n.alive {
             continue;
