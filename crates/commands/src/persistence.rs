@@ -494,6 +494,18 @@ fn lastsave(ctx: &mut Ctx<'_>, _args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// A shutdown signal's flags, from `shutdown-on-sigterm` / `shutdown-on-sigint` (`setting`),
+/// as Redis reads them: `nosave` skips the final snapshot, `save` takes one even without a
+/// save policy, `default` follows the policy; `now` and `force` change nothing here (there
+/// are no replicas to wait for, and a failed final save never keeps rcache running).
+pub fn on_shutdown_signal(srv: &ServerState, setting: &str) {
+    let words = srv.settings.value(setting);
+    let has = |w: &str| words.split_ascii_whitespace().any(|x| x == w);
+    let p = &srv.persistence;
+    p.skip_shutdown_save.store(has("nosave"), Relaxed);
+    p.force_shutdown_save.store(has("save"), Relaxed);
+}
+
 /// The snapshot taken on the way out: with a save policy (unless SHUTDOWN NOSAVE), or when
 /// SHUTDOWN SAVE asked. Waits for a running background save first. Returns false when a
 /// save was wanted and failed (Redis then refuses to exit on SHUTDOWN; a signal exits).

@@ -199,7 +199,8 @@ fn run_server(args: ServerArgs) -> i32 {
         let state = srv.state.clone();
         let state_after = srv.state.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            let first = wait_for_signal().await;
+            commands::persistence::on_shutdown_signal(&state, first);
             // A cluster node drains first: its slots go to the others, then it stops
             // (cluster-drain-on-shutdown). A second signal stops it at once.
             if let Some(cl) = state.cluster.get() {
@@ -255,19 +256,21 @@ impl Drop for PidFile {
     }
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT; the setting that says how that signal shuts down.
+async fn wait_for_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
         let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
         tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            _ = term.recv() => "shutdown-on-sigterm",
+            _ = int.recv() => "shutdown-on-sigint",
         }
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+        "shutdown-on-sigint"
     }
 }

@@ -111,6 +111,48 @@ fn shutdown_saves_with_a_policy_and_nosave_does_not() {
     assert_eq!(c.get::<_, String>("k").unwrap(), "v3");
 }
 
+/// shutdown-on-sigterm / shutdown-on-sigint decide the final snapshot as in Redis: `save`
+/// takes one without a save policy, `nosave` skips it with one.
+#[test]
+fn shutdown_on_signal_settings_decide_the_final_snapshot() {
+    let dir = TempDir::new("rcache-persist");
+    let snap = dir.path().join("dump.rcsnap");
+    // No save policy, but SIGTERM says save.
+    let p = start(dir.path(), &["--save", ""]);
+    let mut c = client(&p);
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("shutdown-on-sigterm")
+        .arg("save")
+        .query(&mut c)
+        .unwrap();
+    let () = c.set("k", "v1").unwrap();
+    p.sigterm();
+    assert!(p.wait_exit(Duration::from_secs(20)).unwrap().success());
+    assert!(snap.exists(), "shutdown-on-sigterm save took a snapshot");
+
+    // A save policy, but SIGINT (set at run time) says nosave: the old snapshot stays.
+    let p = start(dir.path(), &[]);
+    let mut c = client(&p);
+    assert_eq!(c.get::<_, String>("k").unwrap(), "v1");
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("shutdown-on-sigint")
+        .arg("nosave now")
+        .query(&mut c)
+        .unwrap();
+    let () = c.set("k", "v2").unwrap();
+    p.sigint();
+    assert!(p.wait_exit(Duration::from_secs(20)).unwrap().success());
+    let p = start(dir.path(), &[]);
+    let mut c = client(&p);
+    assert_eq!(
+        c.get::<_, String>("k").unwrap(),
+        "v1",
+        "nosave kept the old file"
+    );
+}
+
 #[test]
 fn kill_9_during_bgsave_leaves_the_previous_snapshot() {
     let dir = TempDir::new("rcache-persist");
