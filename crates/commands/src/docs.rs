@@ -504,8 +504,12 @@ pub fn commands_md(table: &CommandTable) -> String {
          XREADGROUP's history reads are logged (Redis does not propagate them).\n\
          - Keyspace notifications: the `d` (module) class never fires; `keymiss` comes from \
          reads that find no key, as in Redis.\n\
-         - SCRIPT DEBUG; in scripts and functions, the `cjson`, `cmsgpack`, `struct` and `bit` \
-         libraries; `#!lua` shebang flags in EVAL scripts. Functions (FUNCTION, FCALL, \
+         - SCRIPT DEBUG; `#!lua` shebang flags in EVAL scripts. The `cjson`, `cmsgpack`, \
+         `struct` and `bit` libraries are Redis 7.0.15's (outputs and error words compared \
+         with it), except: objects or maps nested more than ~2,000 levels deep (reachable \
+         only after raising cjson's depth settings) stop with the nesting error where Redis \
+         allows ~4,000; `pairs(cjson)` and the like see an empty read-only proxy, as for the \
+         other libraries. Functions (FUNCTION, FCALL, \
          FCALL_RO) are supported, but FUNCTION DUMP's payload is rcache's own format: FUNCTION \
          RESTORE accepts what rcache's FUNCTION DUMP produced and refuses a Redis payload with \
          `ERR DUMP payload version or checksum are wrong`; FUNCTION LIST lists libraries and \

@@ -148,6 +148,7 @@ fn run_server(args: ServerArgs) -> i32 {
     // I/O thread 0 runs on this runtime; `Server::run` starts the others (one per core).
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .thread_stack_size(commands::scripting::SCRIPT_THREAD_STACK)
         .build()
     {
         Ok(rt) => rt,

@@ -207,6 +207,7 @@ impl Server {
                 .spawn(move || {
                     match tokio::runtime::Builder::new_current_thread()
                         .enable_all()
+                        .thread_stack_size(commands::scripting::SCRIPT_THREAD_STACK)
                         .build()
                     {
                         Ok(rt) => rt.block_on(io_thread(st, io2, i + 1, rx, Vec::new(), None)),

@@ -112,6 +112,7 @@ impl TestServerBuilder {
             .spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .thread_stack_size(commands::scripting::SCRIPT_THREAD_STACK)
                     .build()
                     .expect("TestServer: build the runtime");
                 rt.block_on(srv.run());

@@ -437,6 +437,7 @@ impl Sandbox {
                 crate::connection::REDIS_VERSION,
                 redis_version_num(),
                 as_c,
+                super::libs::raw_libraries(&lua)?,
             ))?;
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),

@@ -16,9 +16,10 @@
 //! `busy-reply-threshold`). SCRIPT KILL is `ALLOW_BUSY`, so it runs beside the script and
 //! stops it through the engine's run state (`engine.rs`).
 //!
-//! Not provided (scripts reading them get "Script attempted to access nonexistent global
-//! variable"): the `cjson`, `cmsgpack`, `struct` and `bit` libraries; SCRIPT DEBUG is an
-//! unknown subcommand; script flags in an EVAL script's `#!lua` shebang are not parsed (the
+//! Redis 7.0's `cjson`, `cmsgpack`, `struct` and `bit` libraries are `libs/` (Rust), wrapped
+//! and published read-only by sandbox.lua.
+//!
+//! Not provided: SCRIPT DEBUG is an unknown subcommand; script flags in an EVAL script's `#!lua` shebang are not parsed (the
 //! line is a Lua syntax error; function libraries' shebangs are, `functions.rs`).
 
 mod convert;
@@ -27,6 +28,7 @@ pub mod function_cmd;
 #[cfg(test)]
 mod function_tests;
 pub mod functions;
+mod libs;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +38,11 @@ use crate::util::{eq_ic, parse_int};
 use crate::{cmd, dispatch_sub, Ctx};
 use engine::{sha1_hex, KillRefusal, ScriptError, BUSY_FUNCTION_MSG};
 use protocol::Args;
+
+/// The stack size for threads that run scripts (the runtimes' blocking pools): the cjson
+/// and cmsgpack codecs recurse once per nesting level, up to the ~8,000 levels Redis's Lua
+/// stack allows, and a debug build's frames are large. Only touched pages are committed.
+pub const SCRIPT_THREAD_STACK: usize = 64 << 20;
 
 const EVAL_FLAGS: u32 = NOSCRIPT | STALE | NO_MANDATORY_KEYS | MOVABLE_KEYS | EXCLUSIVE;
 

@@ -7,13 +7,13 @@
 -- user script an error came from. It returns the runner, the scripts' environment, and
 -- the internals functions.lua builds the function libraries' API on.
 --
--- Arguments (from Rust): sha1hex(s), log(level, msg), REDIS_VERSION, REDIS_VERSION_NUM, and
--- as_c(f): f behind a C function. Every library function a script calls is wrapped so, as
+-- Arguments (from Rust): sha1hex(s), log(level, msg), REDIS_VERSION, REDIS_VERSION_NUM,
+-- as_c(f): f behind a C function, and the raw cjson/cmsgpack/struct/bit tables (libs/). Every library function a script calls is wrapped so, as
 -- Redis's are C functions: a script's `return redis.call(…)` is a tail call, which in Lua
 -- 5.1 drops the script's frame when the callee is a Lua function, and the error handler
 -- could not tell the script's line any more.
 
-local sha1_raw, log_raw, version, version_num, as_c = ...
+local sha1_raw, log_raw, version, version_num, as_c, raw_libs = ...
 
 local G = _G
 local getinfo = debug.getinfo
@@ -234,6 +234,85 @@ end
 G.pcall = as_c(function(f, ...)
   return pcall_result(real_pcall(f, ...))
 end)
+
+-- cjson, cmsgpack, struct and bit (libs/, in Rust). A raw function answers `true, results…`
+-- or `false, msg[, narg | false]`; `fail` raises msg as Redis's C functions do: luaL_error
+-- puts the position of whoever called the library function first ("user_script:1: …"; none
+-- when that is a C function such as pcall), luaL_argerror names the function as the caller
+-- did ("bad argument #1 to 'decode' (…)", '?' when unknown), and an error of the Lua core
+-- (narg false) has no position.
+-- Levels: `lib_check` is tail-called by the wrapper, so its frame stands for the wrapper's;
+-- from inside `fail`, level 4 is the C closure the script called and level 5 its caller.
+local function fail(m, narg)
+  if narg == false then
+    real_error(m, 0)
+  end
+  if narg then
+    local ar = getinfo(4, 'n')
+    local name = ar and ar.name or '?'
+    if ar and ar.namewhat == 'method' then
+      narg = narg - 1
+    end
+    if ar and ar.namewhat == 'method' and narg == 0 then
+      m = "calling '" .. name .. "' on bad self (" .. m .. ')'
+    else
+      m = 'bad argument #' .. narg .. " to '" .. name .. "' (" .. m .. ')'
+    end
+  end
+  real_error(m, 5)
+end
+local function lib_check(ok, ...)
+  if ok then
+    return ...
+  end
+  fail(...)
+end
+-- cmsgpack.unpack*, struct.unpack: the values come as a table and a count.
+-- (unpack's own stack check stops short of the 7,999 values Redis's C code may return.)
+local real_unpack = unpack
+local function unpack_from(t, i, n)
+  if n - i >= 7990 then
+    return t[i], unpack_from(t, i + 1, n)
+  end
+  return real_unpack(t, i, n)
+end
+local function lib_check_many(ok, t, n)
+  if ok then
+    return unpack_from(t, 1, n)
+  end
+  fail(t, n)
+end
+local function wrap_lib(raw_t, many)
+  local t = {}
+  for name, v in pairs(raw_t) do
+    if many and many[name] then
+      t[name] = as_c(function(...)
+        return lib_check_many(v(...))
+      end)
+    elseif real_type(v) == 'function' then
+      t[name] = as_c(function(...)
+        return lib_check(v(...))
+      end)
+    else
+      t[name] = v
+    end
+  end
+  return t
+end
+-- cjson.new() gives another cjson table with settings of its own (not read-only, as Redis's).
+local function make_cjson(raw_t)
+  local t = wrap_lib(raw_t)
+  local raw_new = raw_t.new
+  t.new = as_c(function()
+    local _, r = raw_new()
+    return make_cjson(r)
+  end)
+  return t
+end
+G.cjson = protect(make_cjson(raw_libs.cjson))
+G.cmsgpack = protect(wrap_lib(raw_libs.cmsgpack, { unpack = true, unpack_one = true, unpack_limit = true }))
+G.struct = protect(wrap_lib(raw_libs.struct, { unpack = true }))
+G.bit = protect(wrap_lib(raw_libs.bit))
 
 for _, name in ipairs({ 'string', 'table', 'math', 'coroutine' }) do
   if G[name] then
