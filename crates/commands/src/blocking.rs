@@ -359,6 +359,18 @@ fn signal_keys(srv: &ServerState, db: usize, spec: &CommandSpec, args: Args<'_>)
     }
 }
 
+thread_local! {
+    /// The key whose waiters `serve_ready` is serving on this thread (empty otherwise).
+    static SERVING: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While a waiter is being served: the ready key it is served for. A command waiting on
+/// several keys answers for that one only, as Redis serves a blocked XREAD with the stream
+/// that was written.
+pub fn serving_key<R>(f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    SERVING.with(|s| f(s.borrow().as_deref()))
+}
+
 /// Serve waiters of every ready key, FIFO per key, while their commands find data.
 pub fn serve_ready(srv: &ServerState) {
     loop {
@@ -371,11 +383,13 @@ pub fn serve_ready(srv: &ServerState) {
             }
         };
         let Some(key) = next else { return };
+        SERVING.with(|s| *s.borrow_mut() = Some(key.1.clone()));
         while let Some(w) = srv.blocking.front(&key) {
             if !serve_one(srv, &w) {
                 break;
             }
         }
+        SERVING.with(|s| *s.borrow_mut() = None);
     }
 }
 

@@ -499,9 +499,7 @@ pub fn commands_md(table: &CommandTable) -> String {
          `ERR unknown command '<name>', with args beginning with: …` (or an unknown-subcommand \
          error), never a fake `OK`. Not supported, and where supported commands differ:\n\n\
          - Streams: XINFO's `radix-tree-nodes` is the number of entry blocks plus one (rcache \
-         keeps blocks in a B-tree, not a radix tree); a blocked XREAD served by an XADD \
-         answers with every listed stream that has new entries (Redis: the one written); \
-         XREADGROUP's history reads are logged (Redis does not propagate them).\n\
+         keeps blocks in a B-tree, not a radix tree); XREADGROUP's history reads are logged (Redis does not propagate them).\n\
          - Keyspace notifications: the `d` (module) class never fires; `keymiss` comes from \
          reads that find no key, as in Redis.\n\
          - SCRIPT DEBUG; `#!lua` shebang flags in EVAL scripts. The `cjson`, `cmsgpack`, \

@@ -780,3 +780,49 @@ fn first_diff(a: &Value, b: &Value) -> String {
         _ => format!("{a:?} vs {b:?}"),
     }
 }
+
+/// A reader blocked on several streams is served for the stream that was written, alone —
+/// even when one transaction writes two of them, and for a group reader whose other stream
+/// was deleted meanwhile — byte for byte as Redis 7.0 answers.
+#[test]
+fn a_reader_blocked_on_several_streams_gets_the_written_one() {
+    let Some(redis) = Backend::redis() else {
+        return;
+    };
+    let srv = TestServer::start();
+    let script = |addr: std::net::SocketAddr| -> Vec<String> {
+        let mut c = connect(addr, false);
+        let mut out = Vec::new();
+        line(&mut c, "FLUSHALL");
+        line(&mut c, "XADD a 1-1 f v");
+        line(&mut c, "XADD b 1-1 f v");
+        // (setup, the blocked read, the writes that serve it)
+        let cases: [(&[&str], &str, &[&str]); 3] = [
+            (
+                &[],
+                "XREAD BLOCK 5000 STREAMS a b $ $",
+                &["MULTI", "XADD a 2-1 f v", "XADD b 2-1 f v", "EXEC"],
+            ),
+            (&[], "XREAD BLOCK 5000 STREAMS a b $ $", &["XADD b 3-1 f v"]),
+            (
+                &["XGROUP CREATE a g $", "XGROUP CREATE b g $"],
+                "XREADGROUP GROUP g c BLOCK 5000 STREAMS a b > >",
+                &["DEL b", "XADD a 4-1 f v"],
+            ),
+        ];
+        for (setup, block, writes) in cases {
+            for w in setup {
+                line(&mut c, w);
+            }
+            let mut r = testkit::RawConn::connect(addr);
+            r.send_cmd(&block.split(' ').collect::<Vec<_>>());
+            wait_blocked(&mut c, 1);
+            for w in writes {
+                line(&mut c, w);
+            }
+            out.push(format!("{block} → {}", r.reply()));
+        }
+        out
+    };
+    assert_eq!(script(srv.addr()), script(redis.addr()));
+}

@@ -5,7 +5,9 @@
 //! registry (`crate::blocking`) with its command as the serve function. `$` is resolved to
 //! the stream's last ID before blocking (the stored command carries the resolved IDs), `>`
 //! stays: a served XREADGROUP reads past the group's last delivered ID at that moment. A
-//! served read that was given no COUNT returns at most 1000 entries per stream, as Redis.
+//! served read that was given no COUNT returns at most 1000 entries per stream, as Redis,
+//! and answers for the stream that was written only (`blocking::serving_key`), as Redis
+//! serves a blocked reader from the key that became ready.
 //!
 //! Group reads deliver entries: the group's last ID and read counter move, and (without
 //! NOACK) each entry joins the group's and the consumer's pending lists. History reads
@@ -150,9 +152,21 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, grouped: bool, serving: bool) -> Resul
     let mut txn = ctx.txn(&keys);
     let now = txn.now();
     let srv = ctx.srv;
+    // A served waiter answers for the stream that was written only (Redis 7.0): the other
+    // streams it waits on are neither checked nor read.
+    let only = if serving {
+        blocking::serving_key(|k| k.and_then(|k| raw.iter().position(|r| *r == k)))
+    } else {
+        None
+    };
+    let skip = |i: usize| only.is_some_and(|j| j != i);
     // Resolve each stream's starting point, checking types and groups in key order.
     let mut from = Vec::with_capacity(r.n);
     for (i, k) in keys.iter().enumerate() {
+        if skip(i) {
+            from.push(From::After(StreamId::MAX));
+            continue;
+        }
         let idarg = args.get(r.keys_at + r.n + i);
         let s = match txn.get(k) {
             // A served group reader whose stream was deleted (and maybe recreated as
@@ -204,6 +218,9 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, grouped: bool, serving: bool) -> Resul
     let mut served = 0usize;
     let mut records: Vec<Vec<Vec<u8>>> = Vec::new();
     for (i, k) in keys.iter().enumerate() {
+        if skip(i) {
+            continue;
+        }
         // What the stream has past the read's starting point (no borrow kept).
         let (top, glast) = match txn.peek(k) {
             None => continue,
