@@ -322,6 +322,29 @@ pub(crate) fn script_may_run(srv: &ServerState, sess: &Session, args: Args<'_>) 
     Some(spec.arity_ok(args.len()) && user.check(id, spec, args).is_ok())
 }
 
+/// SORT's BY and GET patterns read keys that no key spec names, so Redis lets only a user
+/// that may read every key use them (`sortCommandGeneric`): one of its selectors must allow
+/// this call and have `allkeys`, `~*` or `%R~*`. The user is the session's (a script's
+/// caller's); the cluster bus is trusted (the node relaying checked, `check_args`).
+pub(crate) fn may_read_every_key(srv: &ServerState, sess: &Session, args: Args<'_>) -> bool {
+    let epoch = srv.acl.epoch();
+    if sess.acl.free_at(epoch) || sess.bus.is_some() || sess.acl.trusted {
+        return true;
+    }
+    let user = if sess.acl.fresh(epoch) {
+        sess.acl.user().clone()
+    } else {
+        match srv.acl.store.get(sess.acl.name()) {
+            Some(u) => u,
+            None => return false,
+        }
+    };
+    let Some((id, spec)) = resolve(srv, args) else {
+        return false;
+    };
+    user.check_unrestricted_keys(id, spec, args, READ)
+}
+
 /// Check a request that is not a table command but does what `name` does (`get`, `set`,
 /// `del`, `info`…) to `keys`: the memcached, HTTP and binary doors' native requests. Err:
 /// the NOPERM refusal, logged.
@@ -360,7 +383,14 @@ pub fn check_as(
 /// wrong arities pass: whoever runs them answers those errors first.
 pub fn check_args(srv: &ServerState, sess: &mut Session, args: Args<'_>) -> Result<(), String> {
     match resolve(srv, args) {
-        Some((id, spec)) if spec.arity_ok(args.len()) => check_command(srv, sess, id, spec, args),
+        Some((id, spec)) if spec.arity_ok(args.len()) => {
+            check_command(srv, sess, id, spec, args)?;
+            // SORT's BY / GET patterns: the owner runs them as the trusted bus.
+            match spec.name {
+                "sort" | "sort_ro" => crate::sort::acl_refusal(srv, sess, args),
+                _ => Ok(()),
+            }
+        }
         _ => Ok(()),
     }
 }
@@ -492,11 +522,40 @@ fn aclfile(srv: &ServerState) -> Option<String> {
 /// At start-up: load `aclfile` when one is set. Err: why the server must not start
 /// (Redis exits on any error in the file, a missing file included).
 pub fn load_at_startup(srv: &ServerState) -> Result<(), String> {
+    let lines = srv.settings.acl_users.read().clone();
+    if !lines.is_empty() {
+        return load_configured_users(srv, &lines);
+    }
     let Some(f) = aclfile(srv) else {
         return Ok(());
     };
     let users = file::load(std::path::Path::new(&f), &f, pubsub_all(srv))
         .map_err(|e| format!("Aborting rcache startup because of ACL errors: {e}"))?;
+    srv.acl.store.update(|u| *u = users);
+    Ok(())
+}
+
+/// The configuration file's `user` lines (Redis's `ACLLoadConfiguredUsers`): each defines a
+/// user, all or nothing; together with `aclfile` they are refused, as in Redis. The default
+/// user, unless a line defines it, stays as it is (with `requirepass`'s password).
+fn load_configured_users(srv: &ServerState, lines: &[String]) -> Result<(), String> {
+    if aclfile(srv).is_some() {
+        return Err(
+            "Configuring rcache with users defined in the configuration file and at \
+                    the same time an ACL file path is invalid: define either an ACL file \
+                    (aclfile) or `user` lines in the configuration file, not both"
+                .into(),
+        );
+    }
+    let text: String = lines.iter().map(|l| format!("user {l}\n")).collect();
+    let mut users = file::parse("configuration file", text.as_bytes(), pubsub_all(srv))
+        .map_err(|e| format!("Aborting rcache startup because of ACL errors: {e}"))?;
+    let names_default = lines.iter().any(|l| l.split(' ').next() == Some("default"));
+    if !names_default {
+        if let Some(d) = srv.acl.store.get(b"default") {
+            users.insert(b"default"[..].into(), d);
+        }
+    }
     srv.acl.store.update(|u| *u = users);
     Ok(())
 }

@@ -39,6 +39,9 @@ pub struct Settings {
     /// Counts changes of `requirepass`: the ACL default user takes the new password when it
     /// sees this move (`acl::sync_requirepass`), however the setting was changed.
     pub requirepass_gen: AtomicU64,
+    /// The configuration file's `user` lines (Redis's `user` directive, without the word
+    /// `user`): ACL users loaded at start-up (`acl::load_at_startup`).
+    pub acl_users: RwLock<Vec<String>>,
     /// Idle seconds before a client is closed; 0 = never.
     pub timeout: AtomicU64,
     pub maxclients: AtomicU64,
@@ -127,6 +130,7 @@ impl Default for Settings {
             dir: RwLock::new(".".into()),
             requirepass: RwLock::new(None),
             requirepass_gen: AtomicU64::new(0),
+            acl_users: RwLock::new(Vec::new()),
             timeout: AtomicU64::new(0),
             maxclients: AtomicU64::new(10000),
             proto_max_bulk_len: AtomicI64::new(512 << 20),
@@ -372,14 +376,38 @@ impl Settings {
                 toml::Value::String(v)
             ));
         }
+        let users = self.acl_users.read();
+        if !users.is_empty() {
+            let list = toml::Value::Array(users.iter().cloned().map(toml::Value::String).collect());
+            out.push_str(&format!(
+                "# ACL users loaded at start-up (Redis's `user` directive; docs/ACL.md)\nuser = {list}\n"
+            ));
+        }
         out
     }
 
     /// Apply a TOML document: every key must be a known setting; values may be strings,
-    /// integers or booleans (`true` = yes).
+    /// integers or booleans (`true` = yes). `user` (a string or a list of strings) adds ACL
+    /// users, as Redis's `user` directive.
     pub fn apply_toml(&self, text: &str) -> Result<(), String> {
         let table: toml::Table = text.parse().map_err(|e| format!("invalid TOML: {e}"))?;
         for (k, v) in table {
+            if k == "user" {
+                // `user = "alice on >pw ~* +@all"` or a list of such lines.
+                let lines = match v {
+                    toml::Value::String(s) => vec![s],
+                    toml::Value::Array(a) => a
+                        .into_iter()
+                        .map(|x| match x {
+                            toml::Value::String(s) => Ok(s),
+                            other => Err(format!("setting 'user': {other} is not a string")),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    other => return Err(format!("setting 'user': unsupported value {other}")),
+                };
+                self.acl_users.write().extend(lines);
+                continue;
+            }
             let value = match v {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),

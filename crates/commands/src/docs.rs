@@ -532,8 +532,8 @@ pub fn commands_md(table: &CommandTable) -> String {
          - Options newer than Redis 7.0: HSCAN NOVALUES, ZRANK/ZREVRANK WITHSCORE, hash-field TTLs.\n\
          - DUMP payloads are rcache's own format: RESTORE accepts what rcache's DUMP produced, \
          and refuses a Redis payload with `ERR DUMP payload version or checksum are wrong`.\n\
-         - ACL (docs/ACL.md): `user` lines in the config file are not provided; single \
-         commands in rule descriptions are listed by name.\n\
+         - ACL (docs/ACL.md): single commands in rule descriptions are listed by name \
+         (Redis: hash order).\n\
          - Replication (REPLICAOF, SYNC; ROLE answers as a \
          master without replicas).\n\
          - DEBUG subcommands other than HELP, SLEEP, OBJECT, SET-ACTIVE-EXPIRE, ERROR, LOG and \

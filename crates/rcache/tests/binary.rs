@@ -337,3 +337,47 @@ fn redis_settings_in_the_config_file() {
         text(&out.stderr)
     );
 }
+
+/// `user` lines in the configuration file define ACL users at start-up, as Redis's `user`
+/// directive: the default user keeps `requirepass` unless a line defines it; a bad line,
+/// or `user` lines together with `aclfile`, stop start-up with the reason.
+#[test]
+fn config_file_user_lines_define_acl_users() {
+    let toml = "requirepass = \"adminpw\"\n\
+                user = [\"app on >apppw ~app:* +@all\", \"ro on >ropw ~* -@all +get\"]\n";
+    let p = RcacheProcess::builder(BIN).config_toml(toml).start();
+    let mut c = p.raw();
+    assert_eq!(c.request(&["AUTH", "app", "apppw"]), "+OK\r\n");
+    assert_eq!(c.request(&["SET", "app:1", "v"]), "+OK\r\n");
+    assert!(c.request(&["SET", "other", "v"]).starts_with("-NOPERM"));
+    assert_eq!(c.request(&["AUTH", "ro", "ropw"]), "+OK\r\n");
+    assert_eq!(c.request(&["GET", "app:1"]), "$1\r\nv\r\n");
+    assert!(c.request(&["SET", "app:1", "w"]).starts_with("-NOPERM"));
+    // The default user still has requirepass's password.
+    assert_eq!(c.request(&["AUTH", "adminpw"]), "+OK\r\n");
+    assert_eq!(
+        c.request(&["ACL", "USERS"]),
+        "*3\r\n$3\r\napp\r\n$7\r\ndefault\r\n$2\r\nro\r\n"
+    );
+    drop(c);
+    drop(p);
+
+    for (toml, why) in [
+        (
+            "user = \"bad on +nosuchcommand\"\n",
+            "Error in applying operation",
+        ),
+        (
+            "aclfile = \"users.acl\"\nuser = \"app on nopass +@all\"\n",
+            "not both",
+        ),
+    ] {
+        let p = RcacheProcess::builder(BIN)
+            .config_toml(toml)
+            .no_wait()
+            .start();
+        let status = p.wait_exit(EXIT_WAIT).expect("start-up refused");
+        assert!(!status.success());
+        assert!(p.output().contains(why), "{why}: {}", p.output());
+    }
+}

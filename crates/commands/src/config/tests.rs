@@ -322,6 +322,25 @@ fn toml_writes_implemented_settings_and_changed_others() {
         .contains("unknown setting"));
 }
 
+/// `user` lines (one string or a list) are kept for the ACL and written back by REWRITE.
+#[test]
+fn toml_user_lines() {
+    let s = Settings::default();
+    s.apply_toml("user = \"a on nopass +@all\"\n").unwrap();
+    s.apply_toml("user = [\"b off\", \"c on >x ~k:*\"]\n")
+        .unwrap();
+    assert_eq!(
+        *s.acl_users.read(),
+        ["a on nopass +@all", "b off", "c on >x ~k:*"]
+    );
+    let t = s.to_toml();
+    let s2 = Settings::default();
+    s2.apply_toml(&t).unwrap();
+    assert_eq!(*s2.acl_users.read(), *s.acl_users.read());
+    assert!(s.apply_toml("user = 1\n").unwrap_err().contains("'user'"));
+    assert!(s.apply_toml("user = [1]\n").unwrap_err().contains("'user'"));
+}
+
 /// docs/CONFIG.md's tables are generated from the table; `UPDATE_CONFIG_DOCS=1` rewrites them
 /// after a row changes.
 #[test]
