@@ -530,8 +530,12 @@ pub fn commands_md(table: &CommandTable) -> String {
          HTTP doors' writes too. CLIENT NO-TOUCH is Redis 7.2's (7.0 lacks it); RESET turns it \
          off, as 7.2 does.\n\
          - Options newer than Redis 7.0: HSCAN NOVALUES, ZRANK/ZREVRANK WITHSCORE, hash-field TTLs.\n\
-         - DUMP payloads are rcache's own format: RESTORE accepts what rcache's DUMP produced, \
-         and refuses a Redis payload with `ERR DUMP payload version or checksum are wrong`.\n\
+         - DUMP payloads are rcache's own format (cluster slot hand-offs rely on it): Redis's \
+         RESTORE cannot read them. RESTORE reads both rcache's payloads and Redis's (RDB version \
+         up to 11: Redis 7.0 and 7.2, every type and encoding but module values, which answer \
+         `ERR Bad data format`), so keys move from Redis with DUMP/RESTORE; a Redis payload with \
+         a wrong checksum or a newer version answers `ERR DUMP payload version or checksum are \
+         wrong`, one with bytes after its value `ERR Bad data format` (Redis ignores them).\n\
          - ACL (docs/ACL.md): single commands in rule descriptions are listed by name \
          (Redis: hash order).\n\
          - Replication (REPLICAOF, SYNC; ROLE answers as a \

@@ -3,11 +3,18 @@
 //! with its type, and a damaged or foreign payload is refused with Redis's words. DUMP
 //! writes element-by-element bodies (tags 0–4, which every rcache reads); RESTORE also
 //! takes a small collection's compact blob (tags 0x11–0x14, checked, then one copy).
+//!
+//! RESTORE also takes what Redis's DUMP wrote (RDB type, RDB value, RDB version ≤ 11,
+//! CRC-64: `persist::rdb::decode_dump_payload`, the dump.rdb importer's value decoder), so
+//! keys move from Redis with DUMP/RESTORE (RedisShake, riot, scripts). The footer's version
+//! picks the decoder. DUMP still writes rcache's format only (cluster slot hand-offs rely
+//! on it).
 
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
 use crate::util::{eq_ic, parse_int};
 use crate::{cmd, Ctx};
+use persist::rdb::{self, PayloadError};
 use protocol::Args;
 use storage::dump::{self, DumpError};
 use storage::evict;
@@ -82,13 +89,23 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if ttl < 0 {
         return Err(CmdError::Static("ERR Invalid TTL value, must be >= 0"));
     }
+    // rcache's own payload, or (its footer naming an RDB version) one from Redis's DUMP.
+    let redis_value;
     let value = match dump::decode_ref(args.get(3)) {
         Ok(v) => v,
-        Err(DumpError::VersionOrChecksum) => {
-            return Err(CmdError::Static(
-                "ERR DUMP payload version or checksum are wrong",
-            ))
+        Err(DumpError::VersionOrChecksum) if is_redis_payload(args.get(3)) => {
+            match rdb::decode_dump_payload(args.get(3)) {
+                Ok(p) => {
+                    redis_value = p.value;
+                    redis_value.as_ref()
+                }
+                Err(PayloadError::VersionOrChecksum) => return Err(version_or_checksum()),
+                Err(PayloadError::BadFormat(_)) => {
+                    return Err(CmdError::Static("ERR Bad data format"))
+                }
+            }
         }
+        Err(DumpError::VersionOrChecksum) => return Err(version_or_checksum()),
         Err(DumpError::BadFormat) => return Err(CmdError::Static("ERR Bad data format")),
     };
     // An empty collection cannot exist (Redis deletes emptied keys), so a payload of one is
@@ -132,4 +149,14 @@ fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     txn.put_entry(&k, e, at);
     ctx.out.ok();
     Ok(())
+}
+
+fn version_or_checksum() -> CmdError {
+    CmdError::Static("ERR DUMP payload version or checksum are wrong")
+}
+
+/// A payload whose footer version is an RDB version (1..=11): one Redis's DUMP wrote.
+/// rcache's own version (`dump::VERSION`, 0x7201) is far above, so the two never overlap.
+fn is_redis_payload(p: &[u8]) -> bool {
+    rdb::dump_payload_version(p).is_some_and(|v| (1..=rdb::MAX_VERSION).contains(&u32::from(v)))
 }

@@ -306,3 +306,76 @@ fn sort_by_get_and_store() {
         "*2\r\n$1\r\ny\r\n$1\r\nx\r\n"
     );
 }
+
+/// A Redis DUMP payload around an RDB type and value: RDB version 10 (Redis 7.0), CRC-64.
+fn redis_payload(body: &[u8], version: u16) -> Vec<u8> {
+    let mut p = body.to_vec();
+    p.extend_from_slice(&version.to_le_bytes());
+    let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    p
+}
+
+#[test]
+fn restore_takes_redis_payloads() {
+    let t = TestCtx::new();
+    // Type 0 string, 1 list, 2 set, 4 hash, 5 zset (binary scores), written element by element.
+    let s = redis_payload(b"\x00\x05hello", 10);
+    assert_eq!(restore(&t, "s", "0", &s, &[]), "+OK\r\n");
+    assert_eq!(t.run(&["GET", "s"]), "$5\r\nhello\r\n");
+    let l = redis_payload(b"\x01\x02\x01a\xc0\x07", 10);
+    assert_eq!(restore(&t, "l", "0", &l, &[]), "+OK\r\n");
+    assert_eq!(
+        t.run(&["LRANGE", "l", "0", "-1"]),
+        "*2\r\n$1\r\na\r\n$1\r\n7\r\n"
+    );
+    let st = redis_payload(b"\x02\x02\x01x\x01y", 9);
+    assert_eq!(restore(&t, "st", "0", &st, &[]), "+OK\r\n");
+    assert_eq!(t.run(&["SCARD", "st"]), ":2\r\n");
+    let h = redis_payload(b"\x04\x01\x01f\x01v", 11);
+    assert_eq!(restore(&t, "h", "0", &h, &[]), "+OK\r\n");
+    assert_eq!(t.run(&["HGET", "h", "f"]), "$1\r\nv\r\n");
+    let mut zb = b"\x05\x01\x01m".to_vec();
+    zb.extend_from_slice(&2.5f64.to_le_bytes());
+    let z = redis_payload(&zb, 10);
+    assert_eq!(restore(&t, "z", "0", &z, &[]), "+OK\r\n");
+    assert_eq!(t.run(&["ZSCORE", "z", "m"]), "$3\r\n2.5\r\n");
+    // Options as for rcache's payloads.
+    assert_eq!(
+        restore(&t, "s", "0", &l, &[]),
+        "-BUSYKEY Target key name already exists.\r\n"
+    );
+    assert_eq!(restore(&t, "s", "5000", &l, &["REPLACE"]), "+OK\r\n");
+    assert_eq!(t.run(&["TYPE", "s"]), "+list\r\n");
+    assert_eq!(t.run(&["PTTL", "s"]), ":5000\r\n");
+    assert_eq!(restore(&t, "i", "0", &s, &["IDLETIME", "100"]), "+OK\r\n");
+    assert_eq!(t.run(&["OBJECT", "IDLETIME", "i"]), ":100\r\n");
+    // A bad CRC, a zero CRC, a version newer than 11: the footer's error.
+    let mut bad = s.clone();
+    bad[2] ^= 1;
+    let mut zero = s.clone();
+    let n = zero.len();
+    zero[n - 8..].fill(0);
+    for p in [bad, zero, redis_payload(b"\x00\x05hello", 12)] {
+        assert_eq!(
+            restore(&t, "x", "0", &p, &[]),
+            "-ERR DUMP payload version or checksum are wrong\r\n"
+        );
+    }
+    // A good footer around a value that is not one: module, unknown type, empty list,
+    // trailing bytes, a cut value.
+    for body in [
+        &b"\x07\x01\x00"[..],
+        b"\x16\x00",
+        b"\x01\x00",
+        b"\x00\x01ab",
+        b"\x00\x05hel",
+    ] {
+        assert_eq!(
+            restore(&t, "x", "0", &redis_payload(body, 10), &[]),
+            "-ERR Bad data format\r\n",
+            "{body:?}"
+        );
+    }
+    assert_eq!(t.run(&["EXISTS", "x"]), ":0\r\n");
+}

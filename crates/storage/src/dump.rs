@@ -19,7 +19,8 @@
 //! collections (loading then skips rebuilding them element by element); DUMP writes tags 0–4
 //! only, so its payloads stay readable by every rcache's RESTORE, and RESTORE reads all nine.
 //! The version is `VERSION` (a Redis payload, whose version is an RDB version ≤ 11, is
-//! rejected by the version check, as Redis rejects newer ones). Decoding checks every length
+//! rejected by the version check here; RESTORE then reads it with
+//! `persist::rdb::decode_dump_payload`). Decoding checks every length
 //! against the bytes left before allocating, so a hostile payload can neither panic nor make
 //! us allocate more than its own size. Snapshots reuse `Value`, `Tag` and the body codec.
 

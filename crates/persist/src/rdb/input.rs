@@ -88,8 +88,13 @@ pub(super) struct Input<R> {
 
 impl<R: Read> Input<R> {
     pub fn new(r: R) -> Self {
+        Self::with_capacity(r, 128 << 10)
+    }
+
+    /// With a smaller buffer, for a source already in memory (a DUMP payload).
+    pub fn with_capacity(r: R, cap: usize) -> Self {
         Input {
-            r: BufReader::with_capacity(128 << 10, r),
+            r: BufReader::with_capacity(cap, r),
             pos: 0,
             crc: CRC64.digest(),
         }

@@ -8,6 +8,7 @@
 //!  mod.rs       read_rdb: header, the opcode loop, CRC-64 trailer; summary and errors
 //!  input.rs     byte source: offsets, CRC, length encodings, strings (int / LZF)
 //!  value.rs     one value of each RDB type into storage::dump::Value
+//!  payload.rs   Redis's DUMP payload (type, value, version, CRC-64): RESTORE of Redis keys
 //!  stream.rs    streams (types 15, 19, 21): the rax of listpacks, groups, PELs, consumers
 //!  skip.rs      what is parsed only to be stepped over: module values and aux data,
 //!               pre-release function libraries (0xF6)
@@ -85,12 +86,15 @@ mod input;
 mod intset;
 mod listpack;
 mod lzf;
+mod payload;
 mod skip;
 mod stream;
 mod value;
 mod ziplist;
 mod zipmap;
 
+#[cfg(test)]
+mod payload_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -106,6 +110,7 @@ use std::io::Read;
 
 use crate::Record;
 use input::Input;
+pub use payload::{decode_dump_payload, dump_payload_version, DumpPayload, PayloadError};
 use value::Decoded;
 
 /// The newest RDB version read (Redis 7.2's).

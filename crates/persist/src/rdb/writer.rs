@@ -357,6 +357,19 @@ impl Writer {
     }
 }
 
+/// A Redis DUMP payload of the one key `write` writes, named "" and with its strings in
+/// `s` (the key is taken out: a payload has none), then `version` and the CRC-64.
+pub(super) fn dump_payload(version: u16, s: StrEnc, write: impl FnOnce(&mut Writer)) -> Vec<u8> {
+    let key_len = Writer { b: Vec::new() }.str(b"", s).b.len();
+    let mut w = Writer { b: Vec::new() };
+    write(&mut w);
+    w.b.drain(1..1 + key_len);
+    w.b.extend_from_slice(&version.to_le_bytes());
+    let crc = CRC.checksum(&w.b);
+    w.b.extend_from_slice(&crc.to_le_bytes());
+    w.b
+}
+
 /// A score as text that parses back to the same f64: integers as integers (so listpacks
 /// store them as ints, as Redis does), others in the shortest round-trip form.
 pub(super) fn score_text(f: f64) -> String {
