@@ -213,26 +213,50 @@ impl<'a> Reply<'a> {
     }
 }
 
-/// Format a double as Redis shows it: integers without a fraction, otherwise the shortest
-/// digits that read back as the same double; never an exponent for values up to 1e21.
+/// Format a double as Redis 7.0 shows it (`addReplyDouble`, and the scores a listpack
+/// keeps): C's `%.17g` — 17 significant digits, trailing zeros dropped, an exponent
+/// (`e+19`, `e-08`) below 1e-4 or from 1e17 on; `inf`, `-inf`, `nan`. So 0.1 is
+/// `0.10000000000000001`, as redis-cli shows it from Redis 7.0 (7.2 went to the shortest
+/// form).
 pub fn format_double(d: f64, tmp: &mut [u8; 64]) -> &[u8] {
     use std::io::Write;
+    const P: i32 = 17;
     let n = {
         let mut cur = std::io::Cursor::new(&mut tmp[..]);
         if d.is_nan() {
             let _ = cur.write_all(b"nan");
         } else if d.is_infinite() {
             let _ = cur.write_all(if d > 0.0 { b"inf" } else { b"-inf" });
-        } else if d == d.trunc() && d.abs() < 1e17 {
-            let _ = write!(cur, "{}", d as i64);
-        } else if d.abs() >= 1e21 || (d != 0.0 && d.abs() < 1e-5) {
-            let _ = write!(cur, "{:e}", d);
+        } else if d == 0.0 {
+            // -0 too: Redis answers ZADD z -0.0 m; ZSCORE z m with "0".
+            let _ = cur.write_all(b"0");
         } else {
-            let _ = write!(cur, "{}", d);
+            // Rust's `{:e}` rounds exactly, as glibc's printf does: the 17 digits first, then
+            // %g's choice of notation by the (rounded) exponent.
+            let sci = format!("{:.*e}", (P - 1) as usize, d);
+            let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+            let x: i32 = exp.parse().unwrap_or(0);
+            if x < -4 || x >= P {
+                let m = strip_zeros(mant);
+                let sign = if x < 0 { '-' } else { '+' };
+                let _ = write!(cur, "{m}e{sign}{:02}", x.abs());
+            } else {
+                let fixed = format!("{:.*}", (P - 1 - x) as usize, d);
+                let _ = cur.write_all(strip_zeros(&fixed).as_bytes());
+            }
         }
         cur.position() as usize
     };
     &tmp[..n]
+}
+
+/// %g's trailing-zero removal: "1.2500" → "1.25", "3.000" → "3" (no '.' → unchanged).
+fn strip_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
@@ -267,5 +291,29 @@ mod tests {
         assert_eq!(format_double(5200.0, &mut t), b"5200");
         assert_eq!(format_double(f64::INFINITY, &mut t), b"inf");
         assert_eq!(format_double(-0.5, &mut t), b"-0.5");
+        // Redis 7.0.15's ZSCORE for each of these (its %.17g), read off redis-server
+        // (`ZADD z <d> m`, `ZSCORE z m`).
+        for (d, redis) in [
+            (1000.0, "1000"),
+            (-0.25, "-0.25"),
+            (12345678901234567890.0, "1.2345678901234567e+19"),
+            (1e-7, "9.9999999999999995e-08"),
+            (1e22, "1e+22"),
+            (0.1, "0.10000000000000001"),
+            (3.14159, "3.1415899999999999"),
+            (3479099956230698.0, "3479099956230698"),
+            (1e17, "1e+17"),
+            (99999999999999990.0, "99999999999999984"),
+            (0.0001, "0.0001"),
+            (0.00001, "1.0000000000000001e-05"),
+            (-0.0, "0"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(
+                std::str::from_utf8(format_double(d, &mut t)).unwrap(),
+                redis,
+                "{d}"
+            );
+        }
     }
 }

@@ -75,18 +75,14 @@ impl Both {
         ours
     }
 
-    /// The sorted set at `key` on both servers: the same members with the same scores.
-    /// Compared as numbers: Redis 7.0 prints a score with `%.17g`, rcache with the shortest
-    /// digits that read back as the same double (Redis 7.2's way).
+    /// The sorted set at `key` on both servers: the same members with the same scores,
+    /// byte for byte (both print scores with `%.17g`).
     fn same_zset(&mut self, key: &str) {
         let args = ["ZRANGE", key, "0", "-1", "WITHSCORES"];
         let (theirs, ours) = (self.redis.request(&args), self.ours.request(&args));
         self.sent += 1;
-        assert_eq!(
-            pairs(&ours),
-            pairs(&theirs),
-            "ZRANGE {key}: {ours:?} / {theirs:?}"
-        );
+        assert_eq!(ours, theirs, "ZRANGE {key}");
+        assert!(!pairs(&ours).is_empty() || ours.starts_with("*0"), "{ours:?}");
     }
 
     fn same_s(&mut self, line: &str) -> String {

@@ -65,9 +65,8 @@ fn sorted(v: Value, pairs: bool) -> Value {
     }
 }
 
-/// ZRANGE … WITHSCORES with its scores as numbers: Redis 7.0 prints 17 significant digits
-/// (`0.10000000000000001`), rcache the shortest text that reads back the same (`0.1`, as
-/// Redis 7.2 does).
+/// ZRANGE … WITHSCORES with its scores as numbers (both servers print `%.17g` now; numbers
+/// keep the comparison about the restored values, not their text).
 fn scores(v: Value) -> Value {
     let Value::Array(items) = v else { return v };
     let num = |v: &Value| match v {
