@@ -285,6 +285,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::approx_constant)] // 3.14159 is a value checked on Redis, not π
     fn doubles() {
         let mut t = [0u8; 64];
         assert_eq!(format_double(10.6, &mut t), b"10.6");
