@@ -236,7 +236,7 @@ pub fn format_double(d: f64, tmp: &mut [u8; 64]) -> &[u8] {
             let sci = format!("{:.*e}", (P - 1) as usize, d);
             let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
             let x: i32 = exp.parse().unwrap_or(0);
-            if x < -4 || x >= P {
+            if !(-4..P).contains(&x) {
                 let m = strip_zeros(mant);
                 let sign = if x < 0 { '-' } else { '+' };
                 let _ = write!(cur, "{m}e{sign}{:02}", x.abs());
