@@ -82,7 +82,10 @@ impl Both {
         let (theirs, ours) = (self.redis.request(&args), self.ours.request(&args));
         self.sent += 1;
         assert_eq!(ours, theirs, "ZRANGE {key}");
-        assert!(!pairs(&ours).is_empty() || ours.starts_with("*0"), "{ours:?}");
+        assert!(
+            !pairs(&ours).is_empty() || ours.starts_with("*0"),
+            "{ours:?}"
+        );
     }
 
     fn same_s(&mut self, line: &str) -> String {
