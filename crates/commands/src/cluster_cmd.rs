@@ -710,7 +710,21 @@ fn dropslot(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     Ok(())
 }
 
+/// RCACHE.PUBLISH / RCACHE.SPUBLISH come from a peer on the bus only: a client's would
+/// publish on channels its ACL user may not (they are checked as the PUBLISH the sending
+/// node relays).
+fn from_peer(ctx: &Ctx<'_>, name: &str) -> Result<(), CmdError> {
+    if ctx.sess.bus.as_ref().is_some_and(|b| b.peer.is_some()) {
+        Ok(())
+    } else {
+        Err(CmdError::Msg(format!(
+            "ERR {name} is internal to the cluster"
+        )))
+    }
+}
+
 fn relay_publish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    from_peer(ctx, "RCACHE.PUBLISH")?;
     let srv = ctx.srv;
     let n = srv.pubsub.publish(srv, args.get(1), args.get(2), None);
     ctx.out.int(n as i64);
@@ -718,6 +732,7 @@ fn relay_publish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 }
 
 fn relay_spublish(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
+    from_peer(ctx, "RCACHE.SPUBLISH")?;
     let srv = ctx.srv;
     let n = srv
         .pubsub

@@ -39,7 +39,17 @@ struct Opts<'a> {
     store: Option<&'a [u8]>,
 }
 
-fn parse<'a>(args: &Args<'a>, readonly: bool) -> Result<Opts<'a>, CmdError> {
+const BY_DENIED: &str = "ERR BY option of SORT denied due to insufficient ACL permissions.";
+const GET_DENIED: &str = "ERR GET option of SORT denied due to insufficient ACL permissions.";
+
+/// `may_read_all`: whether the user may read every key (`acl::may_read_every_key`), asked
+/// at the first BY pattern or GET: Redis refuses those options to other users, as they
+/// read keys the ACL check never saw.
+fn parse<'a>(
+    args: &Args<'a>,
+    readonly: bool,
+    may_read_all: &dyn Fn() -> bool,
+) -> Result<Opts<'a>, CmdError> {
     let mut o = Opts {
         by: None,
         nosort: false,
@@ -70,10 +80,16 @@ fn parse<'a>(args: &Args<'a>, readonly: bool) -> Result<Opts<'a>, CmdError> {
             // A pattern without '*' cannot vary by element: Redis skips sorting then.
             if !p.contains(&b'*') {
                 o.nosort = true;
+            } else if !may_read_all() {
+                return Err(CmdError::Static(BY_DENIED));
             }
             o.by = Some(p);
             i += 1;
         } else if eq_ic(a, "get") && left >= 1 {
+            // Even `GET #` (Redis refuses every GET).
+            if !may_read_all() {
+                return Err(CmdError::Static(GET_DENIED));
+            }
             o.gets.push(args.get(i + 1));
             i += 1;
         } else {
@@ -82,6 +98,22 @@ fn parse<'a>(args: &Args<'a>, readonly: bool) -> Result<Opts<'a>, CmdError> {
         i += 1;
     }
     Ok(o)
+}
+
+/// Cluster mode, before a SORT is relayed to its key's owner (which runs it as the
+/// trusted bus): the refusal of a BY pattern or GET this user may not use, if any.
+pub(crate) fn acl_refusal(
+    srv: &crate::ServerState,
+    sess: &crate::clients::Session,
+    args: Args<'_>,
+) -> Result<(), String> {
+    let readonly = args.get(0).eq_ignore_ascii_case(b"sort_ro");
+    let may = std::cell::OnceCell::new();
+    let may_read_all = || *may.get_or_init(|| crate::acl::may_read_every_key(srv, sess, args));
+    match parse(&args, readonly, &may_read_all) {
+        Err(CmdError::Static(m)) if m == BY_DENIED || m == GET_DENIED => Err(m.to_string()),
+        _ => Ok(()),
+    }
 }
 
 fn sort(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
@@ -128,7 +160,12 @@ fn lookup(
 }
 
 fn run(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> CmdResult {
-    let mut o = parse(&args, readonly)?;
+    let mut o = {
+        let (srv, sess) = (ctx.srv, &*ctx.sess);
+        let may = std::cell::OnceCell::new();
+        let may_read_all = || *may.get_or_init(|| crate::acl::may_read_every_key(srv, sess, args));
+        parse(&args, readonly, &may_read_all)?
+    };
     let ks = &ctx.srv.ks;
     let key = ks.key(args.get(1));
     let dest = o.store.map(|d| ks.key(d));

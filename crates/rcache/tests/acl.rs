@@ -1033,3 +1033,192 @@ fn client_kill_user_as_redis() {
         RawConn::connect(addr).request(&["ACL", "DELUSER", "ku"]);
     }
 }
+
+/// SORT's BY and GET patterns read keys no key spec names: Redis 7.0.15 allows them only
+/// to a user one of whose selectors allows the call and may read every key (`~*`,
+/// `allkeys`, `%R~*`), and refuses them to the others with its own error, in scripts too.
+/// (A user restricted to `~l ~w_*` once read `w_*` keys, or any key, through them.)
+#[test]
+fn sort_patterns_need_every_key_as_redis() {
+    let Some(redis) = Backend::redis() else {
+        return;
+    };
+    let srv = TestServer::start();
+    let mut p = Pair::new(&redis, &srv, false);
+    for cmd in [
+        &["FLUSHALL"][..],
+        &["RPUSH", "l", "2", "1"],
+        &["SET", "w_1", "5"],
+        &["SET", "w_2", "3"],
+        &["SET", "secret", "s"],
+    ] {
+        p.same(cmd);
+    }
+    for rules in [
+        &["~*"][..],
+        &["%R~*"],
+        &["~l", "~*"],
+        &["~l", "~w_*"],
+        &["~l", "(~*", "-@all", "+get)"],
+        &["~l", "(~*", "+@all)"],
+        &["(~*", "-@all", "+get)", "(~l", "+@all)"],
+    ] {
+        let mut setuser = vec!["ACL", "SETUSER", "s", "reset", "on", ">p", "+@all"];
+        setuser.extend_from_slice(rules);
+        p.same(&setuser);
+        let mut u = Pair::new(&redis, &srv, false);
+        for cmd in [
+            &["AUTH", "s", "p"][..],
+            &["SORT", "l", "BY", "w_*"],
+            &["SORT", "l", "BY", "nosort"],
+            &["SORT", "l", "GET", "#"],
+            &["SORT", "l", "GET", "w_*"],
+            &["SORT", "l", "BY", "secret*", "GET", "secret"],
+            &["SORT_RO", "l", "GET", "w_*"],
+            &["SORT", "l", "GET", "w_*", "LIMIT", "0", "x"],
+            &["SORT", "l", "LIMIT", "0", "x", "GET", "w_*"],
+            &["SORT", "l", "BY", "w_*", "foo"],
+            &["SORT", "l", "foo", "BY", "w_*"],
+            &["EVAL", "return redis.pcall('sort','l','GET','#')", "0"],
+            &["EVAL", "return redis.call('sort','l','BY','w_*')", "0"],
+        ] {
+            u.same(cmd);
+        }
+    }
+    p.same(&["ACL", "DELUSER", "s"]);
+}
+
+/// memcached's `mg <key> v N<ttl>` creates a missing item and answers an existing one: a
+/// write-only user may not read through it (it is checked as SET and GET both).
+#[test]
+fn memcache_vivify_needs_read() {
+    let srv = TestServer::start();
+    let mut admin = srv.raw();
+    for cmd in [
+        &["SET", "w:k", "topsecret"][..],
+        &[
+            "ACL", "SETUSER", "wo", "on", ">p", "%W~w:*", "%R~r:*", "+@all",
+        ],
+        &["ACL", "SETUSER", "rw", "on", ">p", "~w:*", "+@all"],
+        &["ACL", "SETUSER", "default", "resetpass", ">dp"],
+    ] {
+        assert_eq!(admin.request(cmd), "+OK\r\n");
+    }
+    let m = srv.door_addr(commands::Door::Memcache).unwrap();
+    let mut mc = Mc::connect(m);
+    assert_eq!(mc.ask("set auth 0 0 4\r\nwo p\r\n"), "STORED\r\n");
+    let noperm = "CLIENT_ERROR NOPERM this user has no permissions to access one of the keys used as arguments\r\n";
+    assert_eq!(mc.ask("mg w:k v\r\n"), noperm);
+    assert_eq!(mc.ask("mg w:k v N30\r\n"), noperm);
+    assert_eq!(mc.ask("mg w:k v N30 T30\r\n"), noperm);
+    assert_eq!(mc.ask("mg r:k v N30\r\n"), noperm);
+    // A user that may read and write the key may vivify it.
+    let mut mc = Mc::connect(m);
+    assert_eq!(mc.ask("set auth 0 0 4\r\nrw p\r\n"), "STORED\r\n");
+    assert_eq!(mc.ask("mg w:k v N30\r\n"), "VA 9\r\ntopsecret\r\n");
+}
+
+/// Cluster mode: what a relayed request runs on its keys' owner (as the trusted bus) is
+/// still the user's to check. A restricted user's script whose key is another node's is
+/// answered MOVED (Redis Cluster's answer), so it runs on the owner as that user, whose
+/// calls are checked there; so is EXEC of a transaction holding one. SORT's BY / GET
+/// patterns are checked before relaying. (The owner once ran such a script's calls
+/// unchecked: `redis.call('get', <any key>)` read what the user may not.)
+#[test]
+fn cluster_relayed_scripts_and_sort_checked() {
+    let cl = testkit::TestCluster::builder(env!("CARGO_BIN_EXE_rcache"))
+        .nodes(2)
+        .start();
+    cl.wait_settled(Duration::from_secs(60));
+    let (a, b) = (cl.node(0), cl.node(1));
+    // A hash tag of node B's: `{tag}:…` may be used, `{tag}secret` may not (same slot).
+    let slots = b.owned_slots();
+    let tag = (0..)
+        .map(|i| format!("t{i}"))
+        .find(|t| slots.contains(&testkit::key_slot(t.as_bytes())))
+        .unwrap();
+    let (inside, hidden) = (format!("{{{tag}}}:l"), format!("{{{tag}}}secret"));
+    let pattern = format!("~{{{tag}}}:*");
+    for n in [a, b] {
+        let mut c = n.raw();
+        assert_eq!(
+            c.request(&["ACL", "SETUSER", "app", "on", ">pw", &pattern, "+@all"]),
+            "+OK\r\n"
+        );
+    }
+    let mut root_b = b.raw();
+    assert_eq!(root_b.request(&["SET", &hidden, "s"]), "+OK\r\n");
+    assert_eq!(root_b.request(&["RPUSH", &inside, "1"]), ":1\r\n");
+    let noperm =
+        "-NOPERM this user has no permissions to access one of the keys used as arguments\r\n";
+    let script = format!("return redis.call('get', '{hidden}')");
+    // Through node A (which relays to B).
+    let mut u = a.raw();
+    assert_eq!(u.request(&["AUTH", "app", "pw"]), "+OK\r\n");
+    assert_eq!(u.request(&["GET", &hidden]), noperm);
+    let r = u.request(&["EVAL", &script, "1", &inside]);
+    assert!(r.starts_with("-MOVED "), "{r}");
+    let r = u.request(&["EVAL", "return redis.call('llen', KEYS[1])", "1", &inside]);
+    assert!(r.starts_with("-MOVED "), "{r}");
+    assert_eq!(
+        u.request(&["SORT", &inside, "BY", "nosort", "GET", "*"]),
+        "-ERR GET option of SORT denied due to insufficient ACL permissions.\r\n"
+    );
+    assert_eq!(u.request(&["MULTI"]), "+OK\r\n");
+    assert_eq!(u.request(&["EVAL", &script, "1", &inside]), "+QUEUED\r\n");
+    let r = u.request(&["EXEC"]);
+    assert!(r.starts_with("-MOVED "), "{r}");
+    // On node B itself the script runs as the user, and its call is refused.
+    let mut ub = b.raw();
+    assert_eq!(ub.request(&["AUTH", "app", "pw"]), "+OK\r\n");
+    let r = ub.request(&["EVAL", &script, "1", &inside]);
+    assert!(r.contains("can't access at least one of the keys"), "{r}");
+    assert_eq!(
+        ub.request(&["EVAL", "return redis.call('llen', KEYS[1])", "1", &inside]),
+        ":1\r\n"
+    );
+    // An unrestricted user's scripts are still relayed.
+    let mut root_a = a.raw();
+    assert_eq!(
+        root_a.request(&["EVAL", &script, "1", &inside]),
+        "$1\r\ns\r\n"
+    );
+}
+
+/// RCACHE.PUBLISH / RCACHE.SPUBLISH (a PUBLISH relayed between cluster nodes) are the
+/// bus's only: a client's would publish on channels its user may not (a `+@all &chan`
+/// user once published anywhere with them; Redis has no such command).
+#[test]
+fn relay_publish_is_not_a_clients() {
+    let srv = TestServer::start();
+    let mut admin = srv.raw();
+    assert_eq!(
+        admin.request(&["ACL", "SETUSER", "pb", "on", ">p", "~*", "&chan", "+@all"]),
+        "+OK\r\n"
+    );
+    let mut sub = srv.raw();
+    assert!(sub.request(&["SUBSCRIBE", "other"]).contains("other"));
+    let mut u = srv.raw();
+    assert_eq!(u.request(&["AUTH", "pb", "p"]), "+OK\r\n");
+    assert_eq!(
+        u.request(&["PUBLISH", "other", "x"]),
+        "-NOPERM this user has no permissions to access one of the channels used as arguments\r\n"
+    );
+    for (cmd, name) in [
+        ("RCACHE.PUBLISH", "RCACHE.PUBLISH"),
+        ("rcache.spublish", "RCACHE.SPUBLISH"),
+    ] {
+        assert_eq!(
+            u.request(&[cmd, "other", "leaked"]),
+            format!("-ERR {name} is internal to the cluster\r\n")
+        );
+        // Not the default (unrestricted) user's either.
+        assert_eq!(
+            admin.request(&[cmd, "other", "leaked"]),
+            format!("-ERR {name} is internal to the cluster\r\n")
+        );
+    }
+    // The subscriber got nothing: the next thing it reads is its PING's answer.
+    let r = sub.request(&["PING"]);
+    assert!(!r.contains("leaked"), "{r}");
+}

@@ -344,7 +344,8 @@ fn noreply_of(req: &Request) -> bool {
 /// the Redis command it does (docs/MEMCACHE.md): get/gets as MGET, gat/gats as GETEX,
 /// set/add/replace/cas as SET, append/prepend as APPEND, incr/decr as INCRBY/DECRBY,
 /// delete as DEL, touch as EXPIRE, flush_all as FLUSHDB, stats as INFO, cache_memlimit
-/// as CONFIG SET; meta commands likewise (mg as GET, or GETEX with T, SET with N).
+/// as CONFIG SET; meta commands likewise (mg as GET, or GETEX with T; with N as SET and
+/// GET (or GETEX) both: it answers an existing item).
 fn acl_refusal(
     state: &ServerState,
     sess: &mut Session,
@@ -400,7 +401,15 @@ fn acl_refusal(
                 raw
             };
             let name = match op {
-                MetaOp::Get if meta.vivify.is_some() => "set",
+                // N creates the item when missing, and answers it when not: the user must
+                // be allowed both (a write-only user reads nothing, as SET … GET).
+                MetaOp::Get if meta.vivify.is_some() => {
+                    let read = if meta.ttl.is_some() { "getex" } else { "get" };
+                    return check_as(state, sess, "set", &[key])
+                        .and_then(|()| check_as(state, sess, read, &[key]))
+                        .err()
+                        .map(|m| format!("CLIENT_ERROR {m}"));
+                }
                 MetaOp::Get if meta.ttl.is_some() => "getex",
                 MetaOp::Get | MetaOp::Debug => "get",
                 MetaOp::Set => match meta.set_mode() {

@@ -152,6 +152,26 @@ impl User {
         Err(worst)
     }
 
+    /// Whether a selector that allows this call may also access every key with `need`
+    /// (`allkeys`, or the pattern `*` with that access): Redis's
+    /// `ACLUserCheckCmdWithUnrestrictedKeyAccess`, which SORT's BY and GET patterns need
+    /// (they name keys no key spec shows).
+    pub fn check_unrestricted_keys(
+        &self,
+        id: u32,
+        spec: &CommandSpec,
+        args: Args<'_>,
+        need: u8,
+    ) -> bool {
+        self.selectors.iter().any(|s| {
+            check_selector(s, id, spec, args).is_ok()
+                && (s.allkeys
+                    || s.keys
+                        .iter()
+                        .any(|k| k.flags & need == need && k.glob.text() == b"*"))
+        })
+    }
+
     /// May this user access `key` with `need` (READ and/or WRITE) through any selector?
     pub fn key_allowed(&self, key: &[u8], need: u8) -> bool {
         self.selectors.iter().any(|s| key_ok(s, key, need))

@@ -140,9 +140,33 @@ pub fn decide(state: &ServerState, cl: &Cluster, sess: &Session, args: Args<'_>)
     }
     match cluster_cmd::keys_of(spec, args) {
         Keys::None => Decision::Local,
-        Keys::One(slot) => one(cl, sess, spec, slot),
+        Keys::One(slot) => {
+            // A script's calls are checked against the user running it, which the owner,
+            // running a relayed request as the trusted bus, does not know: a restricted
+            // user is sent there (MOVED, as Redis Cluster answers), to run it as itself.
+            if is_script(spec) && restricted(state, sess) {
+                if let Route::Remote(o) = cl.route(slot) {
+                    cl.stats.moved_sent.fetch_add(1, Relaxed);
+                    return Decision::Error(cluster_cmd::moved(cl, slot, o));
+                }
+            }
+            one(cl, sess, spec, slot)
+        }
         Keys::Cross => cross(cl, sess, spec, args),
     }
+}
+
+/// Commands whose effects the ACL checks only as they run (a script's `redis.call`s).
+fn is_script(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
+/// Whether the session's user has ACL restrictions (or may have: a stale cache).
+fn restricted(state: &ServerState, sess: &Session) -> bool {
+    !sess.acl.free_at(state.acl.epoch())
 }
 
 /// Inside MULTI commands are queued here whatever their slot (a command's own keys must
@@ -209,7 +233,14 @@ fn in_transaction(
     }
     match node {
         Some(o) if o != cl.me => {
-            if cl.redirect {
+            // The owner runs the transaction as the trusted bus: a restricted user's
+            // scripts could call anything there (`decide`).
+            let scripts = || {
+                queue
+                    .iter()
+                    .any(|q| commands::spec_of(state, q.args()).is_some_and(is_script))
+            };
+            if cl.redirect || (restricted(state, sess) && scripts()) {
                 return Decision::AbortTx(
                     "MOVED the transaction's keys are on another node; transaction discarded"
                         .into(),
