@@ -12,30 +12,11 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+use testkit::client::{connect, query as run};
 use testkit::proxy::Backend;
 use testkit::{RawConn, TestServer};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn connect(addr: SocketAddr, resp3: bool) -> Connection {
-    let url = if resp3 {
-        format!("redis://{addr}/?protocol=resp3")
-    } else {
-        format!("redis://{addr}/")
-    };
-    redis::Client::open(url).unwrap().get_connection().unwrap()
-}
-
-fn run(c: &mut Connection, args: &[&str]) -> Value {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    match cmd.query::<Value>(c) {
-        Ok(v) => v,
-        Err(e) => Value::SimpleString(format!("ERR-REPLY {e}")),
-    }
-}
 
 fn text(v: &Value) -> String {
     match v {
