@@ -46,6 +46,10 @@ pub struct ClientHandle {
     /// The client's push channel (`Session::outbox`), for others to deliver to (tracking
     /// redirects): it holds this handle, so unregistering the client clears it.
     pub outbox: Mutex<Option<Arc<crate::pubsub::Outbox>>>,
+    /// Another client made this client's push channel (`push_channel`: a RESP3 tracking
+    /// REDIRECT target that had none); its connection adopts it when `wake` fires.
+    pub outbox_offered: AtomicBool,
+    pub wake: Notify,
     /// CLIENT TRACKING as CLIENT LIST shows it: `TRACK_*` bits (flags `t`, `R`, `B`) and
     /// `redir=` (`tracking.rs` keeps them).
     pub tracking: AtomicU8,
@@ -57,6 +61,28 @@ pub struct ClientHandle {
     /// The ACL user the client is authenticated as (CLIENT LIST `user=`; ACL DELUSER
     /// disconnects the clients of the users it deletes).
     pub user: Mutex<Box<[u8]>>,
+}
+
+impl ClientHandle {
+    /// This client's push channel, made if it has none — Redis delivers invalidations to a
+    /// RESP3 REDIRECT target whatever it is doing — and its connection woken to adopt it.
+    /// None once the client is gone (a made channel would hold the handle forever).
+    pub fn push_channel(self: &Arc<Self>) -> Option<Arc<crate::pubsub::Outbox>> {
+        let mut slot = self.outbox.lock();
+        // Checked under the lock: `unregister` sets `gone` before it empties the slot.
+        if self.gone.load(Relaxed) {
+            return None;
+        }
+        if let Some(o) = slot.as_ref() {
+            return Some(o.clone());
+        }
+        let o = Arc::new(crate::pubsub::Outbox::new(self.clone()));
+        *slot = Some(o.clone());
+        drop(slot);
+        self.outbox_offered.store(true, Relaxed);
+        self.wake.notify_one();
+        Some(o)
+    }
 }
 
 /// `ClientHandle::tracking` bits.
@@ -90,6 +116,8 @@ impl ClientHandle {
             ssubs: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
             outbox: Mutex::new(None),
+            outbox_offered: AtomicBool::new(false),
+            wake: Notify::new(),
             tracking: AtomicU8::new(0),
             redir: AtomicI64::new(-1),
             monitor: AtomicBool::new(false),
@@ -290,15 +318,20 @@ impl Session {
 
     /// The session's push channel, created on first use and published on its handle so
     /// other clients can deliver to it (tracking redirects).
+    /// (One another client made for it — `ClientHandle::push_channel` — is adopted.)
     pub fn outbox(&mut self) -> Arc<crate::pubsub::Outbox> {
+        if let Some(o) = &self.outbox {
+            return o.clone();
+        }
         let handle = &self.handle;
-        self.outbox
-            .get_or_insert_with(|| {
-                let o = Arc::new(crate::pubsub::Outbox::new(handle.clone()));
-                *handle.outbox.lock() = Some(o.clone());
-                o
-            })
-            .clone()
+        let o = handle
+            .outbox
+            .lock()
+            .get_or_insert_with(|| Arc::new(crate::pubsub::Outbox::new(handle.clone())))
+            .clone();
+        handle.outbox_offered.store(false, Relaxed);
+        self.outbox = Some(o.clone());
+        o
     }
 
     /// CLIENT REPLY after a command, as Redis's `resetClient`: a SKIP covers the command

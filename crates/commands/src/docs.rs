@@ -520,9 +520,7 @@ pub fn commands_md(table: &CommandTable) -> String {
          another node's slot. A slot handed to another node does not unsubscribe its \
          channels' subscribers (Redis Cluster sends them `sunsubscribe`).\n\
          - Client features (docs/ARCHITECTURE.md, \"Client-side caching, pauses and MONITOR\"): \
-         CLIENT TRACKING messages REDIRECTed to a RESP3 connection reach it only if it has a \
-         push channel (it subscribed, tracks or monitors), else they are dropped (Redis delivers \
-         them); a collision among new BCAST prefixes past the first answers only the error \
+         a collision among new BCAST prefixes past the first answers only the error \
          (Redis 7.0 answers the error and then OK); BCAST keys changed by one command on two \
          threads may come in two messages. CLIENT REPLY OFF also drops a client's own PUBLISH \
          echo. MONITOR shows memcached, binary-protocol and HTTP key requests in their own \

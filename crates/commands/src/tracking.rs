@@ -474,7 +474,14 @@ impl Shared {
             let to = t.redirect_to.lock().upgrade();
             match to.filter(|h| !h.gone.load(Relaxed)) {
                 Some(h) => {
-                    let ob = h.outbox.lock().clone();
+                    // A RESP3 target gets the push even with no push channel yet (Redis
+                    // delivers it whatever the target is doing); a RESP2 one only if it
+                    // subscribed (it has a channel then).
+                    let ob = if h.resp.load(Relaxed) == 3 {
+                        h.push_channel()
+                    } else {
+                        h.outbox.lock().clone()
+                    };
                     (h, ob)
                 }
                 None => {

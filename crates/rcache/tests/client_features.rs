@@ -300,6 +300,34 @@ fn resp2_redirect_matches_redis() {
     });
 }
 
+/// A RESP3 REDIRECT target that neither subscribed nor tracks — idle, waiting on its
+/// socket — gets the invalidation pushes, as Redis delivers them.
+#[test]
+fn resp3_redirect_target_gets_pushes_as_redis() {
+    compare("resp3 redirect", |addr| {
+        flushall(addr);
+        let mut r = Conn::new(addr);
+        r.hello3();
+        let mut a = Conn::new(addr);
+        let mut b = Conn::new(addr);
+        let rid = r.id();
+        a.cmd(&["CLIENT", "TRACKING", "on", "REDIRECT", &rid]);
+        a.cmd(&["GET", "k"]);
+        a.cmd(&["GET", "k2"]);
+        b.cmd(&["SET", "k", "v"]);
+        r.read();
+        b.cmd(&["MSET", "k2", "v", "k", "w"]);
+        r.read();
+        b.cmd(&["FLUSHALL"]);
+        r.read();
+        r.cmd(&["PING"]);
+        let mut log = r.log;
+        log.extend(a.log);
+        log.extend(b.log);
+        log
+    });
+}
+
 #[test]
 fn redis_crate_resp3_sees_invalidation_pushes() {
     let srv = TestServer::start();

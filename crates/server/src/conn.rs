@@ -300,6 +300,11 @@ async fn run<C: Codec>(
         if handle.is_killed() {
             return Outcome::Closed(Some("killed".into()));
         }
+        // A push channel another client made for this one (a RESP3 tracking REDIRECT
+        // target) is taken up here.
+        if sess.outbox.is_none() && handle.outbox_offered.load(Relaxed) {
+            sess.outbox();
+        }
         // Waiting pushes (messages, invalidations, MONITOR lines) go out first.
         let outbox = sess.outbox.clone();
         if let Some(ob) = outbox.as_deref() {
@@ -362,6 +367,8 @@ async fn run<C: Codec>(
                 Ok(None) => return Outcome::Closed(Some("idle timeout".into())),
             },
             _ = handle.kill_notify.notified() => return Outcome::Closed(Some("killed".into())),
+            // Given a push channel meanwhile: back to the top, which adopts it.
+            _ = handle.wake.notified(), if outbox.is_none() => continue,
         };
         if let Some(ob) = outbox.as_deref() {
             ob.set_idle(false);
