@@ -87,6 +87,7 @@ impl Acl {
     }
 
     /// Entries in the ACL log.
+    #[cfg(test)]
     pub fn log_len(&self) -> usize {
         self.log.lock().len()
     }

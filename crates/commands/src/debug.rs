@@ -113,7 +113,7 @@ fn debug(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     } else if eq_ic(sub, "reload") {
         reload(ctx, args)?;
     } else {
-        return Err(crate::slowlog::subcommand_syntax_error(args));
+        return Err(crate::util::subcommand_syntax_error(args));
     }
     Ok(())
 }

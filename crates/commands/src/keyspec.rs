@@ -260,22 +260,35 @@ pub fn for_each_key(
         "bitfield" => return f(1, bitfield_flags(args)),
         _ => {}
     }
-    if specs.iter().any(|s| matches!(span(s, args), Span::Invalid)) {
-        return fallback(c, args, f);
-    }
+    // Every spec is resolved before any key is reported (an invalid one hands the whole
+    // call to the fallback), each once; no command has more than MAX_SPECS (checked by a
+    // test), so this stays on the stack.
+    let mut found = [(0usize, 0usize, 1usize, 0u16); MAX_SPECS];
+    let mut n = 0;
     for s in specs {
-        if let Span::Keys(first, last, step) = span(s, args) {
-            let mut i = first;
-            while i <= last {
-                if !f(i, s.flags) {
-                    return false;
-                }
-                i += step;
+        match span(s, args) {
+            Span::Invalid => return fallback(c, args, f),
+            Span::Skip => {}
+            Span::Keys(first, last, step) => {
+                found[n] = (first, last, step, s.flags);
+                n += 1;
             }
+        }
+    }
+    for &(first, last, step, flags) in &found[..n] {
+        let mut i = first;
+        while i <= last {
+            if !f(i, flags) {
+                return false;
+            }
+            i += step;
         }
     }
     true
 }
+
+/// The most key specs any command has (SORT: 3).
+const MAX_SPECS: usize = 4;
 
 /// A command Redis does not have: the table's positions, flags from the row (a `write`
 /// command updates its keys, a `readonly` one reads them).

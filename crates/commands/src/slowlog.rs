@@ -26,7 +26,7 @@ use crate::clients::Session;
 use crate::config::Settings;
 use crate::error::{CmdError, CmdResult};
 use crate::table::{flags::*, CommandSpec};
-use crate::util::{eq_ic, lossy, parse_int};
+use crate::util::{eq_ic, parse_int};
 use crate::{cmd, Ctx, ServerState};
 use parking_lot::Mutex;
 use protocol::Args;
@@ -281,20 +281,10 @@ fn slowlog(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     crate::dispatch_sub(ctx, SUBCOMMANDS, args)
 }
 
-/// Redis's `addReplySubcommandSyntaxError`: a known subcommand with arguments it does not
-/// take.
-pub fn subcommand_syntax_error(args: Args<'_>) -> CmdError {
-    let sub: String = lossy(args.get(1)).chars().take(128).collect();
-    CmdError::Msg(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
-        lossy(args.get(0)).to_ascii_uppercase()
-    ))
-}
-
 /// SLOWLOG GET [count]: the newest `count` entries (default 10, -1 = all).
 fn get(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() > 3 {
-        return Err(subcommand_syntax_error(args));
+        return Err(crate::util::subcommand_syntax_error(args));
     }
     let count = if args.len() == 3 {
         match parse_int(args.get(2)) {

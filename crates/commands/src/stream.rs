@@ -106,16 +106,8 @@ pub(crate) fn parse_id_full(
             true,
         ));
     }
-    let num = |s: &[u8]| -> Result<u64, CmdError> {
-        // Redis's string2ull: digits only, no sign, no leading junk (a lone "0" is fine).
-        if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
-            return Err(INVALID_ID);
-        }
-        std::str::from_utf8(s)
-            .ok()
-            .and_then(|t| t.parse::<u64>().ok())
-            .ok_or(INVALID_ID)
-    };
+    // Redis's string2ull: digits only, no sign, no leading junk (a lone "0" is fine).
+    let num = |s: &[u8]| protocol::memcache::parse_u64(s).ok_or(INVALID_ID);
     match b.iter().position(|&c| c == b'-') {
         None => Ok((StreamId::new(num(b)?, missing_seq), true)),
         Some(i) => {

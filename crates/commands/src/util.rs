@@ -1,6 +1,7 @@
 //! Argument parsing helpers shared by the command families.
 
 use crate::error::CmdError;
+use protocol::Args;
 
 /// An argument as a strict i64 (`ERR value is not an integer or out of range`).
 pub fn parse_int(b: &[u8]) -> Result<i64, CmdError> {
@@ -71,6 +72,16 @@ pub fn parse_memory(s: &str) -> Option<u64> {
         (l.as_str(), 1)
     };
     num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// Redis's `addReplySubcommandSyntaxError`: a known subcommand with arguments it does not
+/// take (the subcommand's name cut at 128 characters, as Redis).
+pub fn subcommand_syntax_error(args: Args<'_>) -> CmdError {
+    let sub: String = lossy(args.get(1)).chars().take(128).collect();
+    CmdError::Msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
+        lossy(args.get(0)).to_ascii_uppercase()
+    ))
 }
 
 #[cfg(test)]

@@ -278,14 +278,10 @@ impl ShardData {
         if self.entry(db, slot, i).expire_at() != at {
             self.before_write(db, slot);
             self.changes += 1;
-        }
-        let e = self.entry_mut(db, slot, i);
-        if e.expire_at() != at && self.watches.active() {
-            let e = self.entry(db, slot, i);
-            self.watches.touch(db, e.key());
-        }
-        if self.entry(db, slot, i).expire_at() != at {
             let k = self.entry(db, slot, i).key();
+            if self.watches.active() {
+                self.watches.touch(db, k);
+            }
             crate::keyevents::record(&self.effects, db, crate::keyevents::KeyEvent::Changed, k);
         }
         let e = self.entry_mut(db, slot, i);

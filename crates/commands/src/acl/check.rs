@@ -168,13 +168,8 @@ impl User {
                 && (s.allkeys
                     || s.keys
                         .iter()
-                        .any(|k| k.flags & need == need && k.glob.text() == b"*"))
+                        .any(|k| k.flags & need == need && k.glob.is_star()))
         })
-    }
-
-    /// May this user access `key` with `need` (READ and/or WRITE) through any selector?
-    pub fn key_allowed(&self, key: &[u8], need: u8) -> bool {
-        self.selectors.iter().any(|s| key_ok(s, key, need))
     }
 }
 

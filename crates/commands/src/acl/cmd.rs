@@ -65,15 +65,6 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "Returns the authenticated username of the current connection.", ""),
 ];
 
-/// Redis's `addReplySubcommandSyntaxError`, for a subcommand given too many arguments.
-fn syntax(args: Args<'_>) -> CmdError {
-    let sub: String = lossy(args.get(1)).chars().take(128).collect();
-    CmdError::Msg(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {} HELP.",
-        lossy(args.get(0)).to_ascii_uppercase()
-    ))
-}
-
 /// ACL <subcommand> …
 fn acl(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     super::sync_requirepass(ctx.srv);
@@ -208,7 +199,7 @@ fn cat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
         return Ok(());
     }
     if args.len() > 3 {
-        return Err(syntax(args));
+        return Err(crate::util::subcommand_syntax_error(args));
     }
     let name = args.get(2);
     let Some(mask) = category(name) else {
@@ -231,7 +222,7 @@ fn cat(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// ACL GENPASS [bits]: `bits` (default 256) random bits as hex.
 fn genpass(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() > 3 {
-        return Err(syntax(args));
+        return Err(crate::util::subcommand_syntax_error(args));
     }
     let bits = match args.try_get(2) {
         Some(b) => parse_int(b).map_err(|_| CmdError::NotInteger)?,
@@ -302,7 +293,7 @@ fn dryrun(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
 /// ACL LOG [count | RESET]
 fn log(ctx: &mut Ctx<'_>, args: Args<'_>) -> CmdResult {
     if args.len() > 3 {
-        return Err(syntax(args));
+        return Err(crate::util::subcommand_syntax_error(args));
     }
     let mut count = 10;
     if let Some(a) = args.try_get(2) {

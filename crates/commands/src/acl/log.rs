@@ -97,6 +97,7 @@ impl Log {
         self.entries.clear();
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -202,3 +202,14 @@ fn need_is_redis_acl_permission() {
     assert_eq!(need(RW | INSERT), WRITE);
     assert_eq!(need(RO), 0);
 }
+
+/// `for_each_key` resolves a call's specs into a stack array of `MAX_SPECS`.
+#[test]
+fn no_command_has_more_specs_than_the_stack_array() {
+    for c in crate::table::CommandTable::get().all() {
+        assert!(c.key_specs.len() <= super::MAX_SPECS, "{}", c.name);
+        for sub in c.subcommands {
+            assert!(sub.key_specs.len() <= super::MAX_SPECS, "{}", sub.name);
+        }
+    }
+}
